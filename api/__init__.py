@@ -1,0 +1,1 @@
+"""The FastAPI service: tenants, identity, graphs, executions, triggers, audit."""

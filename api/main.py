@@ -1,0 +1,37 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.problems import install_problem_handlers
+from api.routes import health
+from api.state import AppState
+from auterity import __version__
+from auterity.db import make_engine, make_sessionmaker
+from auterity.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url_resolved)
+    state = AppState(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Auterity",
+        version=__version__,
+        description="Durable workflow automation on Temporal.",
+        lifespan=lifespan,
+    )
+    app.state.auterity = state
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    return app

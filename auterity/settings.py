@@ -1,0 +1,127 @@
+"""One Settings class: `AUTERITY_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auterity.errors import ConfigError
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform; production mode refuses unsafe values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUTERITY_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    home: Path = Path(".auterity")
+
+    database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under home if empty")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    secret_keys_previous: list[SecretStr] = Field(
+        default_factory=list, description="Older keys still accepted while rotating"
+    )
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    task_queue: str = "auterity"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = ""
+
+    bootstrap_admin_email: str = "admin@example.com"
+    bootstrap_admin_password: SecretStr | None = None
+
+    model_routes: dict[str, list[str]] = Field(
+        default_factory=lambda: {"default": ["mock/echo"]},
+        description="Route name -> model names, first is primary, the rest are fallbacks",
+    )
+
+    blob_threshold_bytes: int = Field(default=64 * 1024, ge=1024)
+    blob_url: str = Field(default="", description="s3://bucket/prefix; filesystem if empty")
+
+    otlp_endpoint: str = ""
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and urlsplit(value).scheme.split("+")[0] not in {
+            "sqlite",
+            "postgresql",
+            "postgres",
+        }:
+            raise ValueError("AUTERITY_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("AUTERITY_TEMPORAL_ADDRESS must be host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            raise ValueError("AUTERITY_SECRET_KEY must be set to a private value in production")
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("AUTERITY_SECRET_KEY must be at least 32 characters in production")
+        if self.database_url_resolved.startswith("sqlite"):
+            raise ValueError("AUTERITY_DATABASE_URL must point at PostgreSQL in production")
+        for route, models in self.model_routes.items():
+            if any(model.startswith("mock") for model in models):
+                raise ValueError(
+                    f"AUTERITY_MODEL_ROUTES route '{route}' uses a mock model in production"
+                )
+        return self
+
+    @property
+    def database_url_resolved(self) -> str:
+        """The SQLAlchemy URL with the driver spelled out."""
+        url = self.database_url or f"sqlite:///{(self.home / 'auterity.db').as_posix()}"
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning a validation error into one line naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if field and not message.startswith("AUTERITY_"):
+            message = f"AUTERITY_{field.upper()}: {message}"
+        raise ConfigError(message) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own with load_settings)."""
+    return load_settings()

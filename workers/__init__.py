@@ -1,0 +1,1 @@
+"""The worker process: client, activity instances and the Temporal Worker."""

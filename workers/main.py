@@ -1,0 +1,61 @@
+"""Build and run the Temporal worker that executes every graph."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from auterity.settings import Settings
+
+log = logging.getLogger("auterity.worker")
+
+
+def workflow_classes() -> list[type]:
+    """Every workflow class the worker hosts: the one generic graph interpreter and its helpers."""
+    from workflows.graph_workflow import GraphWorkflow
+
+    return [GraphWorkflow]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: Sequence[Callable[..., Any]],
+    *,
+    task_queue: str | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=workflow_classes(),
+        activities=list(activities),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        max_concurrent_activities=200,
+    )
+
+
+async def run_worker(settings: Settings, *, task_queue: str | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then let in-flight activities finish (graceful shutdown)."""
+    from auterity import temporal
+    from workers.activities import ActivityRuntime
+
+    client = await temporal.connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with ActivityRuntime(settings) as runtime:
+        worker = build_worker(client, settings, runtime.activities(), task_queue=task_queue)
+        async with worker:
+            log.info("worker polling task queue %s", task_queue or settings.task_queue)
+            print(f"worker: polling task queue '{task_queue or settings.task_queue}'", flush=True)
+            await stop.wait()
+            log.info("worker shutting down")
+    print("worker: stopped", flush=True)
