@@ -1,0 +1,207 @@
+"""Representative runs whose histories are saved for the replay tests.
+
+`python -m tests.workflows.record_histories` runs each scenario on a fresh dev server
+and saves its histories under `tests/workflows/histories/`; `test_replay.py`
+replays them, so a change to `GraphWorkflow` that would break running executions
+fails the suite. Re-record only for a deliberate, versioned change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+
+from tests.workflows.support import (
+    FakeNodes,
+    edge,
+    graph,
+    graph_worker,
+    http,
+    run_input,
+    start,
+    state_when,
+    transform,
+)
+from workflows.compiler import compile_graph
+from workflows.graph_workflow import GraphWorkflow
+from workflows.run import GraphRunInput, TaskDecision
+
+Scenario = Callable[[Client, str], Awaitable[list[WorkflowHandle[Any, Any]]]]
+"""Runs to completion and returns the handles (runs) whose histories to keep."""
+
+
+async def _finish(
+    client: Client, task_queue: str, request: GraphRunInput
+) -> WorkflowHandle[Any, Any]:
+    handle = await start(client, task_queue, request)
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+async def diamond(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    document = graph(
+        "diamond",
+        [
+            transform("split", "{{ inputs.n }}"),
+            http("left", config={"json": "{{ nodes.split.output + 1 }}"}),
+            http("right", config={"json": "{{ nodes.split.output + 2 }}"}, execution="local"),
+            {"id": "join", "type": "merge", "config": {"mode": "all"}},
+            transform("total", "{{ nodes.left.output.json + nodes.right.output.json }}"),
+        ],
+        [
+            edge("split", "left"),
+            edge("split", "right"),
+            edge("left", "join"),
+            edge("right", "join"),
+            edge("join", "total"),
+        ],
+    )
+    return [await _finish(client, task_queue, run_input(document, {"n": 1}))]
+
+
+async def branches(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    document = graph(
+        "branches",
+        [
+            {"id": "check", "type": "condition", "config": {"expression": "inputs.n > 5"}},
+            {
+                "id": "route",
+                "type": "switch",
+                "config": {"expression": "inputs.kind", "cases": ["a", "b"]},
+            },
+            http("big", "blob"),
+            transform("small", "{{ inputs.n }}"),
+            transform("read_blob", "{{ nodes.big.output.big | length }}"),
+            http("soft", "fail", on_error="continue"),
+            http("routed", "fail", on_error="error"),
+            transform("on_error", "{{ nodes.routed.error.type }}"),
+            {"id": "pause", "type": "wait", "config": {"duration": "1s"}},
+        ],
+        [
+            edge("check", "big", "true"),
+            edge("check", "small", "false"),
+            edge("big", "read_blob"),
+            edge("route", "soft", "a"),
+            edge("route", "routed", "default"),
+            edge("routed", "on_error", "error"),
+            edge("on_error", "pause"),
+        ],
+    )
+    return [await _finish(client, task_queue, run_input(document, {"n": 9, "kind": "z"}))]
+
+
+async def failure(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    document = graph(
+        "failure",
+        [transform("go", 1), http("broken", "fail"), http("slow", "slow", timeout="1m")],
+        [edge("go", "broken"), edge("go", "slow")],
+    )
+    return [await _finish(client, task_queue, run_input(document))]
+
+
+async def approval(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    document = graph(
+        "approval",
+        [
+            {
+                "id": "approve",
+                "type": "approval",
+                "config": {"assignees": ["role:manager"], "title": "Pay {{ inputs.amount }}?"},
+            },
+            transform("paid", "paid"),
+        ],
+        [edge("approve", "paid", "approved")],
+    )
+    handle = await start(client, task_queue, run_input(document, {"amount": 10}))
+    state = await state_when(handle, lambda state: bool(state.tasks))
+    await handle.execute_update(
+        GraphWorkflow.complete_task,
+        TaskDecision(task_id=state.tasks[0].task_id, decision="approved", actor="user:a@b.c"),
+    )
+    await handle.result()
+    return [handle]
+
+
+async def foreach(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    body = {"type": "http", "config": {"url": "https://svc.test/echo", "json": "{{ item }}"}}
+    document = graph(
+        "foreach",
+        [
+            {
+                "id": "small",
+                "type": "foreach",
+                "config": {"items": "[1, 2, 3]", "node": body, "concurrency": 2},
+            },
+            {
+                "id": "large",
+                "type": "foreach",
+                "config": {"items": "range(5) | list", "node": body, "batch_size": 2},
+            },
+        ],
+        [edge("small", "large")],
+    )
+    handle = await _finish(client, task_queue, run_input(document))
+    return [handle, client.get_workflow_handle(f"{handle.id}:large:batch-0")]
+
+
+async def subgraph(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    child = compile_graph(graph("child", [transform("greet", "hi {{ inputs.name }}")], []))
+    document = graph(
+        "parent",
+        [
+            {
+                "id": "sub",
+                "type": "subgraph",
+                "config": {
+                    "graph_id": "child",
+                    "version": child.version_id,
+                    "inputs": {"name": "{{ inputs.who }}"},
+                },
+            }
+        ],
+        [],
+    )
+    request = run_input(document, {"who": "Ann"}, subgraphs={child.version_id: child})
+    handle = await _finish(client, task_queue, request)
+    return [handle, client.get_workflow_handle(f"{handle.id}:sub")]
+
+
+async def continue_as_new(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    nodes = [http("n0")] + [
+        http(f"n{i}", config={"json": f"{{{{ nodes.n{i - 1}.output.attempt }}}}"})
+        for i in range(1, 5)
+    ]
+    edges = [edge(f"n{i - 1}", f"n{i}") for i in range(1, 5)]
+    request = run_input(graph("long", nodes, edges), max_history_events=12)
+    handle = await _finish(client, task_queue, request)
+    first = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    return [first, client.get_workflow_handle(handle.id)]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "diamond": diamond,
+    "branches": branches,
+    "failure": failure,
+    "approval": approval,
+    "foreach": foreach,
+    "subgraph": subgraph,
+    "continue_as_new": continue_as_new,
+}
+
+
+async def record(client: Client, task_queue: str, name: str) -> dict[str, dict[str, Any]]:
+    """Runs one scenario with fake activities; `{"workflow_id", "history"}` by file stem."""
+    async with graph_worker(client, task_queue, FakeNodes()):
+        handles = await SCENARIOS[name](client, task_queue)
+        histories = {}
+        for index, handle in enumerate(handles):
+            history = await handle.fetch_history()
+            histories[f"{name}-{index}"] = {
+                "workflow_id": handle.id,
+                "history": history.to_json_dict(),
+            }
+    return histories

@@ -1,0 +1,198 @@
+"""Running graphs on a real Temporal server with fake node activities."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from workflows import contracts
+from workflows.compiler import compile_graph
+from workflows.expressions import render_value
+from workflows.graph_workflow import GraphWorkflow
+from workflows.run import (
+    GRAPH_ATTRIBUTE,
+    GRAPH_VERSION_ATTRIBUTE,
+    TENANT_ATTRIBUTE,
+    TRIGGER_ATTRIBUTE,
+    WORKFLOW_NAME,
+    GraphRunInput,
+    GraphRunResult,
+    RunState,
+)
+
+TENANT = "acme"
+
+
+@dataclass
+class FakeNodes:
+    """Stand-ins for the node activities, registered under the real names.
+
+    The http fake renders its config like the real one and behaves by URL path:
+    `/fail` fails for good, `/flaky` fails twice then succeeds, `/slow` sleeps
+    (heartbeating, so it sees cancellation), `/blob` returns a blob ref to
+    `{"big": [1, 2, 3]}`; anything else echoes the rendered config.
+    """
+
+    calls: list[contracts.NodeActivityInput] = field(default_factory=list)
+    attempts: Counter[str] = field(default_factory=Counter)
+    cancelled: list[str] = field(default_factory=list)
+    opened: list[contracts.OpenTaskInput] = field(default_factory=list)
+    closed: list[contracts.CloseTaskInput] = field(default_factory=list)
+    blobs_read: list[str] = field(default_factory=list)
+    task_opened: asyncio.Event = field(default_factory=asyncio.Event)
+    reject_tasks: bool = False
+
+    @activity.defn(name=contracts.HTTP_ACTIVITY)
+    async def http(self, request: contracts.NodeActivityInput) -> contracts.NodeActivityOutput:
+        self.calls.append(request)
+        info = activity.info()
+        key = f"{request.node_id}:{request.scope.get('index', '')}"
+        self.attempts[key] += 1
+        config = render_value(request.config, request.scope)
+        path = config["url"].split("://", 1)[-1].partition("/")[2]
+        if path == "fail":
+            raise ApplicationError("answered 404", type="HttpClientError", non_retryable=True)
+        if path == "flaky" and info.attempt < 3:
+            raise ApplicationError("answered 503", type="HttpServerError")
+        if path == "slow":
+            try:
+                while True:
+                    activity.heartbeat()
+                    await asyncio.sleep(0.1)
+            except asyncio.CancelledError:
+                self.cancelled.append(request.node_id)
+                raise
+        if path == "blob":
+            return contracts.NodeActivityOutput(
+                output=contracts.blob_ref(f"{TENANT}/abc", 9, "abc")
+            )
+        output = {"url": config["url"], "json": config.get("json"), "attempt": info.attempt}
+        return contracts.NodeActivityOutput(output=output, attempt=info.attempt)
+
+    @activity.defn(name=contracts.LLM_ACTIVITY)
+    async def llm(self, request: contracts.NodeActivityInput) -> contracts.NodeActivityOutput:
+        self.calls.append(request)
+        config = render_value(request.config, request.scope)
+        return contracts.NodeActivityOutput(output={"text": config.get("prompt")})
+
+    @activity.defn(name=contracts.TASK_OPEN)
+    async def open_task(self, request: contracts.OpenTaskInput) -> contracts.OpenTaskOutput:
+        if self.reject_tasks:
+            raise ApplicationError("no such tenant", type="TenantNotFound", non_retryable=True)
+        self.opened.append(request)
+        self.task_opened.set()
+        return contracts.OpenTaskOutput(task_id=request.task_id, created=True)
+
+    @activity.defn(name=contracts.TASK_CLOSE)
+    async def close_task(self, request: contracts.CloseTaskInput) -> None:
+        self.closed.append(request)
+
+    @activity.defn(name=contracts.BLOB_GET)
+    async def get_blob(self, request: contracts.BlobGetInput) -> Any:
+        self.blobs_read.append(request.ref[contracts.BLOB_KEY])
+        return {"big": [1, 2, 3]}
+
+    def activities(self) -> list[Any]:
+        return [self.http, self.llm, self.open_task, self.close_task, self.get_blob]
+
+    def nodes_called(self) -> list[str]:
+        return [call.node_id for call in self.calls]
+
+
+@asynccontextmanager
+async def graph_worker(client: Client, task_queue: str, nodes: FakeNodes) -> AsyncIterator[Worker]:
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[GraphWorkflow],
+        activities=nodes.activities(),
+        max_concurrent_activities=500,
+    ) as worker:
+        yield worker
+
+
+def run_input(
+    graph: dict[str, Any], inputs: dict[str, Any] | None = None, **fields: Any
+) -> GraphRunInput:
+    plan = compile_graph(graph)
+    return GraphRunInput(
+        tenant=TENANT,
+        graph_id=graph["name"],
+        version_id=plan.version_id,
+        plan=plan,
+        inputs=inputs or {},
+        **fields,
+    )
+
+
+def search_attributes(request: GraphRunInput) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(TENANT_ATTRIBUTE, request.tenant),
+            SearchAttributePair(GRAPH_ATTRIBUTE, request.graph_id),
+            SearchAttributePair(GRAPH_VERSION_ATTRIBUTE, request.version_id),
+            SearchAttributePair(TRIGGER_ATTRIBUTE, request.trigger or "test"),
+        ]
+    )
+
+
+async def start(
+    client: Client, task_queue: str, request: GraphRunInput, *, attributes: bool = True
+) -> WorkflowHandle[Any, GraphRunResult]:
+    return await client.start_workflow(
+        WORKFLOW_NAME,
+        request,
+        id=f"{request.tenant}:{request.graph_id}:{uuid.uuid4().hex[:12]}",
+        task_queue=task_queue,
+        result_type=GraphRunResult,
+        search_attributes=search_attributes(request) if attributes else None,
+    )
+
+
+async def state_when(
+    handle: WorkflowHandle[Any, Any], ready: Callable[[RunState], bool], seconds: float = 20
+) -> RunState:
+    """Polls the run's `state` query until `ready` holds (fails after `seconds`)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        state = await handle.query(GraphWorkflow.state)
+        if ready(state):
+            return state
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the run never reached the expected state: {state}")
+        await asyncio.sleep(0.05)
+
+
+def http(node_id: str, path: str = "echo", **fields: Any) -> dict[str, Any]:
+    config = fields.pop("config", {})
+    return {
+        "id": node_id,
+        "type": "http",
+        "config": {"url": f"https://svc.test/{path}", **config},
+        **fields,
+    }
+
+
+def transform(node_id: str, value: Any, **fields: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "transform", "config": {"value": value}, **fields}
+
+
+def edge(source: str, target: str, when: str | None = None) -> dict[str, Any]:
+    return {"from": source, "to": target, **({"when": when} if when else {})}
+
+
+def graph(
+    name: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
+    return {"name": name, "nodes": nodes, "edges": edges, **fields}

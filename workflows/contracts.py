@@ -1,0 +1,128 @@
+"""What GraphWorkflow sends to the side-effect activities and gets back.
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import contracts as c
+out = await workflow.execute_activity(
+    c.NODE_ACTIVITIES[node.kind],  # "node.http" | "node.llm"
+    c.NodeActivityInput(tenant=t, execution_id=workflow.info().workflow_id, graph_id=g,
+                        version_id=v, node_id=node.id, kind=node.kind,
+                        config=node.config,  # raw: templates are rendered in the activity
+                        scope={"inputs": ..., "nodes": {id: {"output", "status"}},
+                               "vars": ...}),
+    result_type=c.NodeActivityOutput, start_to_close_timeout=..., retry_policy=...)
+# out.output may be a blob ref (c.is_blob_ref): keep it as is; pass it on in scopes (activities
+# resolve refs themselves); when a workflow-side expression needs it, call
+# c.BLOB_GET with c.BlobGetInput(tenant=t, ref=ref) -> the stored JSON value.
+# Approval: c.TASK_OPEN with c.OpenTaskInput(task_id=str(workflow.uuid4()), ...)
+# -> c.OpenTaskOutput; once decided, timed out or cancelled: c.TASK_CLOSE with
+# c.CloseTaskInput(...) -> None. `tenant` is the tenant slug (what workflow ids start with).
+# Failures are ApplicationErrors typed HttpClientError (408/429 retryable), HttpServerError,
+# HttpNetworkError, LlmProviderError, InvalidStructuredOutput (all retryable); non-retryable:
+# HttpUnexpectedStatus, HttpRequestInvalid, HttpResponseTooLarge, ExpressionError,
+# SecretNotFound, NodeConfigInvalid, UnknownRoute, UnknownModel, LlmRequestRejected,
+# TenantNotFound, TaskNotFound, TaskRejected, BlobNotFound, BlobRefInvalid, BlobCorrupt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+HTTP_ACTIVITY = "node.http"
+LLM_ACTIVITY = "node.llm"
+TASK_OPEN = "task.open"
+TASK_CLOSE = "task.close"
+BLOB_GET = "blob.get"
+
+NODE_ACTIVITIES: dict[str, str] = {"http": HTTP_ACTIVITY, "llm": LLM_ACTIVITY}
+"""Node kind -> name of the activity that runs it."""
+
+BLOB_KEY = "$blob"
+
+TaskStatus = Literal["pending", "completed", "timed_out", "cancelled"]
+ClosedTaskStatus = Literal["completed", "timed_out", "cancelled"]
+
+
+class NodeActivityInput(BaseModel):
+    """One node's side effect: the raw config plus the scope its templates read."""
+
+    tenant: str
+    execution_id: str = Field(description="The workflow id of the run")
+    graph_id: str
+    version_id: str
+    node_id: str
+    kind: str
+    config: dict[str, Any] = Field(description="Raw node config; templates are not rendered")
+    scope: dict[str, Any] = Field(
+        default_factory=dict,
+        description='{"inputs", "nodes": {id: {"output", "status"}}, "vars", "item"?, "index"?}',
+    )
+
+
+class NodeActivityOutput(BaseModel):
+    """A node's output (possibly a blob ref), the attempt that produced it and, for llm
+    nodes, usage and cost."""
+
+    output: Any = None
+    usage: dict[str, int] | None = None
+    cost: float | None = None
+    attempt: int | None = Field(
+        default=None, description="The activity attempt that produced it (1 = first try)"
+    )
+
+
+class OpenTaskInput(BaseModel):
+    """Record a human task in the tenant's inbox; opening the same task_id twice is a no-op."""
+
+    tenant: str
+    execution_id: str
+    node_id: str
+    task_id: str = Field(description="Deterministic: str(workflow.uuid4()) in the workflow")
+    title: str
+    description: str = ""
+    assignees: list[str] = Field(default_factory=list)
+    form: dict[str, Any] = Field(default_factory=dict, description="JSON Schema of the task data")
+    due_at: datetime | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class OpenTaskOutput(BaseModel):
+    task_id: str
+    created: bool = Field(description="False when the task already existed (a retried open)")
+
+
+class CloseTaskInput(BaseModel):
+    """Record how a human task ended; closing an already closed task keeps its first outcome."""
+
+    tenant: str
+    task_id: str
+    status: ClosedTaskStatus
+    decision: str | None = None
+    comment: str | None = None
+    data: dict[str, Any] | None = None
+    actor: str | None = None
+
+
+class BlobGetInput(BaseModel):
+    """Fetch the JSON value behind a blob ref produced for this tenant."""
+
+    tenant: str
+    ref: dict[str, Any]
+
+
+def blob_ref(key: str, size: int, sha256: str) -> dict[str, Any]:
+    """The reference that travels in history instead of a large value."""
+    return {BLOB_KEY: key, "size": size, "sha256": sha256}
+
+
+def is_blob_ref(value: object) -> bool:
+    """True for `{"$blob": "<key>", "size": int, "sha256": str}`."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get(BLOB_KEY), str)
+        and isinstance(value.get("size"), int)
+        and isinstance(value.get("sha256"), str)
+        and set(value) == {BLOB_KEY, "size", "sha256"}
+    )

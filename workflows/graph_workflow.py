@@ -1,0 +1,760 @@
+"""`GraphWorkflow`: the one Temporal workflow that interprets every compiled graph.
+
+It starts every node whose inputs are decided, all at once (see
+`workflows.scheduler` for edges, joins and skipping). `transform`, `condition`,
+`switch` and `merge` are computed in workflow code; `wait` is a durable timer;
+`http` and `llm` are activities (local activities with `execution: "local"`)
+carrying the node's retry policy and timeout and a summary naming the node;
+`approval` opens a human task and waits for the `complete_task` Update or its
+timeout; `subgraph` is a child run; `foreach` maps its body over a list with a
+concurrency limit, in child runs of `batch_size` items when the list is longer.
+
+A node that fails under `on_error: "fail"` cancels the running nodes and fails
+the run with `ApplicationError` type `NodeFailed` naming the node. The `state`
+query shows every node's live state. When Temporal suggests it (or past
+`max_history_events`), the run stops starting nodes, lets the running ones
+finish and continues as new, carrying the finished nodes' states and only the
+outputs later nodes still read.
+
+A node's `timeout` bounds one attempt of an http/llm activity and a subgraph's
+whole child run; a foreach body sets its own; approvals use their config's
+`timeout`. Defaults when a node sets none: activities time out after 5 minutes
+per attempt and are tried 3 times (1s, 2s backoff).
+
+Failures of activities (the node's own, or opening a task, or reading a blob)
+fail the node, never the workflow task; any other exception is a bug in this
+interpreter and fails the workflow task, which Temporal retries until fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    RetryState,
+)
+from temporalio.exceptions import CancelledError as TemporalCancelled
+from temporalio.exceptions import TimeoutError as TemporalTimeout
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import contracts
+    from workflows.compiler import ExecutionPlan, PlanNode
+    from workflows.expressions import ENGINE_MODULES
+    from workflows.graph import RetrySpec, parse_duration
+    from workflows.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
+    from workflows.pure import PURE_KINDS, NodeFailure, NodeOutcome, render_field, run_merge
+    from workflows.pure import evaluate_field as _evaluate_field
+    from workflows.run import (
+        GRAPH_ATTRIBUTE,
+        GRAPH_VERSION_ATTRIBUTE,
+        NODE_FAILED,
+        QUERY_STATE,
+        TENANT_ATTRIBUTE,
+        TRIGGER_ATTRIBUTE,
+        UPDATE_COMPLETE_TASK,
+        WORKFLOW_NAME,
+        ForeachBatch,
+        GraphRunInput,
+        GraphRunResult,
+        NodeError,
+        NodeState,
+        PendingTask,
+        RunState,
+        RunStatus,
+        TaskCompletion,
+        TaskDecision,
+    )
+    from workflows.scheduler import (
+        final_nodes,
+        next_steps,
+        node_scope,
+        still_read,
+        taken_sources,
+    )
+
+    for _module in ENGINE_MODULES:  # Jinja imports these while compiling a template
+        __import__(_module)
+
+DEFAULT_TIMEOUT = timedelta(minutes=5)
+DEFAULT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+TASK_TIMEOUT = timedelta(seconds=30)
+TASK_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+"""Opening and closing human tasks: short database writes, retried until they land."""
+BLOB_RETRY = RetryPolicy(maximum_attempts=5)
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class GraphWorkflow:
+    """Runs one pinned graph version; see the module docstring."""
+
+    @workflow.init
+    def __init__(self, request: GraphRunInput) -> None:
+        self._request = request
+        self._plan: ExecutionPlan = request.plan
+        self._vars = {**request.plan.vars, **request.vars}
+        self._states: dict[str, NodeState] = {node_id: NodeState() for node_id in self._plan.nodes}
+        for node_id, state in request.carried.items():
+            if node_id in self._states and state.finished:
+                self._states[node_id] = state
+        for node_id, state in request.reuse_outputs.items():
+            if node_id in self._states and state.status == "succeeded":
+                self._states[node_id] = state.model_copy(update={"reused": True})
+        self._tasks: dict[str, PendingTask] = {}
+        self._decisions: dict[str, TaskDecision] = {}
+        self._finished_tasks: set[str] = set()
+        self._blobs: dict[str, Any] = {}
+        self._status: RunStatus = "running"
+        self._failed: tuple[str, NodeError] | None = None
+        self._progressed = False
+        self._node_finished = asyncio.Event()
+
+    # --- the run ----------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: GraphRunInput) -> GraphRunResult:
+        if request.batch is not None:
+            return await self._run_batch(request.batch)
+        running: dict[str, asyncio.Task[None]] = {}
+        draining = False
+        try:
+            while True:
+                draining = draining or self._should_continue_as_new()
+                if not draining:
+                    for node_id in self._advance():
+                        node = self._plan.nodes[node_id]
+                        running[node_id] = asyncio.create_task(self._run_node(node))
+                if not running:
+                    break
+                await self._node_finished.wait()
+                self._node_finished.clear()
+                for node_id in [node_id for node_id, task in running.items() if task.done()]:
+                    running.pop(node_id).result()
+                    self._progressed = True
+                if self._failed is not None:
+                    await _cancel(running.values())
+                    raise self._run_failure(*self._failed)
+        except asyncio.CancelledError:
+            self._status = "cancelled"
+            await _cancel(running.values())
+            raise
+        unfinished = [node_id for node_id, state in self._states.items() if not state.finished]
+        if unfinished:
+            if not draining:
+                raise RuntimeError(f"graph run stalled with unfinished nodes: {unfinished}")
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(self._continuation())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._status = "succeeded"
+        outputs = {
+            node_id: self._states[node_id].output
+            for node_id in final_nodes(self._plan)
+            if self._states[node_id].status == "succeeded"
+        }
+        return GraphRunResult(nodes=self._states, output=outputs)
+
+    def _advance(self) -> list[str]:
+        """Marks newly skipped nodes and returns the nodes to start, marked running."""
+        steps = next_steps(self._plan, self._states)
+        now = workflow.now()
+        for node_id in steps.skip:
+            self._states[node_id] = NodeState(status="skipped", finished_at=now)
+        for node_id in steps.run:
+            self._states[node_id] = NodeState(status="running", started_at=now)
+        return steps.run
+
+    async def _run_node(self, node: PlanNode) -> None:
+        """Runs one node and records how it ended; wakes the scheduler either way."""
+        try:
+            outcome = await self._execute(node)
+            self._finish(
+                node.id,
+                status="succeeded",
+                output=outcome.output,
+                label=outcome.label,
+                attempts=outcome.attempts,
+            )
+        except NodeFailure as failure:
+            self._fail_node(node, failure)
+        except asyncio.CancelledError:
+            self._finish(node.id, status="cancelled")
+            raise
+        finally:
+            self._node_finished.set()
+
+    def _finish(self, node_id: str, **fields: Any) -> None:
+        state = self._states[node_id]
+        for name, value in fields.items():
+            setattr(state, name, value)
+        state.finished_at = workflow.now()
+
+    def _fail_node(self, node: PlanNode, failure: NodeFailure) -> None:
+        error = NodeError(type=failure.type, message=failure.message, details=failure.details)
+        self._finish(
+            node.id,
+            status="failed",
+            error=error,
+            output=error.model_dump() if node.on_error == "continue" else None,
+            label="error" if node.on_error == "error" else None,
+            attempts=failure.attempts,
+        )
+        if node.on_error == "fail" and self._failed is None:
+            self._failed = (node.id, error)
+
+    def _run_failure(self, node_id: str, error: NodeError) -> ApplicationError:
+        self._status = "failed"
+        return ApplicationError(
+            f"node {node_id!r} failed: {error.type}: {error.message}",
+            {"node": node_id, "error": error.model_dump()},
+            type=NODE_FAILED,
+            non_retryable=True,
+        )
+
+    # --- continue-as-new --------------------------------------------------------------
+
+    def _should_continue_as_new(self) -> bool:
+        if not self._progressed:
+            return False
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        limit = self._request.max_history_events
+        return limit is not None and info.get_current_history_length() >= limit
+
+    def _continuation(self) -> GraphRunInput:
+        needed = still_read(self._plan, self._states)
+        carried = {}
+        for node_id, state in self._states.items():
+            if not state.finished:
+                continue
+            if node_id not in needed and state.output is not None:
+                state = state.model_copy(update={"output": None, "released": True})
+            carried[node_id] = state
+        return self._request.model_copy(
+            update={
+                "carried": carried,
+                "reuse_outputs": {},
+                "continued": self._request.continued + 1,
+            }
+        )
+
+    # --- observing and deciding -------------------------------------------------------
+
+    @workflow.query(name=QUERY_STATE)
+    def state(self) -> RunState:
+        """Every node's live state and the human tasks the run waits on."""
+        failed_node, error = self._failed if self._failed else (None, None)
+        return RunState(
+            status=self._status,
+            nodes=self._states,
+            tasks=list(self._tasks.values()),
+            continued=self._request.continued,
+            error=error,
+            failed_node=failed_node,
+        )
+
+    @workflow.update(name=UPDATE_COMPLETE_TASK)
+    def complete_task(self, decision: TaskDecision) -> TaskCompletion:
+        """Delivers a human decision to the approval node waiting for it."""
+        task = self._tasks[decision.task_id]
+        self._decisions[decision.task_id] = decision
+        return TaskCompletion(
+            task_id=task.task_id, node_id=task.node_id, decision=decision.decision
+        )
+
+    @complete_task.validator
+    def _check_decision(self, decision: TaskDecision) -> None:
+        if decision.task_id in self._finished_tasks or decision.task_id in self._decisions:
+            raise ValueError(f"task {decision.task_id} is already finished")
+        task = self._tasks.get(decision.task_id)
+        if task is None:
+            raise ValueError(f"unknown task {decision.task_id}")
+        if decision.decision not in task.outcomes:
+            raise ValueError(
+                f"decision {decision.decision!r} is not one of {', '.join(task.outcomes)}"
+            )
+
+    # --- nodes ------------------------------------------------------------------------
+
+    async def _execute(self, node: PlanNode) -> NodeOutcome:
+        if node.kind in contracts.NODE_ACTIVITIES:
+            return await self._activity(
+                node.id,
+                node.kind,
+                node.config,
+                self._scope(node),
+                timeout=node.timeout_delta(),
+                retry=node.retry,
+                local=node.execution == "local",
+                summary=f"{node.id} ({node.kind})",
+            )
+        if node.kind in PURE_KINDS:
+            return PURE_KINDS[node.kind](node.config, await self._resolved(self._scope(node)))
+        if node.kind == "merge":
+            sources = taken_sources(self._plan, node, self._states)
+            return run_merge({source: self._states[source].output for source in sources})
+        if node.kind == "wait":
+            return await self._wait(node)
+        if node.kind == "approval":
+            return await self._approval(node)
+        if node.kind == "subgraph":
+            scope = await self._resolved(self._scope(node))
+            return await self._subgraph(node.id, node.config, scope, node.timeout_delta())
+        if node.kind == "foreach":
+            return await self._foreach(node)
+        raise RuntimeError(f"node {node.id!r}: the plan has unknown kind {node.kind!r}")
+
+    def _scope(self, node: PlanNode) -> dict[str, Any]:
+        return node_scope(node, self._states, self._request.inputs, self._vars)
+
+    async def _resolved(self, value: Any) -> Any:
+        """`value` with blob refs replaced by their values, for expressions in the workflow."""
+        if contracts.is_blob_ref(value):
+            key = value[contracts.BLOB_KEY]
+            if key not in self._blobs:
+                self._blobs[key] = await _call_activity(
+                    contracts.BLOB_GET,
+                    contracts.BlobGetInput(tenant=self._request.tenant, ref=value),
+                    timeout=timedelta(minutes=1),
+                    retry=BLOB_RETRY,
+                    summary=f"read blob {key}",
+                )
+            return self._blobs[key]
+        if isinstance(value, dict):
+            return {key: await self._resolved(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [await self._resolved(item) for item in value]
+        return value
+
+    async def _activity(
+        self,
+        node_id: str,
+        kind: str,
+        config: dict[str, Any],
+        scope: dict[str, Any],
+        *,
+        timeout: timedelta | None,
+        retry: RetrySpec | None,
+        local: bool,
+        summary: str,
+    ) -> NodeOutcome:
+        request = contracts.NodeActivityInput(
+            tenant=self._request.tenant,
+            execution_id=self._execution_id(),
+            graph_id=self._request.graph_id,
+            version_id=self._request.version_id,
+            node_id=node_id,
+            kind=kind,
+            config=config,
+            scope=scope,
+        )
+        result = await _call_activity(
+            contracts.NODE_ACTIVITIES[kind],
+            request,
+            result_type=contracts.NodeActivityOutput,
+            timeout=timeout or DEFAULT_TIMEOUT,
+            retry=retry.to_retry_policy() if retry else DEFAULT_RETRY,
+            summary=summary,
+            local=local,
+        )
+        return NodeOutcome(output=result.output, attempts=result.attempt)
+
+    async def _wait(self, node: PlanNode) -> NodeOutcome:
+        config = WaitConfig.model_validate(node.config)
+        now = workflow.now()
+        if config.duration is not None:
+            until = now + parse_duration(config.duration)
+        else:
+            scope = await self._resolved(self._scope(node))
+            until = _timestamp(render_field("config.until", config.until, scope))
+        if until > now:
+            await workflow.sleep(until - now, summary=f"{node.id} (wait)")
+        return NodeOutcome(output={"until": until.isoformat()})
+
+    async def _approval(self, node: PlanNode) -> NodeOutcome:
+        config = ApprovalConfig.model_validate(node.config)
+        scope = await self._resolved(self._scope(node))
+        title = render_field("config.title", config.title or node.label or node.id, scope)
+        description = render_field("config.description", config.description, scope)
+        assignees = render_field("config.assignees", config.assignees, scope)
+        timeout = parse_duration(config.timeout) if config.timeout else None
+        task_id = str(workflow.uuid4())
+        due_at = workflow.now() + timeout if timeout else None
+        await _call_activity(
+            contracts.TASK_OPEN,
+            contracts.OpenTaskInput(
+                tenant=self._request.tenant,
+                execution_id=self._execution_id(),
+                node_id=node.id,
+                task_id=task_id,
+                title=str(title),
+                description=str(description),
+                assignees=[str(assignee) for assignee in assignees],
+                form=config.form,
+                due_at=due_at,
+                context={
+                    "graph_id": self._request.graph_id,
+                    "version_id": self._request.version_id,
+                },
+            ),
+            result_type=contracts.OpenTaskOutput,
+            timeout=TASK_TIMEOUT,
+            retry=TASK_RETRY,
+            summary=f"{node.id} (approval: open task)",
+        )
+        self._tasks[task_id] = PendingTask(
+            task_id=task_id,
+            node_id=node.id,
+            outcomes=config.outcomes,
+            assignees=[str(assignee) for assignee in assignees],
+            due_at=due_at,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: task_id in self._decisions,
+                timeout=timeout,
+                timeout_summary=f"{node.id} (approval timeout)",
+            )
+        except TimeoutError:
+            return await self._approval_timed_out(node, config, task_id)
+        except asyncio.CancelledError:
+            await self._close_task(node, task_id, "cancelled")
+            raise
+        decision = self._decisions[task_id]
+        await self._close_task(node, task_id, "completed", decision)
+        return NodeOutcome(
+            output={"task_id": task_id, **decision.model_dump(exclude={"task_id"})},
+            label=decision.decision,
+        )
+
+    async def _approval_timed_out(
+        self, node: PlanNode, config: ApprovalConfig, task_id: str
+    ) -> NodeOutcome:
+        outcome = config.timeout_outcome()
+        await self._close_task(node, task_id, "timed_out", outcome=outcome)
+        if outcome is None:
+            raise NodeFailure("ApprovalTimedOut", f"no decision within {config.timeout}")
+        return NodeOutcome(
+            output={"task_id": task_id, "decision": outcome, "timed_out": True}, label=outcome
+        )
+
+    async def _close_task(
+        self,
+        node: PlanNode,
+        task_id: str,
+        status: contracts.ClosedTaskStatus,
+        decision: TaskDecision | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        self._tasks.pop(task_id, None)
+        self._finished_tasks.add(task_id)
+        await _call_activity(
+            contracts.TASK_CLOSE,
+            contracts.CloseTaskInput(
+                tenant=self._request.tenant,
+                task_id=task_id,
+                status=status,
+                decision=decision.decision if decision else outcome,
+                comment=decision.comment if decision else None,
+                data=decision.data if decision else None,
+                actor=decision.actor if decision else None,
+            ),
+            timeout=TASK_TIMEOUT,
+            retry=TASK_RETRY,
+            summary=f"{node.id} (approval: close task)",
+        )
+
+    async def _subgraph(
+        self,
+        node_id: str,
+        config: dict[str, Any],
+        scope: dict[str, Any],
+        timeout: timedelta | None,
+        index: int | None = None,
+    ) -> NodeOutcome:
+        parsed = SubgraphConfig.model_validate(config)
+        plan = self._request.subgraphs.get(parsed.version)
+        if plan is None:
+            raise NodeFailure(
+                "SubgraphUnavailable",
+                f"version {parsed.version} of graph {parsed.graph_id!r} was not given to the run",
+            )
+        inputs = render_field("config.inputs", parsed.inputs, scope)
+        suffix = "" if index is None else f":{index}"
+        try:
+            result = await workflow.execute_child_workflow(
+                WORKFLOW_NAME,
+                GraphRunInput(
+                    tenant=self._request.tenant,
+                    graph_id=parsed.graph_id,
+                    version_id=parsed.version,
+                    plan=plan,
+                    inputs=inputs,
+                    trigger="subgraph",
+                    subgraphs=self._request.subgraphs,
+                ),
+                id=f"{workflow.info().workflow_id}:{node_id}{suffix}",
+                result_type=GraphRunResult,
+                execution_timeout=timeout,
+                static_summary=f"{node_id}{suffix} (subgraph {parsed.graph_id})",
+                search_attributes=self._child_attributes(
+                    parsed.graph_id, parsed.version, "subgraph"
+                ),
+            )
+        except ChildWorkflowError as error:
+            if isinstance(error.cause, TemporalCancelled):
+                raise asyncio.CancelledError() from None
+            raise _child_failure(error, "SubgraphFailed") from None
+        return NodeOutcome(output=result.output)
+
+    def _child_attributes(
+        self, graph_id: str, version_id: str, trigger: str
+    ) -> TypedSearchAttributes | None:
+        """The parent's search attributes with the child's graph, when the parent has them."""
+        attributes = workflow.info().typed_search_attributes
+        if attributes.get(TENANT_ATTRIBUTE) is None:
+            return None
+        return attributes.updated(
+            SearchAttributePair(GRAPH_ATTRIBUTE, graph_id),
+            SearchAttributePair(GRAPH_VERSION_ATTRIBUTE, version_id),
+            SearchAttributePair(TRIGGER_ATTRIBUTE, trigger),
+        )
+
+    def _execution_id(self) -> str:
+        batch = self._request.batch
+        return batch.execution_id if batch else workflow.info().workflow_id
+
+    # --- foreach ----------------------------------------------------------------------
+
+    async def _foreach(self, node: PlanNode) -> NodeOutcome:
+        config = ForeachConfig.model_validate(node.config)
+        scope = self._scope(node)
+        items = _evaluate_field("config.items", config.items, await self._resolved(scope))
+        if not isinstance(items, list):
+            raise NodeFailure(
+                "ExpressionError", f"config.items: gave {type(items).__name__}, not a list"
+            )
+        if len(items) <= config.batch_size:
+            return NodeOutcome(await self._run_items(node, config, items, 0, scope))
+        return NodeOutcome(await self._run_batches(node, config, items, scope))
+
+    async def _run_batches(
+        self, node: PlanNode, config: ForeachConfig, items: list[Any], scope: dict[str, Any]
+    ) -> list[Any]:
+        """Child runs of `batch_size` items; together never more than `concurrency` items."""
+        size = config.batch_size
+        batch_node = node.model_copy(
+            update={
+                "config": {**node.config, "concurrency": min(config.concurrency, size)},
+                "incoming": [],
+                "outgoing": [],
+            }
+        )
+        plan = self._plan.model_copy(
+            update={"nodes": {node.id: batch_node}, "roots": [node.id], "vars": {}}
+        )
+        slots = asyncio.Semaphore(max(1, config.concurrency // size))
+
+        async def run_batch(number: int, offset: int) -> list[Any]:
+            async with slots:
+                batch = ForeachBatch(
+                    node=batch_node,
+                    items=items[offset : offset + size],
+                    offset=offset,
+                    scope=scope,
+                    execution_id=self._execution_id(),
+                )
+                try:
+                    result = await workflow.execute_child_workflow(
+                        WORKFLOW_NAME,
+                        self._request.model_copy(
+                            update={
+                                "plan": plan,
+                                "batch": batch,
+                                "carried": {},
+                                "reuse_outputs": {},
+                                "continued": 0,
+                                "inputs": {},
+                            }
+                        ),
+                        id=f"{workflow.info().workflow_id}:{node.id}:batch-{number}",
+                        result_type=GraphRunResult,
+                        static_summary=f"{node.id} items {offset}-{offset + len(batch.items) - 1}",
+                        search_attributes=self._child_attributes(
+                            self._request.graph_id, self._request.version_id, "foreach"
+                        ),
+                    )
+                except ChildWorkflowError as error:
+                    if isinstance(error.cause, TemporalCancelled):
+                        raise asyncio.CancelledError() from None
+                    raise _child_failure(error, "ForeachBatchFailed") from None
+                return list(result.output or [])
+
+        offsets = range(0, len(items), size)
+        results = await _all_or_nothing(
+            [run_batch(number, offset) for number, offset in enumerate(offsets)]
+        )
+        return [output for batch in results for output in batch]
+
+    async def _run_batch(self, batch: ForeachBatch) -> GraphRunResult:
+        config = ForeachConfig.model_validate(batch.node.config)
+        try:
+            outputs = await self._run_items(
+                batch.node, config, batch.items, batch.offset, batch.scope
+            )
+        except NodeFailure as failure:
+            raise ApplicationError(
+                failure.message, failure.details, type=failure.type, non_retryable=True
+            ) from None
+        return GraphRunResult(output=outputs)
+
+    async def _run_items(
+        self,
+        node: PlanNode,
+        config: ForeachConfig,
+        items: list[Any],
+        offset: int,
+        scope: dict[str, Any],
+    ) -> list[Any]:
+        """The body over each item, `concurrency` at a time, results in input order."""
+        slots = asyncio.Semaphore(config.concurrency)
+
+        async def run_item(index: int, item: Any) -> Any:
+            async with slots:
+                try:
+                    return await self._run_body(node, config, item, index, scope)
+                except NodeFailure as failure:
+                    failure.message = f"item {index}: {failure.message}"
+                    raise
+
+        return await _all_or_nothing(
+            [run_item(offset + position, item) for position, item in enumerate(items)]
+        )
+
+    async def _run_body(
+        self, node: PlanNode, config: ForeachConfig, item: Any, index: int, scope: dict[str, Any]
+    ) -> Any:
+        body = config.node
+        item_scope = {**scope, "item": item, "index": index}
+        if body.type in contracts.NODE_ACTIVITIES:
+            outcome = await self._activity(
+                node.id,
+                body.type,
+                body.config,
+                item_scope,
+                timeout=parse_duration(body.timeout) if body.timeout else None,
+                retry=body.retry,
+                local=body.execution == "local",
+                summary=f"{node.id}[{index}] ({body.type})",
+            )
+        elif body.type in PURE_KINDS:
+            outcome = PURE_KINDS[body.type](body.config, await self._resolved(item_scope))
+        elif body.type == "subgraph":
+            timeout = parse_duration(body.timeout) if body.timeout else None
+            resolved = await self._resolved(item_scope)
+            outcome = await self._subgraph(node.id, body.config, resolved, timeout, index)
+        else:
+            raise RuntimeError(f"node {node.id!r}: a foreach cannot run {body.type!r}")
+        return outcome.output
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+async def _call_activity(
+    name: str,
+    arg: Any,
+    *,
+    timeout: timedelta,
+    retry: RetryPolicy,
+    summary: str,
+    result_type: type | None = None,
+    local: bool = False,
+) -> Any:
+    """Runs an activity. Its failure becomes a `NodeFailure` (the node fails, not the
+    workflow task); its cancellation, requested by this run, a `CancelledError`."""
+    start = workflow.execute_local_activity if local else workflow.execute_activity
+    try:
+        return await start(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=timeout,
+            retry_policy=retry,
+            summary=summary,
+        )
+    except ActivityError as error:
+        if isinstance(error.cause, TemporalCancelled):
+            raise asyncio.CancelledError() from None
+        raise _activity_failure(error, retry) from None
+
+
+async def _cancel(tasks: Any) -> None:
+    """Cancels tasks and waits until each has finished cancelling."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await workflow.wait(pending)
+
+
+async def _all_or_nothing(coroutines: list[Any]) -> list[Any]:
+    """Runs coroutines concurrently; on the first failure cancels the rest and re-raises."""
+    tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]
+    if not tasks:
+        return []
+    try:
+        await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:
+        await _cancel(tasks)
+        raise
+    failed = next((task for task in tasks if task.done() and task.exception()), None)
+    if failed is not None:
+        await _cancel(tasks)
+        raise failed.exception()  # type: ignore[misc]
+    return [task.result() for task in tasks]
+
+
+def _timestamp(value: Any) -> datetime:
+    """An ISO 8601 time from a rendered `until`; naive times are UTC."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise NodeFailure(
+            "ExpressionError", f"config.until: {value!r} is not an ISO 8601 time"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _activity_failure(error: ActivityError, policy: RetryPolicy) -> NodeFailure:
+    cause = error.cause
+    attempts = (
+        policy.maximum_attempts or None
+        if error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
+        else None
+    )
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else None
+        return NodeFailure(cause.type or "ActivityError", cause.message, details, attempts)
+    if isinstance(cause, TemporalTimeout):
+        kind = cause.type.name.lower() if cause.type else "timeout"
+        return NodeFailure("Timeout", f"timed out ({kind})", None, attempts)
+    message = cause.message if cause is not None and hasattr(cause, "message") else str(error)
+    return NodeFailure(type(cause).__name__ if cause else "ActivityError", message, None, attempts)
+
+
+def _child_failure(error: ChildWorkflowError, default_type: str) -> NodeFailure:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else None
+        failure_type = default_type if cause.type == NODE_FAILED else cause.type or default_type
+        return NodeFailure(failure_type, cause.message, details)
+    if isinstance(cause, TemporalTimeout):
+        return NodeFailure("Timeout", "the child run timed out")
+    return NodeFailure(default_type, str(cause or error))
