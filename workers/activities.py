@@ -8,17 +8,30 @@ from typing import Any
 
 import httpx
 
+from activities.audit import AuditActivities
+from activities.blobs import BlobActivities, FileBlobStore
+from activities.http import HttpActivities
+from activities.llm import LlmActivities
+from activities.secrets import SecretSource
+from activities.tasks import TaskActivities
 from auterity.db import make_engine, make_sessionmaker
+from auterity.errors import ConfigError
+from auterity.secrets import SecretStore
 from auterity.settings import Settings
 
 
 class ActivityRuntime:
     """Owns what activities share (database engine, HTTP client) for the worker's lifetime."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, secrets: SecretSource | None = None) -> None:
+        if settings.blob_url:
+            raise ConfigError(
+                "AUTERITY_BLOB_URL: only the filesystem blob store exists so far; leave it empty"
+            )
         self.settings = settings
         self.engine = make_engine(settings.database_url_resolved)
         self.sessions = make_sessionmaker(self.engine)
+        self.secrets: SecretSource = secrets or SecretStore(self.sessions, settings)
         self.http = httpx.AsyncClient(follow_redirects=False)
 
     async def __aenter__(self) -> ActivityRuntime:
@@ -35,4 +48,13 @@ class ActivityRuntime:
 
     def activities(self) -> list[Callable[..., Any]]:
         """Every activity function, bound to this runtime's dependencies."""
-        return []
+        blobs = FileBlobStore(self.settings.blob_dir)
+        threshold = self.settings.blob_threshold_bytes
+        http = HttpActivities(self.http, self.secrets, blobs, threshold)
+        llm = LlmActivities(self.settings.model_routes, blobs, threshold, secrets=self.secrets)
+        tasks = TaskActivities(self.sessions)
+        audit = AuditActivities(self.sessions, self.settings)
+        return [
+            http.request, llm.complete, tasks.open, tasks.close, BlobActivities(blobs).get,
+            audit.purge_expired,
+        ]  # fmt: skip

@@ -20,8 +20,9 @@ log = logging.getLogger("auterity.worker")
 def workflow_classes() -> list[type]:
     """Every workflow class the worker hosts: the one generic graph interpreter and its helpers."""
     from workflows.graph_workflow import GraphWorkflow
+    from workflows.maintenance import AuditRetentionWorkflow
 
-    return [GraphWorkflow]
+    return [GraphWorkflow, AuditRetentionWorkflow]
 
 
 def build_worker(
@@ -46,11 +47,17 @@ async def run_worker(settings: Settings, *, task_queue: str | None = None) -> No
     from auterity import temporal
     from workers.activities import ActivityRuntime
 
-    client = await temporal.connect(settings)
+    metrics = None
+    if settings.worker_metrics_port:
+        metrics = temporal.metrics_runtime(settings.worker_metrics_port)
+    client = await temporal.connect(settings, runtime=metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    from workflows.maintenance import ensure_audit_retention_schedule
+
+    await ensure_audit_retention_schedule(client, task_queue or settings.task_queue)
     async with ActivityRuntime(settings) as runtime:
         worker = build_worker(client, settings, runtime.activities(), task_queue=task_queue)
         async with worker:

@@ -1,0 +1,1 @@
+"""Side effects, one module per kind: http, llm, human tasks, blobs."""

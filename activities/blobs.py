@@ -1,0 +1,148 @@
+"""Large node outputs live in a content-addressed blob store and travel as references.
+
+A value whose JSON encoding exceeds the threshold is stored under
+`<tenant>/<sha256>` and replaced by `{"$blob": key, "size": n, "sha256": digest}`
+(see `workflows.contracts.blob_ref`). Activities resolve refs found in their
+scope; the workflow calls `blob.get` when one of its own expressions needs one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workflows.contracts import BLOB_GET, BLOB_KEY, BlobGetInput, blob_ref, is_blob_ref
+
+DEFAULT_THRESHOLD_BYTES = 64 * 1024
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobNotFound(Exception):
+    """No blob is stored under the key."""
+
+
+class BlobStore(Protocol):
+    """Bytes by key; keys are `<tenant>/<sha256>`, so writes are idempotent."""
+
+    async def put(self, key: str, payload: bytes) -> None: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+
+class FileBlobStore:
+    """Blobs as files under `root/<tenant>/<sha256[:2]>/<sha256>` (`AUTERITY_HOME/blobs`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def put(self, key: str, payload: bytes) -> None:
+        await asyncio.to_thread(self._write, self._path(key), payload)
+
+    async def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def _path(self, key: str) -> Path:
+        tenant, digest = split_key(key)
+        return self.root / tenant / digest[:2] / digest
+
+    @staticmethod
+    def _write(path: Path, payload: bytes) -> None:
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(payload)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """`<tenant>/<sha256>` -> (tenant, sha256); ValueError for anything else."""
+    tenant, _, digest = key.partition("/")
+    if not _SEGMENT.match(tenant) or tenant in {".", ".."} or not _DIGEST.match(digest):
+        raise ValueError(f"not a blob key: {key!r}")
+    return tenant, digest
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def offload(
+    store: BlobStore, tenant: str, value: Any, threshold: int = DEFAULT_THRESHOLD_BYTES
+) -> Any:
+    """`value` itself when its JSON is at most `threshold` bytes, else a ref to the stored JSON."""
+    payload = encode(value)
+    if len(payload) <= threshold:
+        return value
+    digest = hashlib.sha256(payload).hexdigest()
+    key = f"{tenant}/{digest}"
+    await store.put(key, payload)
+    return blob_ref(key, len(payload), digest)
+
+
+async def load(store: BlobStore, tenant: str, ref: dict[str, Any]) -> Any:
+    """The JSON value behind `ref`, which must belong to `tenant` and match its digest."""
+    if not is_blob_ref(ref):
+        raise ApplicationError("not a blob reference", type="BlobRefInvalid", non_retryable=True)
+    key = ref[BLOB_KEY]
+    try:
+        owner, digest = split_key(key)
+    except ValueError as exc:
+        raise ApplicationError(str(exc), type="BlobRefInvalid", non_retryable=True) from None
+    if owner != tenant or digest != ref["sha256"]:
+        raise ApplicationError(
+            f"blob {key} is not available to this run", type="BlobNotFound", non_retryable=True
+        )
+    try:
+        payload = await store.get(key)
+    except BlobNotFound:
+        raise ApplicationError(
+            f"blob {key} is not in the store", type="BlobNotFound", non_retryable=True
+        ) from None
+    if hashlib.sha256(payload).hexdigest() != digest:
+        raise ApplicationError(
+            f"blob {key} is corrupt (digest mismatch)", type="BlobCorrupt", non_retryable=True
+        )
+    return json.loads(payload)
+
+
+async def resolve_refs(store: BlobStore, tenant: str, value: Any) -> Any:
+    """`value` with every blob ref inside it replaced by the value it points at."""
+    if is_blob_ref(value):
+        return await load(store, tenant, value)
+    if isinstance(value, dict):
+        return {key: await resolve_refs(store, tenant, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [await resolve_refs(store, tenant, item) for item in value]
+    return value
+
+
+class BlobActivities:
+    """`blob.get`: the workflow's way to read a large output one of its expressions needs."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+
+    @activity.defn(name=BLOB_GET)
+    async def get(self, request: BlobGetInput) -> Any:
+        return await load(self.store, request.tenant, request.ref)

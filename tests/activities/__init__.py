@@ -1,0 +1,1 @@
+"""Activity tests: real activity code against real local servers and databases."""

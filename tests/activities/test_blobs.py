@@ -1,0 +1,78 @@
+"""The filesystem blob store and the offload/resolve helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.blobs import FileBlobStore, encode, load, offload, resolve_refs
+from workflows.contracts import BLOB_KEY, is_blob_ref
+
+
+async def test_small_values_stay_inline(blobs: FileBlobStore) -> None:
+    value = {"ok": True, "items": [1, 2, 3]}
+    assert await offload(blobs, "acme", value, threshold=1024) is value
+    assert not blobs.root.exists()
+
+
+async def test_large_values_are_stored_once_by_content(blobs: FileBlobStore) -> None:
+    value = {"text": "x" * 5000}
+    first = await offload(blobs, "acme", value, threshold=1024)
+    second = await offload(blobs, "acme", json.loads(json.dumps(value)), threshold=1024)
+
+    digest = hashlib.sha256(encode(value)).hexdigest()
+    assert (
+        first
+        == second
+        == {BLOB_KEY: f"acme/{digest}", "size": len(encode(value)), "sha256": digest}
+    )
+    assert is_blob_ref(first)
+    assert [p.name for p in blobs.root.rglob("*") if p.is_file()] == [digest]
+    assert await load(blobs, "acme", first) == value
+
+
+async def test_refs_inside_values_are_resolved(blobs: FileBlobStore) -> None:
+    big = ["row"] * 1000
+    ref = await offload(blobs, "acme", big, threshold=1024)
+    nested = {"nodes": {"a": {"output": ref, "status": "completed"}}, "plain": [ref, 1]}
+    assert await resolve_refs(blobs, "acme", nested) == {
+        "nodes": {"a": {"output": big, "status": "completed"}},
+        "plain": [big, 1],
+    }
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "../etc/" + "a" * 64,
+        "acme/../../" + "a" * 58,
+        "acme/" + "A" * 64,
+        "acme/short",
+        "/" + "a" * 64,
+    ],
+)
+async def test_malformed_keys_are_refused(blobs: FileBlobStore, key: str) -> None:
+    ref = {BLOB_KEY: key, "size": 1, "sha256": key.rpartition("/")[2]}
+    with pytest.raises(ApplicationError) as caught:
+        await load(blobs, "acme", ref)
+    assert caught.value.non_retryable
+    assert caught.value.type in {"BlobRefInvalid", "BlobNotFound"}
+
+
+async def test_tampered_blobs_are_detected(blobs: FileBlobStore) -> None:
+    ref = await offload(blobs, "acme", "y" * 4000, threshold=1024)
+    path = next(p for p in blobs.root.rglob("*") if p.is_file())
+    path.write_bytes(b'"tampered"')
+    with pytest.raises(ApplicationError) as caught:
+        await load(blobs, "acme", ref)
+    assert caught.value.type == "BlobCorrupt"
+
+
+async def test_missing_blobs_are_not_retried(blobs: FileBlobStore) -> None:
+    digest = "0" * 64
+    with pytest.raises(ApplicationError) as caught:
+        await load(blobs, "acme", {BLOB_KEY: f"acme/{digest}", "size": 2, "sha256": digest})
+    assert caught.value.type == "BlobNotFound" and caught.value.non_retryable

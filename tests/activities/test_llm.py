@@ -1,0 +1,237 @@
+"""The `node.llm` activity through LiteLLM against a real OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.blobs import FileBlobStore
+from activities.llm import LlmActivities, ModelEntry
+from activities.secrets import REDACTED, StaticSecretSource
+from tests.activities.conftest import ChatServer
+from tests.activities.nodes import TENANT, node_request
+from workflows.contracts import is_blob_ref
+
+# LiteLLM and openai lazily import TypedDicts with `ReadOnly` items, which pydantic warns about.
+pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
+
+TOKEN = "sk-very-secret-0001"
+LABEL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "label": {"type": "string", "enum": ["urgent", "normal"]},
+        "score": {"type": "number"},
+    },
+    "required": ["label", "score"],
+}
+
+
+@pytest.fixture
+def llm(chat_server: ChatServer, blobs: FileBlobStore) -> LlmActivities:
+    base = f"{chat_server.url}/v1"
+    routes = {
+        "default": ["mock/echo"],
+        "local": [f"openai/echo@{base}"],
+        "resilient": [f"openai/broken@{base}", f"openai/say:from-fallback@{base}"],
+        "down": [f"openai/broken@{base}"],
+        "picky": [f"openai/rejecting@{base}"],
+        "priced": [f"openai/gpt-4o-mini@{base}"],
+        "canned": ["mock/canned-reply"],
+    }
+    secrets = StaticSecretSource({TENANT: {"token": TOKEN}})
+    return LlmActivities(routes, blobs, threshold_bytes=2048, secrets=secrets)
+
+
+async def _fail(env: ActivityEnvironment, llm: LlmActivities, config: dict) -> ApplicationError:
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(llm.complete, node_request("llm", config))
+    return caught.value
+
+
+def test_route_entries_may_name_an_api_base() -> None:
+    assert ModelEntry.parse("openai/llama3@http://127.0.0.1:11434/v1") == ModelEntry(
+        "openai/llama3", "http://127.0.0.1:11434/v1"
+    )
+    assert ModelEntry.parse("vertex_ai/claude-3-5-sonnet@20240620") == ModelEntry(
+        "vertex_ai/claude-3-5-sonnet@20240620"
+    )
+
+
+async def test_plain_completion_returns_text_usage_and_model(
+    activity_env: ActivityEnvironment, llm: LlmActivities, chat_server: ChatServer
+) -> None:
+    config = {
+        "route": "local",
+        "system": "Answer briefly.",
+        "prompt": "Hello {{ inputs.name }}",
+        "temperature": 0.3,
+        "max_tokens": 50,
+    }
+    scope = {"inputs": {"name": "Ada"}, "nodes": {}, "vars": {}}
+    result = await activity_env.run(llm.complete, node_request("llm", config, scope=scope))
+
+    assert result.output["text"] == "Hello Ada"
+    assert result.output["model"] == "openai/echo"
+    assert result.output["usage"] == {
+        "prompt_tokens": 7,
+        "completion_tokens": 3,
+        "total_tokens": 10,
+    }
+    assert result.usage == result.output["usage"]
+    assert result.cost == result.output["cost"] == 0.0
+    assert result.attempt == 1
+    assert "object" not in result.output
+    sent = chat_server.requests[-1]
+    assert sent["messages"] == [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "Hello Ada"},
+    ]
+    assert sent["temperature"] == 0.3 and sent["max_tokens"] == 50
+
+
+async def test_messages_are_rendered_in_order(
+    activity_env: ActivityEnvironment, llm: LlmActivities, chat_server: ChatServer
+) -> None:
+    config = {
+        "route": "local",
+        "messages": [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "items: {{ inputs.items }}"},
+        ],
+    }
+    scope = {"inputs": {"items": [1, 2]}, "nodes": {}, "vars": {}}
+    result = await activity_env.run(llm.complete, node_request("llm", config, scope=scope))
+    assert result.output["text"] == "items: [1, 2]"
+    assert [m["role"] for m in chat_server.requests[-1]["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+    ]
+
+
+async def test_structured_output_is_parsed_and_validated(
+    activity_env: ActivityEnvironment, llm: LlmActivities, chat_server: ChatServer
+) -> None:
+    config = {
+        "route": "local",
+        "prompt": '{"label": "{{ inputs.label }}", "score": 0.9}',
+        "response_schema": LABEL_SCHEMA,
+    }
+    scope = {"inputs": {"label": "urgent"}, "nodes": {}, "vars": {}}
+    result = await activity_env.run(llm.complete, node_request("llm", config, scope=scope))
+
+    assert result.output["object"] == {"label": "urgent", "score": 0.9}
+    response_format = chat_server.requests[-1]["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["schema"] == LABEL_SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("reply", "complaint"),
+    [
+        ("not json at all", "not JSON"),
+        ('{"label": "whatever", "score": 1}', "at label"),
+        ('{"label": "urgent"}', "score"),
+    ],
+)
+async def test_invalid_structured_output_is_a_retryable_failure(
+    activity_env: ActivityEnvironment, llm: LlmActivities, reply: str, complaint: str
+) -> None:
+    config = {"route": "local", "prompt": reply, "response_schema": LABEL_SCHEMA}
+    error = await _fail(activity_env, llm, config)
+    assert error.type == "InvalidStructuredOutput"
+    assert not error.non_retryable
+    assert complaint in error.message
+    assert error.details[0]["text"] == reply
+
+
+async def test_a_failing_primary_falls_back_to_the_next_model(
+    activity_env: ActivityEnvironment, llm: LlmActivities, chat_server: ChatServer
+) -> None:
+    before = len(chat_server.requests)
+    result = await activity_env.run(
+        llm.complete, node_request("llm", {"route": "resilient", "prompt": "hi"})
+    )
+    assert result.output["text"] == "from-fallback"
+    assert result.output["model"] == "openai/say:from-fallback"
+    assert chat_server.models()[before:] == ["broken", "say:from-fallback"]
+
+
+async def test_provider_failures_are_typed_by_retryability(
+    activity_env: ActivityEnvironment, llm: LlmActivities
+) -> None:
+    down = await _fail(activity_env, llm, {"route": "down", "prompt": "hi"})
+    assert down.type == "LlmProviderError" and not down.non_retryable
+
+    rejected = await _fail(activity_env, llm, {"route": "picky", "prompt": "hi"})
+    assert rejected.type == "LlmRequestRejected" and rejected.non_retryable
+
+
+async def test_mock_models_need_no_server_and_no_key(
+    activity_env: ActivityEnvironment, llm: LlmActivities
+) -> None:
+    echoed = await activity_env.run(llm.complete, node_request("llm", {"prompt": "ping"}))
+    assert echoed.output["text"] == "ping"
+    assert echoed.output["model"] == "mock/echo"
+    assert echoed.output["usage"]["total_tokens"] > 0
+
+    canned = await activity_env.run(
+        llm.complete, node_request("llm", {"route": "canned", "prompt": "anything"})
+    )
+    assert canned.output["text"] == "canned-reply"
+
+
+async def test_known_models_are_priced(
+    activity_env: ActivityEnvironment, llm: LlmActivities
+) -> None:
+    result = await activity_env.run(
+        llm.complete, node_request("llm", {"route": "priced", "prompt": "hi"})
+    )
+    assert result.cost is not None and result.cost > 0
+
+
+async def test_model_must_be_one_the_routes_name(
+    activity_env: ActivityEnvironment, llm: LlmActivities, chat_server: ChatServer
+) -> None:
+    result = await activity_env.run(
+        llm.complete, node_request("llm", {"model": "openai/echo", "prompt": "direct"})
+    )
+    assert result.output["text"] == "direct"
+
+    error = await _fail(activity_env, llm, {"model": "openai/gpt-unknown", "prompt": "hi"})
+    assert error.type == "UnknownModel" and error.non_retryable
+
+    error = await _fail(activity_env, llm, {"route": "nowhere", "prompt": "hi"})
+    assert error.type == "UnknownRoute" and error.non_retryable
+    assert "nowhere" in error.message
+
+
+async def test_secrets_in_prompts_are_redacted_from_the_output(
+    activity_env: ActivityEnvironment, llm: LlmActivities, chat_server: ChatServer
+) -> None:
+    config = {"route": "local", "prompt": "key={{ secrets.token }}"}
+    result = await activity_env.run(llm.complete, node_request("llm", config))
+    assert chat_server.requests[-1]["messages"][-1]["content"] == f"key={TOKEN}"
+    assert result.output["text"] == f"key={REDACTED}"
+    assert TOKEN not in json.dumps(result.model_dump(mode="json"))
+
+
+async def test_long_replies_are_offloaded_to_the_blob_store(
+    activity_env: ActivityEnvironment, llm: LlmActivities
+) -> None:
+    config = {"route": "local", "prompt": "{{ 'word ' * 1000 }}"}
+    result = await activity_env.run(llm.complete, node_request("llm", config))
+    assert is_blob_ref(result.output)
+    assert result.usage == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+
+
+async def test_bad_templates_fail_without_retry(
+    activity_env: ActivityEnvironment, llm: LlmActivities
+) -> None:
+    error = await _fail(activity_env, llm, {"route": "local", "prompt": "{{ inputs.missing }}"})
+    assert error.type == "ExpressionError" and error.non_retryable
+    assert error.message.startswith("node 'call': prompt:")

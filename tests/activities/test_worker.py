@@ -1,0 +1,188 @@
+"""The worker's activities, built by `ActivityRuntime`, run by a real Temporal worker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.worker import Worker
+
+from auterity import secrets
+from auterity.db import transaction
+from auterity.models import Tenant
+from auterity.models.tasks import HumanTask
+from auterity.settings import Settings, load_settings
+from tests.activities.conftest import Recorder
+from tests.activities.nodes import node_request
+from tests.activities.probe_workflow import ActivityProbe, ProbeStep
+from workers.activities import ActivityRuntime
+from workflows import contracts
+from workflows.contracts import CloseTaskInput, OpenTaskInput, is_blob_ref
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
+
+TOKEN = "worker-secret-42"
+
+
+@pytest.fixture
+def worker_settings(database_url: str, tmp_path: Path) -> Settings:
+    return load_settings(
+        env="test",
+        home=tmp_path,
+        database_url=database_url,
+        blob_threshold_bytes=1024,
+        model_routes={"default": ["mock/echo"]},
+    )
+
+
+@pytest.fixture
+def tenant_slug(sessions: sessionmaker[Session], worker_settings: Settings) -> str:
+    """A tenant with the stored secret `token`, sealed as the API would seal it."""
+    with transaction(sessions) as session:
+        row = Tenant(slug=f"w-{uuid.uuid4().hex[:10]}", name="Worker Co")
+        session.add(row)
+    with transaction(sessions, row.id) as session:
+        secrets.bind_keyring(session, secrets.keyring(worker_settings))
+        secrets.put(session, "token", TOKEN)
+    return row.slug
+
+
+@pytest.fixture
+async def runtime(worker_settings: Settings) -> AsyncIterator[ActivityRuntime]:
+    """The worker's own runtime: secrets come from the database-backed store."""
+    async with ActivityRuntime(worker_settings) as runtime:
+        yield runtime
+
+
+async def _probe(
+    client: Client, runtime: ActivityRuntime, task_queue: str, steps: list[ProbeStep]
+) -> list[Any]:
+    async with Worker(
+        client, task_queue=task_queue, workflows=[ActivityProbe], activities=runtime.activities()
+    ):
+        return await client.execute_workflow(
+            ActivityProbe.run, steps, id=f"probe-{uuid.uuid4()}", task_queue=task_queue
+        )
+
+
+def _step(activity: str, argument: Any) -> ProbeStep:
+    return ProbeStep(activity=activity, argument=argument.model_dump(mode="json"))
+
+
+async def test_a_flaky_endpoint_is_retried_with_one_idempotency_key(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    task_queue: str,
+    tenant_slug: str,
+    service: tuple[str, Recorder],
+) -> None:
+    url, recorder = service
+    execution_id = f"{tenant_slug}:graph:{uuid.uuid4().hex[:8]}"
+    key = f"{execution_id}:notify"
+    recorder.failures_left[key] = 2
+    request = node_request(
+        "http",
+        {"method": "POST", "url": f"{url}/flaky", "headers": {"X-Token": "{{ secrets.token }}"}},
+        tenant=tenant_slug,
+        execution_id=execution_id,
+        node_id="notify",
+    )
+    [result] = await _probe(
+        temporal_client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
+    )
+    assert result["output"]["body"] == {"ok": True, "key": key}
+    assert recorder.keys[key] == 3
+    assert [r["headers"]["x-token"] for r in recorder.calls("/flaky")[-3:]] == [TOKEN] * 3
+
+
+async def test_a_client_error_is_not_retried(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    task_queue: str,
+    tenant_slug: str,
+    service: tuple[str, Recorder],
+) -> None:
+    url, recorder = service
+    before = len(recorder.calls("/status/403"))
+    request = node_request("http", {"url": f"{url}/status/403"}, tenant=tenant_slug)
+    with pytest.raises(WorkflowFailureError) as caught:
+        await _probe(
+            temporal_client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
+        )
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError)
+    assert isinstance(cause.cause, ApplicationError)
+    assert cause.cause.type == "HttpClientError" and cause.cause.non_retryable
+    assert len(recorder.calls("/status/403")) == before + 1
+
+
+async def test_large_outputs_travel_as_refs_and_blob_get_reads_them(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    task_queue: str,
+    tenant_slug: str,
+    service: tuple[str, Recorder],
+) -> None:
+    url, _ = service
+    request = node_request("http", {"url": f"{url}/big?items=200"}, tenant=tenant_slug)
+    [fetched] = await _probe(
+        temporal_client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
+    )
+    ref = fetched["output"]
+    assert is_blob_ref(ref)
+    read = contracts.BlobGetInput(tenant=tenant_slug, ref=ref)
+    [value] = await _probe(temporal_client, runtime, task_queue, [_step(contracts.BLOB_GET, read)])
+    assert len(value["body"]["items"]) == 200
+
+
+async def test_llm_mock_route_and_the_task_lifecycle(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    task_queue: str,
+    tenant_slug: str,
+    sessions: sessionmaker[Session],
+) -> None:
+    execution_id = f"{tenant_slug}:graph:{uuid.uuid4().hex[:8]}"
+    task_id = str(uuid.uuid4())
+    opened = OpenTaskInput(
+        tenant=tenant_slug,
+        execution_id=execution_id,
+        node_id="approve",
+        task_id=task_id,
+        title="Ship it?",
+        assignees=["role:manager"],
+        due_at=datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC),
+    )
+    closed = CloseTaskInput(
+        tenant=tenant_slug, task_id=task_id, status="completed", decision="approved", actor="ann"
+    )
+    llm = node_request("llm", {"prompt": "ship {{ inputs.what }}"}, tenant=tenant_slug)
+    llm.scope["inputs"] = {"what": "v2"}
+    completion, first, second, _ = await _probe(
+        temporal_client,
+        runtime,
+        task_queue,
+        [
+            _step(contracts.LLM_ACTIVITY, llm),
+            _step(contracts.TASK_OPEN, opened),
+            _step(contracts.TASK_OPEN, opened),
+            _step(contracts.TASK_CLOSE, closed),
+        ],
+    )
+    assert completion["output"]["text"] == "ship v2"
+    assert completion["usage"]["total_tokens"] > 0
+    assert (first["created"], second["created"]) == (True, False)
+    with sessions() as session:
+        tenant_id = session.scalars(select(Tenant.id).where(Tenant.slug == tenant_slug)).one()
+    with transaction(sessions, tenant_id) as session:
+        task = session.get(HumanTask, task_id)
+        assert task is not None
+        assert (task.status, task.decision, task.completed_by) == ("completed", "approved", "ann")

@@ -1,0 +1,81 @@
+"""`auterity worker` as an operator runs it: SIGTERM lets the in-flight activity finish."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.services.executions import start_execution
+from tests.support import free_port, serve
+from workflows.compiler import compile_graph
+from workflows.run import GraphRunInput
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_sigterm_drains_the_in_flight_activity(
+    temporal_client, temporal_address: str, database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one engine is enough: the database is not on this path")
+    calls: list[float] = []
+    slow = FastAPI()
+
+    @slow.post("/slow")
+    async def respond() -> dict[str, bool]:
+        calls.append(time.monotonic())
+        await asyncio.sleep(2)
+        return {"ok": True}
+
+    task_queue = f"drain-{uuid.uuid4()}"
+    metrics_port = free_port()
+    env = dict(
+        os.environ, AUTERITY_HOME=str(tmp_path), AUTERITY_DATABASE_URL=database_url,
+        AUTERITY_TEMPORAL_ADDRESS=temporal_address, AUTERITY_TASK_QUEUE=task_queue,
+        AUTERITY_WORKER_METRICS_PORT=str(metrics_port),
+    )  # fmt: skip
+    with serve(slow) as base:
+        graph = {"name": "slow", "nodes": [
+            {"id": "call", "type": "http", "config": {"method": "POST", "url": f"{base}/slow"},
+             "retry": {"maximum_attempts": 1}}]}  # fmt: skip
+        plan = compile_graph(graph)
+        run = GraphRunInput(tenant="drain", graph_id="g", version_id=plan.version_id, plan=plan)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "auterity.cli", "worker"], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            started = await start_execution(temporal_client, task_queue, run)
+            for _ in range(200):
+                if calls:
+                    break
+                await asyncio.sleep(0.05)
+            assert calls, "the activity never reached the server"
+            metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+            assert "temporal_activity_task_received" in metrics
+            assert "temporal_worker_task_slots_used" in metrics
+            worker.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(worker.wait, 30)
+            output = worker.stdout.read() if worker.stdout else ""
+            assert code == 0, output
+            assert "worker: stopped" in output
+            handle = temporal_client.get_workflow_handle(started.execution_id)
+            history = await handle.fetch_history()
+            completed = [
+                e for e in history.events if e.HasField("activity_task_completed_event_attributes")
+            ]
+            assert len(completed) == 1, "the in-flight activity was not allowed to finish"
+            assert len(calls) == 1
+        finally:
+            if worker.poll() is None:
+                worker.kill()
