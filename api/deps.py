@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 from temporalio.client import Client
 
 from api.problems import ServiceUnavailable
@@ -15,8 +16,8 @@ from auterity.errors import DependencyUnavailable
 from auterity.settings import Settings
 
 
-def get_state(request: Request) -> AppState:
-    return request.app.state.auterity  # type: ignore[no-any-return]
+def get_state(connection: HTTPConnection) -> AppState:
+    return connection.app.state.auterity  # type: ignore[no-any-return]
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
@@ -35,7 +36,9 @@ def get_session(state: StateDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a 2xx means the change is durable
+# and a client acting on it at once (a new API key, a rotated token) finds it.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def get_temporal(state: StateDep) -> Client:

@@ -1,8 +1,9 @@
-"""The `auterity` command: dev, api, worker, migrate, temporal setup, version."""
+"""The `auterity` command: dev, api, worker, migrate, temporal, tenant, user, secrets, version."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -104,7 +105,17 @@ def worker(
     from workers.main import run_worker
 
     settings = _settings(task_queue=task_queue)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(run_worker(settings))
+    # The worker has drained and closed; end the process now. Letting the interpreter
+    # finalize while the Temporal core's threads still call back into Python can abort
+    # the process (temporalio/sdk-python#300), turning a clean stop into exit 134.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(0)
 
 
 @temporal_app.command("setup")
@@ -135,6 +146,91 @@ def dev(
     from auterity.dev import run_dev
 
     sys.exit(run_dev(port=port, temporal_port=temporal_port, ui_port=temporal_ui_port, home=home))
+
+
+tenant_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Manage secrets at rest.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+app.add_typer(secrets_app, name="secrets")
+
+
+def _sessions(settings: Settings) -> Any:
+    from auterity.db import check_database, make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url_resolved)
+    check_database(engine)
+    return make_sessionmaker(engine)
+
+
+def _refuse(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+@tenant_app.command("create")
+@one_line_errors
+def tenant_create(
+    slug: Annotated[str, typer.Argument(help="Immutable; workflow ids start with it")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    domain: Annotated[list[str] | None, typer.Option(help="Verified email domain (repeat)")] = None,
+) -> None:
+    """Create a tenant."""
+    from auterity.bootstrap import create_tenant_with_audit
+    from auterity.security.accounts import AccountError
+
+    settings = _settings()
+    try:
+        tenant = create_tenant_with_audit(_sessions(settings), settings, slug, name, domain or [])
+    except AccountError as exc:
+        raise _refuse(exc) from None
+    typer.echo(f"tenant {tenant.slug} created (id {tenant.id})")
+
+
+@user_app.command("create")
+@one_line_errors
+def user_create(
+    email: Annotated[str, typer.Argument(help="The person's email (their login)")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug")],
+    role: Annotated[list[str] | None, typer.Option(help="Role (repeat; default owner)")] = None,
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+) -> None:
+    """Create a user (or add an existing one) in a tenant; a new password is printed once."""
+    from auterity.bootstrap import create_member
+    from auterity.security.accounts import AccountError
+
+    settings = _settings()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        created = create_member(
+            _sessions(settings),
+            settings,
+            tenant_slug=tenant,
+            email=email,
+            name=name,
+            roles=role or ["owner"],
+            password=password,
+        )
+    except AccountError as exc:
+        raise _refuse(exc) from None
+    typer.echo(f"{created.user.email} is {', '.join(created.roles)} in {created.tenant.slug}")
+    if created.password:
+        typer.echo(f"password: {created.password}")
+
+
+@secrets_app.command("reencrypt")
+@one_line_errors
+def secrets_reencrypt() -> None:
+    """Re-seal every stored secret under AUTERITY_SECRET_KEY (run after rotating it)."""
+    from auterity.secrets import SecretStore
+
+    settings = _settings()
+    count = SecretStore(_sessions(settings), settings).reencrypt_all()
+    typer.echo(f"{count} secret(s) re-encrypted with the current key")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from auterity.errors import DependencyUnavailable
+from auterity.security.scoping import install_tenant_scope, set_tenant
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -26,26 +27,45 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Transactions are begun explicitly (below), not by the driver.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
+def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+    """Take SQLite's write lock when a transaction begins, waiting up to busy_timeout.
+
+    A deferred transaction that reads and then writes fails at once with
+    "database is locked" when another connection wrote in between; an
+    immediate one queues instead.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions whose ORM queries see one tenant's rows (`auterity.security.scoping`)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    install_tenant_scope(factory)
+    return factory
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work commits on success and rolls back on error."""
+def transaction(factory: sessionmaker[Session], tenant_id: str | None = None) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on error, in `tenant_id` if given."""
     with factory() as session, session.begin():
+        if tenant_id is not None:
+            set_tenant(session, tenant_id)
         yield session
 
 
