@@ -7,8 +7,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.middleware import RequestLimits
 from api.problems import install_problem_handlers
-from api.routes import health
+from api.routes import (
+    api_keys,
+    audit,
+    auth,
+    executions,
+    graphs,
+    health,
+    roles,
+    schedules,
+    secrets,
+    tasks,
+    templates,
+    triggers,
+    users,
+)
 from api.state import AppState
 from auterity import __version__
 from auterity.db import make_engine, make_sessionmaker
@@ -32,6 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.auterity = state
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(health.router)
+    for module in (
+        auth, users, roles, api_keys, secrets, audit, graphs, templates, executions, tasks,
+        triggers, schedules,
+    ):  # fmt: skip
+        app.include_router(module.router)
     return app

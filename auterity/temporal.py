@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
 from auterity.errors import ConfigError, DependencyUnavailable
 from auterity.settings import Settings
+from workflows.run import GRAPH_ATTRIBUTE as GRAPH
+from workflows.run import GRAPH_VERSION_ATTRIBUTE as GRAPH_VERSION
+from workflows.run import SEARCH_ATTRIBUTES
+from workflows.run import TENANT_ATTRIBUTE as TENANT
+from workflows.run import TRIGGER_ATTRIBUTE as TRIGGER
 
-TENANT = SearchAttributeKey.for_keyword("AuterityTenant")
-GRAPH = SearchAttributeKey.for_keyword("AuterityGraph")
-GRAPH_VERSION = SearchAttributeKey.for_keyword("AuterityGraphVersion")
-TRIGGER = SearchAttributeKey.for_keyword("AuterityTrigger")
-SEARCH_ATTRIBUTES = (TENANT, GRAPH, GRAPH_VERSION, TRIGGER)
+__all__ = ["GRAPH", "GRAPH_VERSION", "SEARCH_ATTRIBUTES", "TENANT", "TRIGGER", "connect"]
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -42,7 +43,16 @@ def _read(path: object, setting: str) -> bytes | None:
         raise OSError(f"{setting}: cannot read {path}: {exc.strerror}") from None
 
 
-async def connect(settings: Settings, *, timeout: float = 10.0) -> Client:
+def metrics_runtime(port: int) -> Runtime:
+    """A Temporal runtime exporting the SDK's metrics (task latencies, slots…) for Prometheus."""
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}"))
+    )
+
+
+async def connect(
+    settings: Settings, *, timeout: float = 10.0, runtime: Runtime | None = None
+) -> Client:
     """Connect with the project's namespace, TLS and pydantic data converter."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
@@ -53,6 +63,7 @@ async def connect(settings: Settings, *, timeout: float = 10.0) -> Client:
             tls=tls_config(settings),
             data_converter=pydantic_data_converter,
             connect_timeout=timedelta(seconds=timeout),
+            runtime=runtime,
         )
     except RuntimeError as exc:
         raise DependencyUnavailable(

@@ -126,6 +126,7 @@ def settings(
         database_url=database_url,
         temporal_address=temporal_address,
         task_queue=f"api-{uuid.uuid4()}",
+        model_routes={"default": ["mock/echo"], "normal": ["mock/normal"]},
     )
 
 
@@ -142,3 +143,15 @@ def api_url(settings: Settings) -> Iterator[str]:
 async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def api_worker(settings: Settings, temporal_client: Client) -> AsyncIterator[None]:
+    """A real worker on the API's task queue, with the production activity runtime."""
+    from workers.activities import ActivityRuntime
+    from workers.main import build_worker
+
+    async with ActivityRuntime(settings) as runtime:
+        worker = build_worker(temporal_client, settings, runtime.activities())
+        async with worker:
+            yield

@@ -1,0 +1,71 @@
+"""Request and response bodies shared by the routes (unknown fields are rejected)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class GraphRead(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    version_id: str
+    version: int
+    versions: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    definition: dict[str, Any] | None = None
+    created: bool | None = Field(
+        default=None, description="On save: whether a new version was made"
+    )
+
+
+class GraphVersionRead(BaseModel):
+    graph_id: str
+    version_id: str
+    number: int
+    created_at: datetime
+    created_by: str | None
+    definition: dict[str, Any] | None = None
+
+
+class ValidationResult(BaseModel):
+    valid: bool
+    version_id: str
+    nodes: int
+    order: list[str]
+
+
+class TemplateRead(BaseModel):
+    id: str
+    name: str
+    description: str
+    version: int
+    builtin: bool
+    tags: list[str] = Field(default_factory=list)
+    parameters: dict[str, Any]
+    graph: dict[str, Any] | None = None
+
+
+class TemplateCreate(Body):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    graph: dict[str, Any]
+
+
+class TemplateInstantiate(Body):
+    params: dict[str, Any] = Field(default_factory=dict)
+    graph_id: str | None = Field(default=None, description="Add a version to this graph instead")
+    version: int | None = Field(default=None, description="Template version; latest if unset")

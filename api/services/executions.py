@@ -1,0 +1,279 @@
+"""Starting, reading, listing, cancelling and retrying executions — state lives in Temporal."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jsonschema
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import ensure_workflow_in_tenant
+from api.problems import Conflict, NotFound, Unprocessable
+from auterity import temporal
+from auterity.models.graphs import GraphVersion
+from workflows.compiler import ExecutionPlan, compile_graph
+from workflows.graph import Graph
+from workflows.run import WORKFLOW_NAME, GraphRunInput, NodeState
+
+STATUS_NAMES = {
+    WorkflowExecutionStatus.RUNNING: "running",
+    WorkflowExecutionStatus.COMPLETED: "completed",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: "running",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+}
+VISIBILITY_STATUS = {
+    "running": "Running",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Canceled",
+    "terminated": "Terminated",
+    "timed_out": "TimedOut",
+}
+
+
+@dataclass(frozen=True)
+class Started:
+    execution_id: str
+    created: bool
+
+
+def execution_id(tenant_slug: str, graph_id: str, idempotency_key: str | None) -> str:
+    """`<tenant>:<graph>:<unique>`; an idempotency key maps to a stable unique part."""
+    if idempotency_key:
+        unique = "k" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    else:
+        unique = uuid.uuid4().hex
+    return f"{tenant_slug}:{graph_id}:{unique}"
+
+
+def check_inputs(schema: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """422 naming every input that does not match the graph's input schema."""
+    errors = [
+        {"loc": ["body", "inputs", *error.absolute_path], "msg": error.message}
+        for error in sorted(
+            jsonschema.Draft202012Validator(schema).iter_errors(inputs), key=lambda e: list(e.path)
+        )
+    ]
+    if errors:
+        where = ".".join(str(part) for part in errors[0]["loc"])
+        raise Unprocessable(f"{where}: {errors[0]['msg']}", errors=errors)
+
+
+_PLANS: OrderedDict[str, tuple[Graph, ExecutionPlan]] = OrderedDict()
+_PLAN_CACHE_SIZE = 512
+
+
+def compiled(version: GraphVersion) -> tuple[Graph, ExecutionPlan]:
+    """The version's graph and plan; versions are immutable and content-hashed, so the
+    compiled plan is cached by version id."""
+    cached = _PLANS.get(version.version_id)
+    if cached is not None:
+        _PLANS.move_to_end(version.version_id)
+        return cached
+    graph = Graph.model_validate(version.definition)
+    cached = (graph, compile_graph(graph))
+    _PLANS[version.version_id] = cached
+    if len(_PLANS) > _PLAN_CACHE_SIZE:
+        _PLANS.popitem(last=False)
+    return cached
+
+
+def run_input(
+    tenant_slug: str,
+    version: GraphVersion,
+    inputs: dict[str, Any],
+    *,
+    trigger: str,
+    subgraphs: dict[str, ExecutionPlan] | None = None,
+    reuse_outputs: dict[str, NodeState] | None = None,
+) -> GraphRunInput:
+    graph, plan = compiled(version)
+    check_inputs(graph.inputs, inputs)
+    return GraphRunInput(
+        tenant=tenant_slug,
+        graph_id=version.graph_id,
+        version_id=version.version_id,
+        plan=plan,
+        inputs=inputs,
+        trigger=trigger,
+        subgraphs=subgraphs or {},
+        reuse_outputs=reuse_outputs or {},
+    )
+
+
+async def start_execution(
+    client: Client,
+    task_queue: str,
+    run: GraphRunInput,
+    *,
+    idempotency_key: str | None = None,
+    memo: dict[str, Any] | None = None,
+) -> Started:
+    """Start GraphWorkflow; a repeated idempotency key returns the existing execution."""
+    workflow_id = execution_id(run.tenant, run.graph_id, idempotency_key)
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(temporal.TENANT, run.tenant),
+            SearchAttributePair(temporal.GRAPH, run.graph_id),
+            SearchAttributePair(temporal.GRAPH_VERSION, run.version_id),
+            SearchAttributePair(temporal.TRIGGER, run.trigger or "api"),
+        ]
+    )
+    try:
+        await client.start_workflow(
+            WORKFLOW_NAME,
+            run,
+            id=workflow_id,
+            task_queue=task_queue,
+            search_attributes=attributes,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"graph {run.graph_id} @ {run.version_id} ({run.trigger})",
+            memo=memo,
+        )
+    except WorkflowAlreadyStartedError:
+        if idempotency_key is None:
+            raise
+        return Started(workflow_id, False)
+    return Started(workflow_id, True)
+
+
+def handle_for(client: Client, tenant_slug: str, workflow_id: str) -> WorkflowHandle[Any, Any]:
+    """A handle on one of the tenant's executions; another tenant's id is a 404."""
+    return client.get_workflow_handle(ensure_workflow_in_tenant(workflow_id, tenant_slug))
+
+
+async def describe(
+    client: Client, tenant_slug: str, workflow_id: str
+) -> WorkflowExecutionDescription:
+    handle = handle_for(client, tenant_slug, workflow_id)
+    try:
+        return await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"execution '{workflow_id}' not found") from None
+        raise
+
+
+def visibility_query(
+    tenant_slug: str,
+    *,
+    graph_id: str | None = None,
+    status: str | None = None,
+    trigger: str | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+) -> str:
+    """A Temporal visibility query, always scoped to the tenant."""
+    clauses = [f"AuterityTenant = {_quote(tenant_slug)}", "WorkflowType = 'GraphWorkflow'"]
+    if graph_id:
+        clauses.append(f"AuterityGraph = {_quote(graph_id)}")
+    if status:
+        if status not in VISIBILITY_STATUS:
+            raise Unprocessable(
+                f"status must be one of {', '.join(VISIBILITY_STATUS)}",
+                errors=[{"loc": ["query", "status"], "msg": "unknown status"}],
+            )
+        clauses.append(f"ExecutionStatus = '{VISIBILITY_STATUS[status]}'")
+    if trigger:
+        clauses.append(f"AuterityTrigger = {_quote(trigger)}")
+    if started_after:
+        clauses.append(f"StartTime >= '{started_after.isoformat()}'")
+    if started_before:
+        clauses.append(f"StartTime < '{started_before.isoformat()}'")
+    return " AND ".join(clauses)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def list_page(
+    client: Client, query: str, *, page_size: int, cursor: str | None
+) -> tuple[list[WorkflowExecutionDescription | Any], str | None]:
+    token = _decode_cursor(cursor) if cursor else None
+    iterator = client.list_workflows(query, page_size=page_size, next_page_token=token)
+    await iterator.fetch_next_page(page_size=page_size)
+    page = list(iterator.current_page or [])
+    next_token = iterator.next_page_token
+    return page, base64.urlsafe_b64encode(next_token).decode() if next_token else None
+
+
+def _decode_cursor(cursor: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode())
+    except ValueError:
+        raise Unprocessable(
+            "cursor is malformed", errors=[{"loc": ["query", "cursor"], "msg": "malformed"}]
+        ) from None
+
+
+async def cancel(client: Client, tenant_slug: str, workflow_id: str) -> None:
+    description = await describe(client, tenant_slug, workflow_id)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise Conflict(
+            f"execution '{workflow_id}' is {STATUS_NAMES[description.status]}, not running"
+        )
+    await handle_for(client, tenant_slug, workflow_id).cancel()
+
+
+def subgraph_refs(plan: ExecutionPlan) -> list[tuple[str, str, str]]:
+    """(node id, graph id, version id) of every subgraph a plan may run, foreach bodies included."""
+    refs = []
+    for node in plan.nodes.values():
+        config = node.config
+        if node.kind == "foreach" and config.get("node", {}).get("type") == "subgraph":
+            config = config["node"]["config"]
+        elif node.kind != "subgraph":
+            continue
+        refs.append((node.id, config["graph_id"], config["version"]))
+    return refs
+
+
+def resolve_subgraphs(
+    load: Any, plan: ExecutionPlan, found: dict[str, ExecutionPlan] | None = None, depth: int = 0
+) -> dict[str, ExecutionPlan]:
+    """Plans of every graph version reachable through subgraph nodes, loaded with `load`
+    (graph id, version id) -> GraphVersion; a missing one is a 422 naming the node."""
+    found = {} if found is None else found
+    if depth > 10:
+        raise Unprocessable("subgraphs nest deeper than 10 levels")
+    for node_id, graph_id, version in subgraph_refs(plan):
+        if version in found:
+            continue
+        try:
+            row = load(graph_id, version)
+        except NotFound:
+            raise Unprocessable(
+                f"node '{node_id}' runs graph '{graph_id}' version '{version}', which does not exist",
+                errors=[{"loc": ["nodes", node_id, "config", "version"], "msg": "unknown version"}],
+            ) from None
+        _graph, child = compiled(row)
+        found[version] = child
+        resolve_subgraphs(load, child, found, depth + 1)
+    return found
+
+
+async def started_input(client: Client, handle: WorkflowHandle[Any, Any]) -> GraphRunInput:
+    """The input the current run of an execution started with (first event of its history)."""
+    async for event in handle.fetch_history_events(page_size=1):
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [run] = await client.data_converter.decode(payloads, [GraphRunInput])
+        return run  # type: ignore[no-any-return]
+    raise NotFound(f"execution '{handle.id}' has no history")

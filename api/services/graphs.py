@@ -1,0 +1,161 @@
+"""Saving graphs as immutable versions; reading, listing and soft-deleting them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.problems import NotFound, Unprocessable
+from auterity.models import utcnow
+from auterity.models.graphs import GraphVersion, SavedGraph
+from workflows.compiler import version_id
+from workflows.graph import Graph
+from workflows.validation import GraphIssue, validate_graph
+
+
+@dataclass(frozen=True)
+class SavedVersion:
+    graph: SavedGraph
+    version: GraphVersion
+    created: bool
+
+
+def issues_as_errors(issues: list[GraphIssue], root: str = "body") -> list[dict[str, Any]]:
+    """Engine validation issues in the API's `errors: [{loc, msg}]` shape, keeping node and position."""
+    errors = []
+    for issue in issues:
+        loc: list[Any] = [root]
+        if issue.node is not None:
+            loc += ["nodes", issue.node]
+        loc += [part for part in issue.field.split(".") if part] if issue.field else []
+        error: dict[str, Any] = {"loc": loc, "msg": issue.message, "node": issue.node}
+        error["field"] = issue.field
+        if issue.position is not None:
+            error["position"] = issue.position
+        errors.append(error)
+    return errors
+
+
+def checked_graph(
+    definition: dict[str, Any],
+    *,
+    known_secrets: set[str] | None = None,
+    known_routes: set[str] | None = None,
+) -> Graph:
+    """The validated graph model, or a 422 naming every node, field and position at fault."""
+    issues = validate_graph(definition, known_secrets=known_secrets, known_routes=known_routes)
+    if issues:
+        errors = issues_as_errors(issues)
+        first = errors[0]
+        where = f"node '{first['node']}' " if first["node"] else ""
+        where += f"field '{first['field']}'" if first["field"] else ""
+        raise Unprocessable(
+            f"graph is invalid: {where}: {first['msg']}".replace(" : ", ": "), errors=errors
+        )
+    return Graph.model_validate(definition)
+
+
+def save_version(
+    session: Session,
+    tenant_id: str,
+    definition: dict[str, Any],
+    *,
+    actor: str | None,
+    graph_id: str | None = None,
+    known_secrets: set[str] | None = None,
+    known_routes: set[str] | None = None,
+) -> SavedVersion:
+    """Create a graph or add a version; saving unchanged content returns the existing version."""
+    graph = checked_graph(definition, known_secrets=known_secrets, known_routes=known_routes)
+    normalized = graph.model_dump(mode="json", by_alias=True, exclude_none=True)
+    vid = version_id(graph)
+    if graph_id is None:
+        saved = SavedGraph(
+            tenant_id=tenant_id, name=graph.name, description=graph.description,
+            current_version_id=vid, version_count=1, created_by=actor,
+        )  # fmt: skip
+        session.add(saved)
+        session.flush()
+        version = GraphVersion(
+            tenant_id=tenant_id, graph_id=saved.id, version_id=vid, number=1,
+            definition=normalized, created_by=actor,
+        )  # fmt: skip
+        session.add(version)
+        session.flush()
+        return SavedVersion(saved, version, True)
+
+    saved = get_graph(session, graph_id)
+    existing = session.scalar(
+        select(GraphVersion).where(
+            GraphVersion.graph_id == graph_id, GraphVersion.version_id == vid
+        )
+    )
+    if existing is not None:
+        if saved.current_version_id != vid:
+            saved.current_version_id = vid
+            saved.updated_at = utcnow()
+        return SavedVersion(saved, existing, False)
+    number = (
+        session.scalar(
+            select(func.max(GraphVersion.number)).where(GraphVersion.graph_id == graph_id)
+        )
+        or 0
+    ) + 1
+    version = GraphVersion(
+        tenant_id=tenant_id, graph_id=graph_id, version_id=vid, number=number,
+        definition=normalized, created_by=actor,
+    )  # fmt: skip
+    session.add(version)
+    saved.name = graph.name
+    saved.description = graph.description
+    saved.current_version_id = vid
+    saved.version_count = number
+    saved.updated_at = utcnow()
+    session.flush()
+    return SavedVersion(saved, version, True)
+
+
+def get_graph(session: Session, graph_id: str, *, include_deleted: bool = False) -> SavedGraph:
+    saved = session.get(SavedGraph, graph_id)
+    if saved is None or (saved.deleted_at is not None and not include_deleted):
+        raise NotFound(f"graph '{graph_id}' not found")
+    return saved
+
+
+def get_version(session: Session, graph_id: str, version: str | None = None) -> GraphVersion:
+    """A version by content id or number; the current one when `version` is None."""
+    saved = get_graph(session, graph_id, include_deleted=version is not None)
+    query = select(GraphVersion).where(GraphVersion.graph_id == graph_id)
+    if version is None:
+        query = query.where(GraphVersion.version_id == saved.current_version_id)
+    elif version.isdigit():
+        query = query.where(GraphVersion.number == int(version))
+    else:
+        query = query.where(GraphVersion.version_id == version)
+    found = session.scalar(query)
+    if found is None:
+        raise NotFound(f"graph '{graph_id}' has no version '{version}'")
+    return found
+
+
+def list_graphs(session: Session, *, limit: int, offset: int, name: str | None) -> list[SavedGraph]:
+    query = select(SavedGraph).where(SavedGraph.deleted_at.is_(None))
+    if name:
+        query = query.where(SavedGraph.name.contains(name))
+    query = query.order_by(SavedGraph.updated_at.desc(), SavedGraph.id).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def list_versions(session: Session, graph_id: str) -> list[GraphVersion]:
+    get_graph(session, graph_id, include_deleted=True)
+    query = select(GraphVersion).where(GraphVersion.graph_id == graph_id)
+    return list(session.scalars(query.order_by(GraphVersion.number.desc())))
+
+
+def delete_graph(session: Session, graph_id: str) -> SavedGraph:
+    saved = get_graph(session, graph_id)
+    saved.deleted_at = utcnow()
+    return saved

@@ -1,0 +1,158 @@
+"""Completing human tasks (by a signed-in principal or a signed resume link)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jsonschema
+import jwt
+from sqlalchemy.orm import Session
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import Conflict, Forbidden, Unauthorized, Unprocessable
+from api.services import executions as execution_service
+from api.services import graphs as graph_service
+from auterity.models import utcnow
+from auterity.models.tasks import HumanTask
+from auterity.security.crypto import KeyRing
+from auterity.settings import Settings
+from workflows.run import UPDATE_COMPLETE_TASK, TaskCompletion, TaskDecision
+
+RESUME_AUDIENCE = "auterity-task-resume"
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class ResumeClaims:
+    task_id: str
+    tenant_id: str
+    tenant_slug: str
+    actor: str
+    expires_at: datetime
+
+
+def _keys(settings: Settings) -> KeyRing:
+    return KeyRing.from_settings(settings, "task-resume")
+
+
+def issue_resume_token(
+    settings: Settings, task: HumanTask, tenant_slug: str, actor: str, ttl: timedelta
+) -> tuple[str, datetime]:
+    """A signed, expiring token that lets `actor` decide `task` without signing in."""
+    now = datetime.now(UTC)
+    expires = now + ttl
+    if task.due_at is not None:
+        expires = min(expires, task.due_at.replace(tzinfo=task.due_at.tzinfo or UTC))
+    keys = _keys(settings)
+    claims = {
+        "aud": RESUME_AUDIENCE, "sub": actor, "task": task.id, "tenant": task.tenant_id,
+        "slug": tenant_slug, "iat": int(now.timestamp()), "exp": int(expires.timestamp()),
+    }  # fmt: skip
+    token = jwt.encode(claims, keys.current, algorithm=ALGORITHM, headers={"kid": keys.current_id})
+    return token, expires
+
+
+def read_resume_token(settings: Settings, token: str) -> ResumeClaims:
+    """The verified claims, or 401 (expired, tampered, another key or algorithm)."""
+    try:
+        kid = str(jwt.get_unverified_header(token).get("kid", ""))
+        key = _keys(settings).get(kid)
+        if key is None:
+            raise jwt.InvalidKeyError("unknown key id")
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], audience=RESUME_AUDIENCE,
+            options={"require": ["exp", "aud", "sub", "task", "tenant", "slug"]},
+        )  # fmt: skip
+    except jwt.PyJWTError:
+        raise Unauthorized("the resume link is invalid or has expired") from None
+    return ResumeClaims(
+        task_id=claims["task"], tenant_id=claims["tenant"], tenant_slug=claims["slug"],
+        actor=claims["sub"], expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )  # fmt: skip
+
+
+def check_form(task: HumanTask, data: dict[str, Any]) -> None:
+    errors = [
+        {"loc": ["body", "data", *error.absolute_path], "msg": error.message}
+        for error in jsonschema.Draft202012Validator(task.form or {}).iter_errors(data)
+    ]
+    if errors:
+        raise Unprocessable(
+            f"data does not match the task's form: {errors[0]['msg']}", errors=errors
+        )
+
+
+async def ensure_not_starter(
+    session: Session,
+    client: Client,
+    task: HumanTask,
+    tenant_slug: str,
+    actor: str,
+    actor_id: str | None,
+) -> None:
+    """403 when the approval node forbids the run's starter to decide and `actor` started it."""
+    handle = execution_service.handle_for(client, tenant_slug, task.execution_id)
+    description = await handle.describe()
+    attributes = description.typed_search_attributes
+    graph_id = attributes.get(execution_service.temporal.GRAPH)
+    version_id = attributes.get(execution_service.temporal.GRAPH_VERSION)
+    if not graph_id or not version_id:
+        return
+    version = await asyncio.to_thread(graph_service.get_version, session, graph_id, version_id)
+    node = next((n for n in version.definition["nodes"] if n["id"] == task.node_id), None)
+    if node is None or node.get("config", {}).get("allow_starter", True):
+        return
+    memo = await description.memo()
+    starters = {memo.get("started_by"), memo.get("started_by_name")} - {None}
+    if actor_id in starters or actor.removeprefix("user:") in starters:
+        raise Forbidden(
+            f"task '{task.id}' may not be decided by the person who started the run "
+            f"(node '{task.node_id}' sets allow_starter: false)"
+        )
+
+
+async def complete(
+    session: Session,
+    client: Client,
+    task: HumanTask,
+    tenant_slug: str,
+    *,
+    decision: str,
+    comment: str | None,
+    data: dict[str, Any],
+    actor: str,
+) -> TaskCompletion:
+    """Deliver the decision as a Temporal Update (the run validates it), then record it."""
+    if task.status != "pending":
+        raise Conflict(f"task '{task.id}' is already {task.status}")
+    check_form(task, data)
+    handle = execution_service.handle_for(client, tenant_slug, task.execution_id)
+    request = TaskDecision(
+        task_id=task.id, decision=decision, comment=comment, data=data, actor=actor
+    )
+    try:
+        completion: TaskCompletion = await handle.execute_update(
+            UPDATE_COMPLETE_TASK, request, result_type=TaskCompletion
+        )
+    except WorkflowUpdateFailedError as exc:
+        message = getattr(exc.cause, "message", None) or str(exc.cause or exc)
+        if "decision" in message or "outcome" in message:
+            raise Unprocessable(
+                message, errors=[{"loc": ["body", "decision"], "msg": message}]
+            ) from None
+        raise Conflict(message) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict(f"the run of task '{task.id}' has finished") from None
+        raise
+    task.status = "completed"
+    task.decision = completion.decision
+    task.comment = comment
+    task.data = data
+    task.completed_by = actor
+    task.completed_at = utcnow()
+    return completion

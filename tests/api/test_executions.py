@@ -1,0 +1,363 @@
+"""Executions over HTTP against a real worker and Temporal server: start, read, list,
+cancel, retry from the failed node, human tasks, live events, tenant isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tests.factories import auth_headers, make_member
+from tests.support import serve
+
+pytestmark = pytest.mark.usefixtures("api_worker")
+
+GREET = {
+    "name": "greet",
+    "inputs": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+    "nodes": [
+        {"id": "hello", "type": "transform", "config": {"value": "Hello {{ inputs.name }}"}},
+        {
+            "id": "shout",
+            "type": "transform",
+            "config": {"expression": "nodes.hello.output | upper"},
+        },
+    ],
+    "edges": [{"from": "hello", "to": "shout"}],
+}
+APPROVAL = {
+    "name": "approve-it",
+    "nodes": [
+        {"id": "ask", "type": "approval", "config": {
+            "assignees": ["role:approver"], "title": "Ship it?",
+            "form": {"type": "object", "properties": {"reason": {"type": "string"}},
+                     "required": ["reason"]}}},
+        {"id": "done", "type": "transform", "config": {"value": "{{ nodes.ask.output.decision }}"}},
+    ],
+    "edges": [{"from": "ask", "to": "done", "when": "approved"}],
+}  # fmt: skip
+SLEEPER = {
+    "name": "sleeper",
+    "nodes": [{"id": "nap", "type": "wait", "config": {"duration": "1h"}}],
+}
+
+
+@pytest.fixture
+async def owner(api: httpx.AsyncClient, sessions):
+    member = make_member(sessions)
+    return member, await auth_headers(api, member)
+
+
+async def save(api: httpx.AsyncClient, headers: dict[str, str], graph: dict[str, Any]) -> str:
+    response = await api.post("/v1/graphs", json=graph, headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def wait_status(
+    api: httpx.AsyncClient, headers: dict[str, str], execution_id: str, status: str
+) -> dict[str, Any]:
+    for _ in range(200):
+        body = (await api.get(f"/v1/executions/{execution_id}", headers=headers)).json()
+        if body["status"] == status:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{execution_id} never became {status}: {body}")
+
+
+async def test_start_read_and_list(api: httpx.AsyncClient, owner) -> None:
+    member, headers = owner
+    graph_id = await save(api, headers, GREET)
+    started = await api.post(
+        f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "ada"}}, headers=headers
+    )
+    assert started.status_code == 201, started.text
+    execution_id = started.json()["id"]
+    assert execution_id.startswith(f"{member.tenant_slug}:{graph_id}:")
+    body = await wait_status(api, headers, execution_id, "completed")
+    assert body["inputs"] == {"name": "ada"}
+    assert body["nodes"]["shout"]["status"] == "succeeded"
+    assert body["nodes"]["shout"]["output"] == "HELLO ADA"
+    assert body["graph_id"] == graph_id and body["trigger"] == "api"
+
+    for _ in range(50):  # visibility is eventually consistent
+        listed = await api.get(
+            f"/v1/executions?graph_id={graph_id}&status=completed", headers=headers
+        )
+        if [item["id"] for item in listed.json()["items"]] == [execution_id]:
+            break
+        await asyncio.sleep(0.2)
+    assert [item["id"] for item in listed.json()["items"]] == [execution_id]
+    bad = await api.get("/v1/executions?status=sleepy", headers=headers)
+    assert bad.status_code == 422
+
+
+async def test_inputs_are_validated_against_the_graph(api: httpx.AsyncClient, owner) -> None:
+    _member, headers = owner
+    graph_id = await save(api, headers, GREET)
+    wrong = await api.post(
+        f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": 7}}, headers=headers
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["loc"] == ["body", "inputs", "name"]
+    missing = await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+    assert missing.status_code == 422 and "name" in missing.json()["detail"]
+    unknown = await api.post(
+        f"/v1/graphs/{graph_id}/executions",
+        json={"inputs": {"name": "x"}, "colour": 1},
+        headers=headers,
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["loc"] == ["body", "colour"]
+
+
+async def test_idempotency_key_returns_the_same_execution(api: httpx.AsyncClient, owner) -> None:
+    _member, headers = owner
+    graph_id = await save(api, headers, GREET)
+    keyed = {**headers, "Idempotency-Key": "order-42"}
+    first = await api.post(
+        f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "a"}}, headers=keyed
+    )
+    again = await api.post(
+        f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "a"}}, headers=keyed
+    )
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["id"] == again.json()["id"]
+    assert again.json()["created"] is False
+
+
+async def test_cancel_a_waiting_run(api: httpx.AsyncClient, owner) -> None:
+    _member, headers = owner
+    graph_id = await save(api, headers, SLEEPER)
+    execution_id = (
+        await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+    ).json()["id"]
+    await wait_status(api, headers, execution_id, "running")
+    cancelled = await api.post(f"/v1/executions/{execution_id}/cancel", headers=headers)
+    assert cancelled.status_code == 202
+    await wait_status(api, headers, execution_id, "cancelled")
+    again = await api.post(f"/v1/executions/{execution_id}/cancel", headers=headers)
+    assert again.status_code == 409
+
+
+async def test_retry_from_the_failed_node_reuses_what_succeeded(
+    api: httpx.AsyncClient, owner
+) -> None:
+    _member, headers = owner
+    calls: list[str] = []
+    healthy = {"ok": False}
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    async def receive(request: Request) -> JSONResponse:
+        calls.append((await request.body()).decode())
+        return JSONResponse({"ok": True}, status_code=200 if healthy["ok"] else 400)
+
+    with serve(hook) as base:
+        graph = {
+            "name": "fragile",
+            "nodes": [
+                {"id": "prepare", "type": "transform", "config": {"value": {"n": 1}}},
+                {"id": "send", "type": "http", "config": {
+                    "method": "POST", "url": f"{base}/hook", "json": "{{ nodes.prepare.output }}"}},
+            ],
+            "edges": [{"from": "prepare", "to": "send"}],
+        }  # fmt: skip
+        graph_id = await save(api, headers, graph)
+        first = (
+            await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+        ).json()["id"]
+        failed = await wait_status(api, headers, first, "failed")
+        assert failed["failed_node"] == "send"
+        assert failed["nodes"]["send"]["error"]["type"] == "HttpClientError"
+        healthy["ok"] = True
+        retried = await api.post(f"/v1/executions/{first}/retry", headers=headers)
+        assert retried.status_code == 201, retried.text
+        second = retried.json()["id"]
+        done = await wait_status(api, headers, second, "completed")
+    assert done["retry_of"] == first
+    assert done["nodes"]["prepare"]["reused"] is True
+    assert done["nodes"]["send"]["output"]["status"] == 200
+    assert [json.loads(body) for body in calls] == [{"n": 1}, {"n": 1}]
+    again = await api.post(f"/v1/executions/{second}/retry", headers=headers)
+    assert again.status_code == 409
+
+
+async def test_human_task_inbox_and_completion(api: httpx.AsyncClient, sessions, owner) -> None:
+    member, headers = owner
+    approver = await auth_headers(api, make_member(sessions, ("approver",), tenant=member))
+    viewer = await auth_headers(api, make_member(sessions, ("viewer",), tenant=member))
+    graph_id = await save(api, headers, APPROVAL)
+    execution_id = (
+        await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+    ).json()["id"]
+    for _ in range(100):
+        inbox = (await api.get("/v1/tasks", headers=approver)).json()
+        if inbox:
+            break
+        await asyncio.sleep(0.1)
+    [task] = [t for t in inbox if t["execution_id"] == execution_id]
+    assert task["title"] == "Ship it?" and task["status"] == "pending"
+    path = f"/v1/tasks/{task['id']}/complete"
+    assert (
+        await api.post(
+            path, json={"decision": "approved", "data": {"reason": "ok"}}, headers=viewer
+        )
+    ).status_code == 403
+    bad = await api.post(path, json={"decision": "approved", "data": {}}, headers=approver)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "data"]
+    unknown = await api.post(
+        path, json={"decision": "maybe", "data": {"reason": "x"}}, headers=approver
+    )
+    assert unknown.status_code in (409, 422), unknown.text
+    done = await api.post(
+        path, json={"decision": "approved", "data": {"reason": "ok"}}, headers=approver
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed" and done.json()["completed_by"].startswith("user:")
+    twice = await api.post(
+        path, json={"decision": "approved", "data": {"reason": "ok"}}, headers=approver
+    )
+    assert twice.status_code == 409
+    finished = await wait_status(api, headers, execution_id, "completed")
+    assert finished["nodes"]["ask"]["label"] == "approved"
+    assert finished["nodes"]["done"]["output"] == "approved"
+
+
+async def test_live_events_and_replay(api: httpx.AsyncClient, api_url: str, owner) -> None:
+    _member, headers = owner
+    graph_id = await save(api, headers, GREET)
+    started = await api.post(
+        f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "x"}}, headers=headers
+    )
+    assert started.status_code == 201, started.text
+    execution_id = started.json()["id"]
+    url = api_url.replace("http://", "ws://") + f"/v1/executions/{execution_id}/events"
+    received: list[dict[str, Any]] = []
+    async with websockets.connect(url, additional_headers=headers) as socket:
+        async for message in socket:
+            received.append(json.loads(message))
+    kinds = [(event["type"], event.get("node")) for event in received]
+    assert ("node.started", "hello") in kinds and ("node.completed", "shout") in kinds
+    assert kinds.index(("node.completed", "hello")) < kinds.index(("node.completed", "shout"))
+    assert received[-1] == {**received[-1], "type": "run.finished", "status": "succeeded"}
+    token = headers["Authorization"].split()[1]
+    async with websockets.connect(f"{url}?access_token={token}") as socket:
+        replayed = [json.loads(message) async for message in socket]
+    assert [e["type"] for e in replayed] == [e["type"] for e in received]
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        async with websockets.connect(url) as socket:
+            await socket.recv()
+
+
+async def test_another_tenant_gets_404_everywhere(
+    api: httpx.AsyncClient, sessions, owner, api_url
+) -> None:
+    _member, headers = owner
+    graph_id = await save(api, headers, SLEEPER)
+    execution_id = (
+        await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+    ).json()["id"]
+    stranger = await auth_headers(api, make_member(sessions))
+    for method, path in [
+        ("GET", f"/v1/executions/{execution_id}"),
+        ("POST", f"/v1/executions/{execution_id}/cancel"),
+        ("POST", f"/v1/executions/{execution_id}/retry"),
+        ("POST", f"/v1/graphs/{graph_id}/executions"),
+    ]:
+        response = await api.request(
+            method, path, headers=stranger, json={} if method == "POST" else None
+        )
+        assert response.status_code == 404, (path, response.text)
+    listed = (await api.get("/v1/executions", headers=stranger)).json()
+    assert execution_id not in [item["id"] for item in listed["items"]]
+    await api.post(f"/v1/executions/{execution_id}/cancel", headers=headers)
+
+
+async def test_resume_link_decides_without_signing_in(
+    api: httpx.AsyncClient, sessions, owner
+) -> None:
+    member, headers = owner
+    graph_id = await save(api, headers, APPROVAL)
+    execution_id = (
+        await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+    ).json()["id"]
+    for _ in range(100):
+        tasks = [
+            t
+            for t in (await api.get("/v1/tasks", headers=headers)).json()
+            if t["execution_id"] == execution_id
+        ]
+        if tasks:
+            break
+        await asyncio.sleep(0.1)
+    task_id = tasks[0]["id"]
+    link = await api.post(
+        f"/v1/tasks/{task_id}/resume-links",
+        json={"assignee": "user:boss@example.com"},
+        headers=headers,
+    )
+    assert link.status_code == 201, link.text
+    token = link.json()["token"]
+    assert link.json()["url"].endswith(f"/v1/tasks/resume?token={token}")
+
+    shown = await api.get("/v1/tasks/resume", params={"token": token})
+    assert shown.status_code == 200 and shown.json()["id"] == task_id
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert (await api.get("/v1/tasks/resume", params={"token": tampered})).status_code == 401
+    stranger = await auth_headers(api, make_member(sessions))
+    assert (await api.post(
+        f"/v1/tasks/{task_id}/resume-links", json={"assignee": "user:x@example.com"}, headers=stranger
+    )).status_code == 404  # fmt: skip
+
+    decided = await api.post(
+        "/v1/tasks/resume",
+        json={"token": token, "decision": "approved", "data": {"reason": "fine"}},
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["completed_by"] == "user:boss@example.com"
+    again = await api.post(
+        "/v1/tasks/resume",
+        json={"token": token, "decision": "approved", "data": {"reason": "fine"}},
+    )
+    assert again.status_code == 409
+    finished = await wait_status(api, headers, execution_id, "completed")
+    assert finished["nodes"]["done"]["output"] == "approved"
+    audit = (await api.get("/v1/audit", params={"action": "task.complete"}, headers=headers)).json()
+    entries = audit["items"] if isinstance(audit, dict) else audit
+    assert any(entry["actor"]["name"] == "boss@example.com" for entry in entries), entries
+
+
+async def test_the_starter_cannot_approve_when_the_node_says_so(api, sessions, owner) -> None:
+    member, headers = owner
+    strict = {**APPROVAL, "nodes": [
+        {**APPROVAL["nodes"][0], "config": {**APPROVAL["nodes"][0]["config"],
+                                            "assignees": ["role:owner"], "allow_starter": False}},
+        APPROVAL["nodes"][1]]}  # fmt: skip
+    graph_id = await save(api, headers, strict)
+    execution_id = (
+        await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+    ).json()["id"]
+    for _ in range(100):
+        tasks = [
+            t
+            for t in (await api.get("/v1/tasks", headers=headers)).json()
+            if t["execution_id"] == execution_id
+        ]
+        if tasks:
+            break
+        await asyncio.sleep(0.1)
+    path = f"/v1/tasks/{tasks[0]['id']}/complete"
+    decision = {"decision": "approved", "data": {"reason": "mine"}}
+    refused = await api.post(path, json=decision, headers=headers)
+    assert refused.status_code == 403
+    assert "allow_starter" in refused.json()["detail"]
+    colleague = await auth_headers(api, make_member(sessions, ("owner",), tenant=member))
+    accepted = await api.post(path, json=decision, headers=colleague)
+    assert accepted.status_code == 200, accepted.text

