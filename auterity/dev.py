@@ -104,6 +104,10 @@ def run_dev(*, port: int, temporal_port: int, ui_port: int, home: Path | None) -
     settings = load_settings(home=home, temporal_address=env["AUTERITY_TEMPORAL_ADDRESS"])
     migrate.upgrade(settings.database_url_resolved)
     login = _bootstrap(settings)
+    password_file = home / "admin-password"
+    if login and login[1]:
+        password_file.write_text(login[1] + "\n")
+        password_file.chmod(0o600)
 
     supervisor = Supervisor()
 
@@ -121,7 +125,7 @@ def run_dev(*, port: int, temporal_port: int, ui_port: int, home: Path | None) -
         supervisor.start("worker", [python, "-m", "auterity.cli", "worker"], env, None)
         supervisor.start("api", [python, "-m", "auterity.cli", "api"], env, None)
         _wait_ready(f"http://{HOST}:{port}/readyz", supervisor)
-        _banner(port, ui_port, home, login)
+        _banner(port, ui_port, home, login, password_file)
         while (exited := supervisor.exited()) is None:
             time.sleep(0.5)
         name, code = exited
@@ -168,7 +172,9 @@ def _wait_ready(url: str, supervisor: Supervisor, timeout: float = 90) -> None:
     raise DependencyUnavailable(f"the API did not become ready at {url} in {timeout:.0f}s")
 
 
-def _banner(port: int, ui_port: int, home: Path, login: tuple[str, str | None] | None) -> None:
+def _banner(
+    port: int, ui_port: int, home: Path, login: tuple[str, str | None] | None, password_file: Path
+) -> None:
     api = f"http://{HOST}:{port}"
     lines = [
         "",

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     public_url: str = ""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger bodies get 413")
 
     bootstrap_admin_email: str = "admin@example.com"
     bootstrap_admin_password: SecretStr | None = None
@@ -55,7 +56,12 @@ class Settings(BaseSettings):
     blob_threshold_bytes: int = Field(default=64 * 1024, ge=1024)
     blob_url: str = Field(default="", description="s3://bucket/prefix; filesystem if empty")
 
-    otlp_endpoint: str = ""
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Prometheus port of the worker's Temporal metrics; 0: off",
+    )
     log_level: str = "INFO"
 
     @field_validator("database_url")
