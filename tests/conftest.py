@@ -155,3 +155,12 @@ async def api_worker(settings: Settings, temporal_client: Client) -> AsyncIterat
         worker = build_worker(temporal_client, settings, runtime.activities())
         async with worker:
             yield
+
+
+@pytest.fixture
+async def owner(api: httpx.AsyncClient, sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """An owner of a new tenant, signed in: (member, auth headers)."""
+    from tests.factories import auth_headers, make_member
+
+    member = make_member(sessions)
+    return member, await auth_headers(api, member)

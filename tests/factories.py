@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,3 +50,23 @@ async def auth_headers(api: httpx.AsyncClient, member: Member) -> dict[str, str]
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def save_graph(api: httpx.AsyncClient, headers: dict[str, str], graph: dict[str, Any]) -> str:
+    """Save a graph over HTTP; its id."""
+    response = await api.post("/v1/graphs", json=graph, headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def wait_for_task(
+    api: httpx.AsyncClient, headers: dict[str, str], execution_id: str
+) -> dict[str, Any]:
+    """The first task of `execution_id` in the caller's inbox, once the run has opened it."""
+    for _ in range(200):
+        inbox = (await api.get("/v1/tasks", headers=headers)).json()
+        tasks = [task for task in inbox if task["execution_id"] == execution_id]
+        if tasks:
+            return tasks[0]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no task of {execution_id} reached the inbox")

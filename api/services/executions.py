@@ -63,32 +63,37 @@ def execution_id(tenant_slug: str, graph_id: str, idempotency_key: str | None) -
     return f"{tenant_slug}:{graph_id}:{unique}"
 
 
-def check_inputs(schema: dict[str, Any], inputs: dict[str, Any]) -> None:
+def check_inputs(
+    schema: dict[str, Any] | jsonschema.Draft202012Validator, inputs: dict[str, Any]
+) -> None:
     """422 naming every input that does not match the graph's input schema."""
+    validator = (
+        schema
+        if isinstance(schema, jsonschema.Draft202012Validator)
+        else jsonschema.Draft202012Validator(schema)
+    )
     errors = [
         {"loc": ["body", "inputs", *error.absolute_path], "msg": error.message}
-        for error in sorted(
-            jsonschema.Draft202012Validator(schema).iter_errors(inputs), key=lambda e: list(e.path)
-        )
+        for error in sorted(validator.iter_errors(inputs), key=lambda e: list(e.path))
     ]
     if errors:
         where = ".".join(str(part) for part in errors[0]["loc"])
         raise Unprocessable(f"{where}: {errors[0]['msg']}", errors=errors)
 
 
-_PLANS: OrderedDict[str, tuple[Graph, ExecutionPlan]] = OrderedDict()
+_PLANS: OrderedDict[str, tuple[jsonschema.Draft202012Validator, ExecutionPlan]] = OrderedDict()
 _PLAN_CACHE_SIZE = 512
 
 
-def compiled(version: GraphVersion) -> tuple[Graph, ExecutionPlan]:
-    """The version's graph and plan; versions are immutable and content-hashed, so the
-    compiled plan is cached by version id."""
+def compiled(version: GraphVersion) -> tuple[jsonschema.Draft202012Validator, ExecutionPlan]:
+    """The version's input validator and plan; versions are immutable and content-hashed,
+    so both are cached by version id."""
     cached = _PLANS.get(version.version_id)
     if cached is not None:
         _PLANS.move_to_end(version.version_id)
         return cached
     graph = Graph.model_validate(version.definition)
-    cached = (graph, compile_graph(graph))
+    cached = (jsonschema.Draft202012Validator(graph.inputs), compile_graph(graph))
     _PLANS[version.version_id] = cached
     if len(_PLANS) > _PLAN_CACHE_SIZE:
         _PLANS.popitem(last=False)
@@ -104,8 +109,8 @@ def run_input(
     subgraphs: dict[str, ExecutionPlan] | None = None,
     reuse_outputs: dict[str, NodeState] | None = None,
 ) -> GraphRunInput:
-    graph, plan = compiled(version)
-    check_inputs(graph.inputs, inputs)
+    validator, plan = compiled(version)
+    check_inputs(validator, inputs)
     return GraphRunInput(
         tenant=tenant_slug,
         graph_id=version.graph_id,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from auterity.models.identity import ApiKey, AuthSession, Membership, RefreshToken
 from auterity.models.tenancy import Tenant, User
@@ -122,18 +122,32 @@ def authenticate(session: Session, settings: Settings, credential: str, now: dat
         claims = tokens.decode_access_token(settings, credential)
     except tokens.InvalidToken as exc:
         raise AuthenticationFailed(f"access token refused: {exc}") from None
-    tenant = tenant_by_id(session, claims.tenant_id)
-    if tenant is None:
-        raise AuthenticationFailed("access token of an unknown tenant")
-    set_tenant(session, tenant.id)
-    auth = session.scalars(
-        select(AuthSession).where(AuthSession.id == claims.session_id)
-    ).one_or_none()
-    if auth is None or auth.user_id != claims.user_id:
+    # The token is verified, so its tenant scopes the session before anything is read;
+    # tenant, sign-in session, user and membership then come back in one query.
+    set_tenant(session, claims.tenant_id)
+    row = (
+        session.execute(
+            select(Tenant, AuthSession, User, Membership)
+            .join(AuthSession, AuthSession.tenant_id == Tenant.id)
+            .join(User, User.id == AuthSession.user_id)
+            .outerjoin(
+                Membership, (Membership.user_id == User.id) & (Membership.tenant_id == Tenant.id)
+            )
+            .where(Tenant.id == claims.tenant_id, AuthSession.id == claims.session_id)
+            .options(joinedload(Membership.role_links))
+        )
+        .unique()
+        .one_or_none()
+    )
+    if row is None:
+        raise AuthenticationFailed("access token of an unknown tenant or session")
+    tenant, auth, user, membership = row
+    if auth.user_id != claims.user_id:
         raise AuthenticationFailed("access token of an unknown session")
     if auth.revoked_at is not None:
         raise AuthenticationFailed("access token of a revoked session")
-    return user_principal(session, tenant, claims.user_id, auth.id)
+    _check_active(user, membership)
+    return _user_principal(session, tenant, user, membership, auth.id)
 
 
 def user_principal(
@@ -141,6 +155,12 @@ def user_principal(
 ) -> Principal:
     """A user's principal in `tenant`, if the user and the membership are both active."""
     user, membership = _active_member(session, user_id)
+    return _user_principal(session, tenant, user, membership, session_id)
+
+
+def _user_principal(
+    session: Session, tenant: Tenant, user: User, membership: Membership, session_id: str | None
+) -> Principal:
     return Principal(
         kind="user",
         id=user.id,
@@ -188,9 +208,13 @@ def _api_key_principal(session: Session, credential: str, now: datetime) -> Prin
 
 def _active_member(session: Session, user_id: str) -> tuple[User, Membership]:
     user = session.scalars(select(User).where(User.id == user_id)).one_or_none()
+    membership = membership_of(session, user_id) if user is not None else None
+    return _check_active(user, membership)
+
+
+def _check_active(user: User | None, membership: Membership | None) -> tuple[User, Membership]:
     if user is None or not user.is_active:
         raise AuthenticationFailed("user missing or deactivated")
-    membership = membership_of(session, user_id)
     if membership is None or not membership.is_active:
         raise AuthenticationFailed("no active membership in the token's tenant")
     return user, membership

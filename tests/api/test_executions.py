@@ -13,7 +13,7 @@ import websockets
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tests.factories import auth_headers, make_member
+from tests.factories import auth_headers, make_member, save_graph, wait_for_task
 from tests.support import serve
 
 pytestmark = pytest.mark.usefixtures("api_worker")
@@ -48,18 +48,6 @@ SLEEPER = {
 }
 
 
-@pytest.fixture
-async def owner(api: httpx.AsyncClient, sessions):
-    member = make_member(sessions)
-    return member, await auth_headers(api, member)
-
-
-async def save(api: httpx.AsyncClient, headers: dict[str, str], graph: dict[str, Any]) -> str:
-    response = await api.post("/v1/graphs", json=graph, headers=headers)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
 async def wait_status(
     api: httpx.AsyncClient, headers: dict[str, str], execution_id: str, status: str
 ) -> dict[str, Any]:
@@ -73,7 +61,7 @@ async def wait_status(
 
 async def test_start_read_and_list(api: httpx.AsyncClient, owner) -> None:
     member, headers = owner
-    graph_id = await save(api, headers, GREET)
+    graph_id = await save_graph(api, headers, GREET)
     started = await api.post(
         f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "ada"}}, headers=headers
     )
@@ -100,7 +88,7 @@ async def test_start_read_and_list(api: httpx.AsyncClient, owner) -> None:
 
 async def test_inputs_are_validated_against_the_graph(api: httpx.AsyncClient, owner) -> None:
     _member, headers = owner
-    graph_id = await save(api, headers, GREET)
+    graph_id = await save_graph(api, headers, GREET)
     wrong = await api.post(
         f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": 7}}, headers=headers
     )
@@ -119,7 +107,7 @@ async def test_inputs_are_validated_against_the_graph(api: httpx.AsyncClient, ow
 
 async def test_idempotency_key_returns_the_same_execution(api: httpx.AsyncClient, owner) -> None:
     _member, headers = owner
-    graph_id = await save(api, headers, GREET)
+    graph_id = await save_graph(api, headers, GREET)
     keyed = {**headers, "Idempotency-Key": "order-42"}
     first = await api.post(
         f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "a"}}, headers=keyed
@@ -134,7 +122,7 @@ async def test_idempotency_key_returns_the_same_execution(api: httpx.AsyncClient
 
 async def test_cancel_a_waiting_run(api: httpx.AsyncClient, owner) -> None:
     _member, headers = owner
-    graph_id = await save(api, headers, SLEEPER)
+    graph_id = await save_graph(api, headers, SLEEPER)
     execution_id = (
         await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
     ).json()["id"]
@@ -169,7 +157,7 @@ async def test_retry_from_the_failed_node_reuses_what_succeeded(
             ],
             "edges": [{"from": "prepare", "to": "send"}],
         }  # fmt: skip
-        graph_id = await save(api, headers, graph)
+        graph_id = await save_graph(api, headers, graph)
         first = (
             await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
         ).json()["id"]
@@ -193,16 +181,11 @@ async def test_human_task_inbox_and_completion(api: httpx.AsyncClient, sessions,
     member, headers = owner
     approver = await auth_headers(api, make_member(sessions, ("approver",), tenant=member))
     viewer = await auth_headers(api, make_member(sessions, ("viewer",), tenant=member))
-    graph_id = await save(api, headers, APPROVAL)
+    graph_id = await save_graph(api, headers, APPROVAL)
     execution_id = (
         await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
     ).json()["id"]
-    for _ in range(100):
-        inbox = (await api.get("/v1/tasks", headers=approver)).json()
-        if inbox:
-            break
-        await asyncio.sleep(0.1)
-    [task] = [t for t in inbox if t["execution_id"] == execution_id]
+    task = await wait_for_task(api, approver, execution_id)
     assert task["title"] == "Ship it?" and task["status"] == "pending"
     path = f"/v1/tasks/{task['id']}/complete"
     assert (
@@ -232,7 +215,7 @@ async def test_human_task_inbox_and_completion(api: httpx.AsyncClient, sessions,
 
 async def test_live_events_and_replay(api: httpx.AsyncClient, api_url: str, owner) -> None:
     _member, headers = owner
-    graph_id = await save(api, headers, GREET)
+    graph_id = await save_graph(api, headers, GREET)
     started = await api.post(
         f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "x"}}, headers=headers
     )
@@ -260,7 +243,7 @@ async def test_another_tenant_gets_404_everywhere(
     api: httpx.AsyncClient, sessions, owner, api_url
 ) -> None:
     _member, headers = owner
-    graph_id = await save(api, headers, SLEEPER)
+    graph_id = await save_graph(api, headers, SLEEPER)
     execution_id = (
         await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
     ).json()["id"]
@@ -284,19 +267,11 @@ async def test_resume_link_decides_without_signing_in(
     api: httpx.AsyncClient, sessions, owner
 ) -> None:
     member, headers = owner
-    graph_id = await save(api, headers, APPROVAL)
+    graph_id = await save_graph(api, headers, APPROVAL)
     execution_id = (
         await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
     ).json()["id"]
-    for _ in range(100):
-        tasks = [
-            t
-            for t in (await api.get("/v1/tasks", headers=headers)).json()
-            if t["execution_id"] == execution_id
-        ]
-        if tasks:
-            break
-        await asyncio.sleep(0.1)
+    tasks = [await wait_for_task(api, headers, execution_id)]
     task_id = tasks[0]["id"]
     link = await api.post(
         f"/v1/tasks/{task_id}/resume-links",
@@ -340,19 +315,11 @@ async def test_the_starter_cannot_approve_when_the_node_says_so(api, sessions, o
         {**APPROVAL["nodes"][0], "config": {**APPROVAL["nodes"][0]["config"],
                                             "assignees": ["role:owner"], "allow_starter": False}},
         APPROVAL["nodes"][1]]}  # fmt: skip
-    graph_id = await save(api, headers, strict)
+    graph_id = await save_graph(api, headers, strict)
     execution_id = (
         await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
     ).json()["id"]
-    for _ in range(100):
-        tasks = [
-            t
-            for t in (await api.get("/v1/tasks", headers=headers)).json()
-            if t["execution_id"] == execution_id
-        ]
-        if tasks:
-            break
-        await asyncio.sleep(0.1)
+    tasks = [await wait_for_task(api, headers, execution_id)]
     path = f"/v1/tasks/{tasks[0]['id']}/complete"
     decision = {"decision": "approved", "data": {"reason": "mine"}}
     refused = await api.post(path, json=decision, headers=headers)

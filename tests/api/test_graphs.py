@@ -24,12 +24,6 @@ GRAPH = {
 }
 
 
-@pytest.fixture
-async def owner(api: httpx.AsyncClient, sessions):
-    member = make_member(sessions)
-    return member, await auth_headers(api, member)
-
-
 async def test_save_versions_and_read(api: httpx.AsyncClient, owner) -> None:
     _member, headers = owner
     created = await api.post("/v1/graphs", json=GRAPH, headers=headers)

@@ -35,12 +35,6 @@ MakeSchedule = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-async def owner(api: httpx.AsyncClient, sessions):
-    member = make_member(sessions)
-    return member, await auth_headers(api, member)
-
-
-@pytest.fixture
 async def graph_id(api: httpx.AsyncClient, owner) -> str:
     _member, headers = owner
     response = await api.post("/v1/graphs", json=DIGEST, headers=headers)

@@ -15,7 +15,7 @@ from api.services.executions import started_input
 from api.services.triggers import SIGNATURE_HEADER, hook_url, signature_header
 from auterity import temporal
 from auterity.settings import load_settings
-from tests.factories import auth_headers, make_member
+from tests.factories import auth_headers, make_member, save_graph
 
 TICKET = {
     "name": "ticket",
@@ -31,18 +31,6 @@ MAPPING = {
     "title": "{{ body.issue.title }}",
     "priority": "{{ body.issue.labels | length }}",
 }
-
-
-@pytest.fixture
-async def owner(api: httpx.AsyncClient, sessions):
-    member = make_member(sessions)
-    return member, await auth_headers(api, member)
-
-
-async def save_graph(api: httpx.AsyncClient, headers: dict[str, str], graph: dict[str, Any]) -> str:
-    response = await api.post("/v1/graphs", json=graph, headers=headers)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def make_trigger(

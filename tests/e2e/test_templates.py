@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 
-from tests.factories import auth_headers, make_member
+from tests.factories import auth_headers, make_member, wait_for_task
 from tests.support import serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("api_worker")]
@@ -48,12 +48,6 @@ def world() -> Iterator[tuple[World, str]]:
     world = World()
     with serve(world.app) as base:
         yield world, base
-
-
-@pytest.fixture
-async def owner(api: httpx.AsyncClient, sessions):
-    member = make_member(sessions)
-    return member, await auth_headers(api, member)
 
 
 async def run_template(
@@ -104,16 +98,7 @@ async def test_ticket_triage_urgent_needs_approval(api, sessions, owner, world) 
     execution = await run_template(
         api, headers, "ticket-triage", {"notify_url": f"{base}/notify"}, {"ticket": "server down"}
     )
-    for _ in range(100):
-        tasks = [
-            t
-            for t in (await api.get("/v1/tasks", headers=approver)).json()
-            if t["execution_id"] == execution
-        ]
-        if tasks:
-            break
-        await asyncio.sleep(0.1)
-    assert tasks, "the approval task never reached the approver's inbox"
+    tasks = [await wait_for_task(api, approver, execution)]
     done = await api.post(
         f"/v1/tasks/{tasks[0]['id']}/complete", json={"decision": "approved", "data": {"note": "go"}},
         headers=approver,
