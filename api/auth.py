@@ -65,7 +65,7 @@ def require(permission: str) -> Any:
     if permission not in PERMISSION_SET:
         raise ValueError(f"unknown permission {permission!r}")
 
-    def _check(principal: CurrentPrincipal) -> Principal:
+    async def _check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(permission):
             raise Forbidden(f"this needs the '{permission}' permission")
         return principal

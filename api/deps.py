@@ -16,14 +16,14 @@ from auterity.errors import DependencyUnavailable
 from auterity.settings import Settings
 
 
-def get_state(connection: HTTPConnection) -> AppState:
+async def get_state(connection: HTTPConnection) -> AppState:
     return connection.app.state.auterity  # type: ignore[no-any-return]
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings_dep(state: StateDep) -> Settings:
+async def get_settings_dep(state: StateDep) -> Settings:
     return state.settings
 
 

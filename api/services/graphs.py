@@ -126,19 +126,26 @@ def get_graph(session: Session, graph_id: str, *, include_deleted: bool = False)
 
 
 def get_version(session: Session, graph_id: str, version: str | None = None) -> GraphVersion:
-    """A version by content id or number; the current one when `version` is None."""
-    saved = get_graph(session, graph_id, include_deleted=version is not None)
-    query = select(GraphVersion).where(GraphVersion.graph_id == graph_id)
+    """A version by content id or number; the current one when `version` is None.
+
+    One query: graph and version together (this is on the path of every start)."""
+    query = (
+        select(SavedGraph, GraphVersion)
+        .outerjoin(GraphVersion, GraphVersion.graph_id == SavedGraph.id)
+        .where(SavedGraph.id == graph_id)
+    )
     if version is None:
-        query = query.where(GraphVersion.version_id == saved.current_version_id)
+        query = query.where(SavedGraph.deleted_at.is_(None))
+        query = query.where(GraphVersion.version_id == SavedGraph.current_version_id)
     elif version.isdigit():
         query = query.where(GraphVersion.number == int(version))
     else:
         query = query.where(GraphVersion.version_id == version)
-    found = session.scalar(query)
-    if found is None:
+    row = session.execute(query).one_or_none()
+    if row is None or row[1] is None:
+        get_graph(session, graph_id, include_deleted=version is not None)  # 404 for the graph
         raise NotFound(f"graph '{graph_id}' has no version '{version}'")
-    return found
+    return row[1]  # type: ignore[no-any-return]
 
 
 def list_graphs(session: Session, *, limit: int, offset: int, name: str | None) -> list[SavedGraph]:
