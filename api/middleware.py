@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,6 +95,6 @@ class RequestLimits:
         await send({"type": "http.response.body", "body": body})
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     return getattr(route, "path", None) or "unmatched"

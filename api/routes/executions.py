@@ -83,7 +83,7 @@ def summary(description: Any) -> ExecutionSummary:
         graph_id=attributes.get(service.temporal.GRAPH),
         version_id=attributes.get(service.temporal.GRAPH_VERSION),
         trigger=attributes.get(service.temporal.TRIGGER),
-        status=service.STATUS_NAMES.get(description.status, "unknown"),
+        status=service.status_name(description.status),
         started_at=description.start_time,
         closed_at=description.close_time,
     )
@@ -213,7 +213,7 @@ async def retry_execution(
     description = await service.describe(client, principal.tenant_slug, execution_id)
     if description.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
         raise Conflict(
-            f"execution '{execution_id}' is {service.STATUS_NAMES[description.status]}; "
+            f"execution '{execution_id}' is {service.status_name(description.status)}; "
             "only a failed, cancelled, terminated or timed-out run can be retried"
         )
     handle = service.handle_for(client, principal.tenant_slug, execution_id)

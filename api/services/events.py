@@ -71,8 +71,8 @@ def diff(before: RunState | None, after: RunState) -> list[dict[str, Any]]:
             events.append(("1", node_event(NODE_EVENT[node.status], node_id, node)))
     for task in after.tasks:
         if task.node_id not in waiting_before:
-            waiting = {"type": "node.waiting", "node": task.node_id, "status": "running"}
-            waiting |= {"task_id": task.task_id, "assignees": task.assignees}
+            waiting: dict[str, Any] = {"type": "node.waiting", "node": task.node_id}
+            waiting |= {"status": "running", "task_id": task.task_id, "assignees": task.assignees}
             waiting["due_at"] = task.due_at.isoformat() if task.due_at else None
             events.append(("2", waiting))
     events.sort(key=lambda pair: (pair[1].get("at") or "", pair[0]))

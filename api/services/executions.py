@@ -48,6 +48,10 @@ VISIBILITY_STATUS = {
 }
 
 
+def status_name(status: WorkflowExecutionStatus | None) -> str:
+    return STATUS_NAMES.get(status, "unknown") if status is not None else "unknown"
+
+
 @dataclass(frozen=True)
 class Started:
     execution_id: str
@@ -233,7 +237,7 @@ async def cancel(client: Client, tenant_slug: str, workflow_id: str) -> None:
     description = await describe(client, tenant_slug, workflow_id)
     if description.status != WorkflowExecutionStatus.RUNNING:
         raise Conflict(
-            f"execution '{workflow_id}' is {STATUS_NAMES[description.status]}, not running"
+            f"execution '{workflow_id}' is {status_name(description.status)}, not running"
         )
     await handle_for(client, tenant_slug, workflow_id).cancel()
 
