@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.logs import install_log_redaction
 from api.middleware import RequestLimits
 from api.problems import install_problem_handlers
 from api.routes import (
@@ -32,6 +33,7 @@ from auterity.settings import Settings, get_settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_log_redaction()
     engine = make_engine(settings.database_url_resolved)
     state = AppState(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
 

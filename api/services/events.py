@@ -58,25 +58,35 @@ def node_event(kind: str, node_id: str, node: NodeState) -> dict[str, Any]:
 
 
 def diff(before: RunState | None, after: RunState) -> list[dict[str, Any]]:
-    """Events that turn `before` into `after`, in the order the nodes moved."""
-    events: list[tuple[str, dict[str, Any]]] = []
+    """Events that turn `before` into `after`, in the order they happened.
+
+    Ties in time (pure nodes start and finish at the same workflow time, and a node
+    starts when its input finishes) are broken by the node's place in the plan's
+    topological order, then start before finish.
+    """
+    events: list[tuple[str, int, int, dict[str, Any]]] = []
     waiting_before = {task.node_id for task in before.tasks} if before else set()
+    order = {node_id: index for index, node_id in enumerate(after.nodes)}
     for node_id, node in after.nodes.items():
         was = before.nodes.get(node_id, NodeState()).status if before else "pending"
         if node.status == was:
             continue
         if was == "pending" and node.status != "skipped":
-            events.append(("0", node_event("node.started", node_id, node)))
+            event = node_event("node.started", node_id, node)
+            events.append((event["at"] or "", order[node_id], 0, event))
         if node.status in NODE_EVENT:
-            events.append(("1", node_event(NODE_EVENT[node.status], node_id, node)))
+            event = node_event(NODE_EVENT[node.status], node_id, node)
+            events.append((event["at"] or "", order[node_id], 2, event))
     for task in after.tasks:
         if task.node_id not in waiting_before:
             waiting: dict[str, Any] = {"type": "node.waiting", "node": task.node_id}
             waiting |= {"status": "running", "task_id": task.task_id, "assignees": task.assignees}
             waiting["due_at"] = task.due_at.isoformat() if task.due_at else None
-            events.append(("2", waiting))
-    events.sort(key=lambda pair: (pair[1].get("at") or "", pair[0]))
-    return [event for _order, event in events]
+            started = after.nodes[task.node_id].started_at if task.node_id in after.nodes else None
+            at = started.isoformat() if started else ""
+            events.append((at, order.get(task.node_id, len(order)), 1, waiting))
+    events.sort(key=lambda entry: entry[:3])
+    return [event for *_key, event in events]
 
 
 async def query_state(handle: WorkflowHandle[Any, Any]) -> RunState | None:
