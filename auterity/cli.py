@@ -62,10 +62,11 @@ def migrate(
     from auterity.db import check_database, make_engine
 
     settings = _settings()
-    engine = make_engine(settings.database_url_resolved)
+    url = settings.migration_database_url_resolved
+    engine = make_engine(url)
     check_database(engine)
     engine.dispose()
-    migrations.upgrade(settings.database_url_resolved, revision)
+    migrations.upgrade(url, revision)
     typer.echo(f"database migrated to {revision}")
 
 

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     home: Path = Path(".auterity")
 
     database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under home if empty")
+    migration_database_url: str = Field(
+        default="",
+        description="The tables' owner, for `auterity migrate`; the app's URL if empty. In "
+        "production the app connects as a member of the auterity_app role, which does not "
+        "own the tables, so that row-level security binds it",
+    )
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     secret_keys_previous: list[SecretStr] = Field(
         default_factory=list, description="Older keys still accepted while rotating"
@@ -64,7 +70,7 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         if value and urlsplit(value).scheme.split("+")[0] not in {
@@ -72,7 +78,7 @@ class Settings(BaseSettings):
             "postgresql",
             "postgres",
         }:
-            raise ValueError("AUTERITY_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
         return value
 
     @field_validator("temporal_address")
@@ -103,15 +109,28 @@ class Settings(BaseSettings):
     @property
     def database_url_resolved(self) -> str:
         """The SQLAlchemy URL with the driver spelled out."""
-        url = self.database_url or f"sqlite:///{(self.home / 'auterity.db').as_posix()}"
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        return url
+        return _with_driver(
+            self.database_url or f"sqlite:///{(self.home / 'auterity.db').as_posix()}"
+        )
+
+    @property
+    def migration_database_url_resolved(self) -> str:
+        return (
+            _with_driver(self.migration_database_url)
+            if self.migration_database_url
+            else (self.database_url_resolved)
+        )
 
     @property
     def blob_dir(self) -> Path:
         return self.home / "blobs"
+
+
+def _with_driver(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def load_settings(**overrides: object) -> Settings:

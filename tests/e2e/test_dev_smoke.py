@@ -115,7 +115,7 @@ def test_dev_refuses_a_port_in_use_with_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("AUTERITY_DATABASE_URL", "mysql://x", "AUTERITY_DATABASE_URL must be a sqlite://"),
+        ("AUTERITY_DATABASE_URL", "mysql://x", "AUTERITY_DATABASE_URL: must be a sqlite://"),
         ("AUTERITY_TEMPORAL_ADDRESS", "no-port", "AUTERITY_TEMPORAL_ADDRESS must be host:port"),
         ("AUTERITY_API_PORT", "70000", "AUTERITY_API_PORT"),
     ],

@@ -57,3 +57,17 @@ def test_malformed_values_name_the_setting() -> None:
         load_settings(api_port=0)
     with pytest.raises(ConfigError, match="AUTERITY_TEMPORAL_ADDRESS must be host:port"):
         load_settings(temporal_address="localhost")
+
+
+def test_migrations_may_run_as_the_tables_owner() -> None:
+    app = "postgresql://app@db/auterity"
+    settings = load_settings(
+        database_url=app, migration_database_url="postgresql://owner@db/auterity"
+    )
+    assert settings.database_url_resolved == "postgresql+psycopg://app@db/auterity"
+    assert settings.migration_database_url_resolved == "postgresql+psycopg://owner@db/auterity"
+    assert load_settings(database_url=app).migration_database_url_resolved.endswith(
+        "app@db/auterity"
+    )
+    with pytest.raises(ConfigError, match="AUTERITY_MIGRATION_DATABASE_URL: must be a sqlite://"):
+        load_settings(migration_database_url="mysql://x")
