@@ -75,7 +75,6 @@ def migrate(
 def api(
     host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (AUTERITY_API_PORT)")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes serving the API")] = 1,
 ) -> None:
     """Run the HTTP API."""
     import uvicorn
@@ -89,17 +88,14 @@ def api(
     engine = make_engine(settings.database_url_resolved)
     check_database(engine)
     engine.dispose()
-    options = {
-        "host": settings.api_host,
-        "port": settings.api_port,
-        "log_level": settings.log_level.lower(),
-        "timeout_graceful_shutdown": 10,
-    }
-    if workers == 1:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
-    else:
-        # Each process builds its own app from the same environment.
-        uvicorn.run("api.main:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    # One process per API replica: scale out with more replicas behind a load balancer.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
 
 
 @app.command()

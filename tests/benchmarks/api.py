@@ -97,7 +97,7 @@ async def load(url: str, token: str, graph_id: str, rate: int, seconds: int) -> 
     }))  # fmt: skip
 
 
-async def main(pairs: int, rate: int, seconds: int, database_choice: str, api_workers: int) -> None:
+async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> None:
     temporal_bin = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_bin, data_converter=pydantic_data_converter,
@@ -113,11 +113,7 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str, api_wo
                 "PostgreSQL is not reachable (AUTERITY_TEST_POSTGRES_URL); use --database sqlite"
             )
         database_url = database.enter_context(fresh_postgres_database())
-    print(
-        f"database: {database_choice}; Temporal: in-memory dev server; "
-        f"API processes: {api_workers}",
-        flush=True,
-    )
+    print(f"database: {database_choice}; Temporal: in-memory dev server", flush=True)
     api_env = dict(
         os.environ,
         AUTERITY_DATABASE_URL=database_url,
@@ -144,9 +140,7 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str, api_wo
     engine = make_engine(settings.database_url_resolved)
     bootstrap_dev(make_sessionmaker(engine), settings)
     engine.dispose()
-    api = subprocess.Popen(
-        [python, "-m", "auterity.cli", "api", "--workers", str(api_workers)], env=api_env
-    )
+    api = subprocess.Popen([python, "-m", "auterity.cli", "api"], env=api_env)
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -232,14 +226,7 @@ if __name__ == "__main__":
         "--database", choices=["postgresql", "sqlite"], default="postgresql",
         help="PostgreSQL is the production engine; SQLite serializes writers",
     )  # fmt: skip
-    parser.add_argument("--api-workers", type=int, default=1, help="`auterity api --workers`")
     arguments = parser.parse_args()
     asyncio.run(
-        main(
-            max(arguments.pairs, 8),
-            arguments.rate,
-            arguments.seconds,
-            arguments.database,
-            arguments.api_workers,
-        )  # fmt: skip
+        main(max(arguments.pairs, 8), arguments.rate, arguments.seconds, arguments.database)
     )
