@@ -119,11 +119,14 @@ def _is_postgres(session: Session) -> bool:
 
 
 def _set_pg(session: Session, name: str, value: str) -> None:
-    session.info.setdefault(PG_SETTINGS, {})[name] = value
+    # Set it now, then remember it for transactions begun later. In this order a
+    # statement that begins the transaction is not followed by the same set_config
+    # from the after_begin hook.
     if _is_postgres(session):
         session.execute(
             text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
         )
+    session.info.setdefault(PG_SETTINGS, {})[name] = value
 
 
 def _apply_pg_settings(

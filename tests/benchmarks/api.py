@@ -53,6 +53,12 @@ GRAPH = {
 PASSWORD = "bench-password-0123456789"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -191,15 +197,18 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
                 f"{statistics.median(raw_times) * 1000:.2f} ms, ratio {start_ratio:.3f} ({pairs} pairs)",
                 flush=True,
             )
+        api_cpu = cpu_seconds(api.pid)
         loader = subprocess.run(
             [python, "-m", "tests.benchmarks.api", "--load", url, token, graph_id, str(rate), str(seconds)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         report = json.loads(loader.stdout.strip().splitlines()[-1])
+        api_cpu = cpu_seconds(api.pid) - api_cpu
         print(
             f"load: {report['sent']} starts at {rate}/s in {report['elapsed']:.1f} s, "
             f"p50 {report['p50_ms']:.1f} ms, p95 {report['p95_ms']:.1f} ms, "
-            f"p99 {report['p99_ms']:.1f} ms, errors {report['errors']}",
+            f"p99 {report['p99_ms']:.1f} ms, errors {report['errors']}; "
+            f"API process CPU {api_cpu / max(report['sent'], 1) * 1000:.1f} ms per start",
             flush=True,
         )
     finally:
