@@ -22,7 +22,19 @@ Manager = Annotated[Principal, require("users:manage")]
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "ci deploys",
+                    "scopes": ["graphs:read", "graphs:write", "executions:start"],
+                    "expires_at": "2030-01-01T00:00:00Z",
+                },
+                {"name": "dashboard", "scopes": ["executions:read"]},
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1, description="permissions; each must be yours")

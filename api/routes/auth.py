@@ -30,7 +30,19 @@ router = APIRouter(prefix="/v1", tags=["auth"])
 
 
 class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "password": "correct horse battery staple"},
+                {
+                    "email": "ada@example.com",
+                    "password": "correct horse battery staple",
+                    "tenant": "acme",
+                },
+            ]
+        },
+    )
 
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
@@ -38,12 +50,31 @@ class LoginBody(BaseModel):
 
 
 class RefreshBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"refresh_token": "art_4bX2q9Lr0sVYtN1cW8mKfJzH3pQe6uDgA7oRiT5yBvE"}]
+        },
+    )
 
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
 class TokenPair(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c3JfMSJ9.c2ln",
+                    "refresh_token": "art_4bX2q9Lr0sVYtN1cW8mKfJzH3pQe6uDgA7oRiT5yBvE",
+                    "token_type": "bearer",
+                    "expires_in": int(ACCESS_TOKEN_TTL.total_seconds()),
+                    "tenant": "acme",
+                }
+            ]
+        }
+    )
+
     access_token: str
     refresh_token: str
     token_type: str = "bearer"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecutionStatus
 
 from api.auth import require
@@ -37,6 +37,12 @@ Canceller = Annotated[Principal, require("executions:cancel")]
 
 
 class ExecutionStart(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"inputs": {"name": "Ada"}}, {"inputs": {"name": "Ada"}, "version": "3"}]
+        }
+    )
+
     inputs: dict[str, Any] = Field(default_factory=dict, examples=[{"name": "Ada"}])
     version: str | None = Field(
         default=None, description="A version id or number; the current version if unset"
@@ -44,6 +50,20 @@ class ExecutionStart(Body):
 
 
 class ExecutionStarted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "acme:gr_3f9a1c2b7d4e:9b1deb4d3b7d4bad9bdd2b0d7b3dcb6d",
+                    "graph_id": "gr_3f9a1c2b7d4e",
+                    "version_id": "v_5e884898da28047151d0e56f",
+                    "created": True,
+                    "retry_of": None,
+                }
+            ]
+        }
+    )
+
     id: str
     graph_id: str
     version_id: str

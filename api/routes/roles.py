@@ -29,7 +29,24 @@ Manager = Annotated[Principal, require("users:manage")]
 
 
 class RoleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "release-manager",
+                    "description": "Runs and approves release graphs; reads the audit log.",
+                    "permissions": [
+                        "graphs:read",
+                        "executions:read",
+                        "executions:start",
+                        "tasks:complete",
+                        "audit:read",
+                    ],
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=2, max_length=63)
     description: str = Field(default="", max_length=2000)
@@ -37,7 +54,15 @@ class RoleCreate(BaseModel):
 
 
 class RoleUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"permissions": ["graphs:read", "executions:read", "executions:start"]},
+                {"description": "Starts release graphs."},
+            ]
+        },
+    )
 
     description: str | None = Field(default=None, max_length=2000)
     permissions: list[str] | None = Field(default=None, max_length=len(PERMISSIONS))

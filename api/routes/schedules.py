@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    ConfigDict,
     Field,
     field_validator,
     model_validator,
@@ -59,6 +60,28 @@ VERSION_DESCRIPTION = (
 
 
 class ScheduleCreate(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "weekday digest",
+                    "graph_id": "gr_3f9a1c2b7d4e",
+                    "inputs": {"topic": "sales"},
+                    "cron": ["0 9 * * MON-FRI"],
+                    "time_zone": "Europe/Paris",
+                    "note": "for the sales stand-up",
+                },
+                {
+                    "name": "queue sweep",
+                    "graph_id": "gr_8b2e4d6f1a3c",
+                    "version": "4",
+                    "interval": "15m",
+                    "overlap": "buffer_one",
+                },
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200, examples=["weekday digest"])
     graph_id: str = Field(min_length=1, max_length=40)
     version: str | None = Field(default=None, max_length=80, description=VERSION_DESCRIPTION)
@@ -85,6 +108,16 @@ class ScheduleCreate(Body):
 class ScheduleUpdate(Body):
     """Only the fields sent change. `cron` or `interval` replaces the spec; `version: null`
     re-pins the graph's current version; a new `graph_id` runs that graph's current version."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"cron": ["0 8 * * MON-FRI"], "time_zone": "America/New_York"},
+                {"interval": "1h", "overlap": "skip", "note": "hourly while the launch runs"},
+                {"version": None, "inputs": {"topic": "marketing"}},
+            ]
+        }
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     graph_id: str | None = Field(default=None, min_length=1, max_length=40)
@@ -114,16 +147,34 @@ class ScheduleUpdate(Body):
 
 
 class ScheduleNote(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "paused during the warehouse migration"}]}
+    )
+
     note: str | None = Field(default=None, max_length=1000)
 
 
 class ScheduleRunNow(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"overlap": "allow_all"}]})
+
     overlap: service.Overlap | None = Field(
         default=None, description="Override the schedule's overlap policy for this run"
     )
 
 
 class ScheduleBackfillRequest(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2025-03-03T00:00:00+01:00",
+                    "end": "2025-03-08T00:00:00+01:00",
+                    "overlap": "buffer_all",
+                }
+            ]
+        }
+    )
+
     start: AwareDatetime = Field(description="Inclusive; with a time zone offset")
     end: AwareDatetime = Field(description="Exclusive; not in the future")
     overlap: service.Overlap | None = Field(
@@ -171,6 +222,10 @@ class ScheduleList(BaseModel):
 
 
 class ScheduleAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "acme:sched:4f2a9c1e7b3d", "status": "triggered"}]}
+    )
+
     id: str
     status: str
 

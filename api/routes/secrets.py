@@ -38,6 +38,18 @@ class _Value(BaseModel):
 
 
 class SecretCreate(_Value):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "SLACK_WEBHOOK_URL",
+                    "value": "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+                    "description": "Incoming webhook of #ops",
+                }
+            ]
+        }
+    )
+
     name: str = Field(description="referenced in graphs as {{ secrets.<name> }}")
 
     @field_validator("name")
@@ -49,7 +61,14 @@ class SecretCreate(_Value):
 
 
 class SecretUpdate(_Value):
-    pass
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"value": "https://hooks.slack.com/services/T000/B000/YYYYYYYY"},
+                {"value": "sk-live-rotated-2f9c", "description": "Rotated by the on-call"},
+            ]
+        }
+    )
 
 
 class SecretRead(BaseModel):

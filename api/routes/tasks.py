@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.auth import require
@@ -48,6 +48,19 @@ class TaskRead(BaseModel):
 
 
 class TaskComplete(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision": "approved",
+                    "comment": "Looks right to me.",
+                    "data": {"note": "escalated to tier 2"},
+                },
+                {"decision": "rejected", "comment": "Not a customer of ours."},
+            ]
+        }
+    )
+
     decision: str = Field(min_length=1, max_length=200, examples=["approved"])
     comment: str | None = Field(default=None, max_length=10_000)
     data: dict[str, Any] = Field(default_factory=dict)
@@ -126,6 +139,10 @@ async def complete_task(
 
 
 class ResumeLinkCreate(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"assignee": "user:ada@example.com", "expires_in": "2d"}]}
+    )
+
     assignee: str = Field(
         pattern=r"^user:[^@\s]+@[^@\s]+$", description='Who may decide: "user:<email>"'
     )
@@ -139,6 +156,20 @@ class ResumeLink(BaseModel):
 
 
 class ResumeDecision(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.eyJhdWQiOiJhdXRlcml0eTpyZXN1bWUi"
+                    "LCJzdWIiOiJ1c2VyOmFkYUBleGFtcGxlLmNvbSJ9.2wT0kq1xY3mQ8nV5bR7cL9pZ4sH6jF0dE1gA",
+                    "decision": "approved",
+                    "comment": "Refund is within policy.",
+                    "data": {"note": "checked the order history"},
+                }
+            ]
+        }
+    )
+
     token: str = Field(min_length=20, max_length=4000)
     decision: str = Field(min_length=1, max_length=200)
     comment: str | None = Field(default=None, max_length=10_000)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from api.auth import require
@@ -34,10 +34,32 @@ INPUTS_DESCRIPTION = (
     "Input name -> template over the delivery's `body`, `headers` (lower-case names) and "
     "`query`, e.g. `{{ body.issue.title }}`; omit it to use the JSON body as the inputs"
 )
-INPUTS_EXAMPLE = {"ticket": "{{ body.issue.title }}", "event": "{{ headers['x-github-event'] }}"}
+INPUTS_EXAMPLE: dict[str, Any] = {
+    "ticket": "{{ body.issue.title }}",
+    "event": "{{ headers['x-github-event'] }}",
+}
+HOOK_EXAMPLE: dict[str, Any] = {
+    "action": "opened",
+    "issue": {"number": 1347, "title": "Checkout fails with a 502", "body": "Since 09:12 UTC..."},
+    "repository": {"full_name": "acme/shop"},
+}
 
 
 class TriggerCreate(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "github issues", "graph_id": "gr_3f9a1c2b7d4e", "inputs": INPUTS_EXAMPLE},
+                {
+                    "name": "form posts",
+                    "graph_id": "gr_3f9a1c2b7d4e",
+                    "version": "2",
+                    "enabled": False,
+                },
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200, examples=["github issues"])
     graph_id: str = Field(min_length=1, max_length=40)
     version: str | None = Field(
@@ -53,6 +75,16 @@ class TriggerCreate(Body):
 
 class TriggerUpdate(Body):
     """Only the fields sent change; `version: null` unpins, `inputs: null` drops the mapping."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"enabled": False},
+                {"version": None, "inputs": {"ticket": "{{ body.issue.body }}"}},
+                {"name": "github issues (prod)", "graph_id": "gr_8b2e4d6f1a3c", "version": "1"},
+            ]
+        }
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     graph_id: str | None = Field(default=None, min_length=1, max_length=40)
@@ -93,6 +125,17 @@ class TriggerList(BaseModel):
 
 
 class HookAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "execution_id": "acme:gr_3f9a1c2b7d4e:k2c26b46b68ffc68ff99b453c1d304134",
+                    "created": True,
+                }
+            ]
+        }
+    )
+
     execution_id: str
     created: bool = Field(description="False when this delivery was seen before (same execution)")
 
@@ -254,7 +297,7 @@ def rotate_trigger_secret(
     openapi_extra={
         "requestBody": {
             "required": False,
-            "content": {"application/json": {"schema": {}, "example": {"issue": {"title": "x"}}}},
+            "content": {"application/json": {"schema": {}, "example": HOOK_EXAMPLE}},
         }
     },
 )

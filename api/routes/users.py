@@ -32,7 +32,20 @@ Manager = Annotated[Principal, require("users:manage")]
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"email": "grace@example.com", "name": "Grace Hopper", "roles": ["editor"]},
+                {
+                    "email": "alan@example.com",
+                    "name": "Alan Turing",
+                    "roles": ["operator", "approver"],
+                    "password": "a long passphrase nobody guesses",
+                },
+            ]
+        },
+    )
 
     email: str = Field(min_length=3, max_length=320)
     name: str = Field(default="", max_length=200)
@@ -45,7 +58,10 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"roles": ["admin"]}, {"is_active": False}]},
+    )
 
     roles: list[str] | None = Field(default=None, min_length=1, max_length=20)
     is_active: bool | None = None
