@@ -48,7 +48,9 @@ def test_only_changes_are_reported_and_waiting_tasks_appear_once() -> None:
     assert diff(running, running) == []
     done = RunState(
         status="succeeded",
-        nodes={"ask": NodeState(status="succeeded", label="ok", started_at=at(0), finished_at=at(5))},
+        nodes={
+            "ask": NodeState(status="succeeded", label="ok", started_at=at(0), finished_at=at(5))
+        },
     )
     later = diff(running, done)
     assert [(event["type"], event["label"]) for event in later] == [("node.completed", "ok")]
