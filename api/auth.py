@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from api.deps import SessionDep, SettingsDep
 from api.problems import Forbidden, NotFound, Unauthorized, Unprocessable
@@ -28,28 +29,33 @@ from auterity.security.permissions import (
     unknown_permissions,
 )
 from auterity.security.principal import Principal
+from auterity.settings import Settings
 
 log = logging.getLogger("auterity.auth")
 
 
-def bearer_credential(request: Request) -> str | None:
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+def bearer_credential(connection: HTTPConnection) -> str | None:
+    scheme, _, credential = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
         return None
     return credential.strip()
 
 
-def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
-    """The authenticated caller; 401 for a missing, malformed, expired or revoked credential."""
-    credential = bearer_credential(request)
+def principal_for(session: Session, settings: Settings, credential: str | None) -> Principal:
+    """The principal behind a bearer credential; 401 when missing, invalid, expired or revoked."""
     if credential is None:
         raise Unauthorized("send 'Authorization: Bearer <access token or API key>'")
     bind_keyring(session, keyring(settings))
     try:
-        principal = authenticate(session, settings, credential, datetime.now(UTC))
+        return authenticate(session, settings, credential, datetime.now(UTC))
     except AuthenticationFailed as exc:
         log.info("credential refused: %s", exc.reason)
         raise Unauthorized("the credential is invalid, expired or revoked") from None
+
+
+def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    """The authenticated caller; 401 for a missing, malformed, expired or revoked credential."""
+    principal = principal_for(session, settings, bearer_credential(request))
     request.state.principal = principal
     return principal
 

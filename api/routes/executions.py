@@ -7,16 +7,16 @@ Run state is Temporal's: reads come from its visibility, history and the run's
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecutionStatus
 
-from api.auth import require
+from api.auth import bearer_credential, principal_for, require
 from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep
-from api.problems import Conflict, Problem
+from api.problems import Conflict, Problem, Unauthorized
 from api.schemas import Body
 from api.services import events
 from api.services import executions as service
@@ -24,8 +24,6 @@ from api.services import graphs as graph_service
 from auterity import audit
 from auterity.audit import Target
 from auterity.db import transaction
-from auterity.secrets import bind_keyring, keyring
-from auterity.security.authentication import AuthenticationFailed, authenticate
 from auterity.security.principal import Principal
 from workflows.run import NodeState
 
@@ -279,8 +277,7 @@ async def stream_execution_events(
 
     Authenticate with `Authorization: Bearer …` or `?access_token=…` (browsers cannot set headers).
     """
-    scheme, _, header_token = websocket.headers.get("authorization", "").partition(" ")
-    credential = header_token.strip() if scheme.lower() == "bearer" else access_token
+    credential = bearer_credential(websocket) or access_token
     principal = await asyncio.to_thread(_authenticate, state, credential)
     if principal is None or not principal.can("executions:read"):
         await websocket.close(code=4401 if principal is None else 4403)
@@ -300,11 +297,8 @@ async def stream_execution_events(
 
 
 def _authenticate(state: Any, credential: str | None) -> Principal | None:
-    if not credential:
-        return None
     with transaction(state.sessions) as session:
-        bind_keyring(session, keyring(state.settings))
         try:
-            return authenticate(session, state.settings, credential, datetime.now(UTC))
-        except AuthenticationFailed:
+            return principal_for(session, state.settings, credential)
+        except Unauthorized:
             return None
