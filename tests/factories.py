@@ -70,3 +70,21 @@ async def wait_for_task(
             return tasks[0]  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)
     raise AssertionError(f"no task of {execution_id} reached the inbox")
+
+
+async def wait_for_execution(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    execution_id: str,
+    status: str | None = None,
+    *,
+    seconds: float = 20,
+) -> dict[str, Any]:
+    """The execution once it has `status` (or, when None, once it is no longer running)."""
+    body: dict[str, Any] = {}
+    for _ in range(int(seconds / 0.1)):
+        body = (await api.get(f"/v1/executions/{execution_id}", headers=headers)).json()
+        if body["status"] == status if status else body["status"] != "running":
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{execution_id} never became {status or 'finished'}: {body}")

@@ -13,7 +13,13 @@ import websockets
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tests.factories import auth_headers, make_member, save_graph, wait_for_task
+from tests.factories import (
+    auth_headers,
+    make_member,
+    save_graph,
+    wait_for_execution,
+    wait_for_task,
+)
 from tests.support import serve
 
 pytestmark = pytest.mark.usefixtures("api_worker")
@@ -48,17 +54,6 @@ SLEEPER = {
 }
 
 
-async def wait_status(
-    api: httpx.AsyncClient, headers: dict[str, str], execution_id: str, status: str
-) -> dict[str, Any]:
-    for _ in range(200):
-        body = (await api.get(f"/v1/executions/{execution_id}", headers=headers)).json()
-        if body["status"] == status:
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{execution_id} never became {status}: {body}")
-
-
 async def test_start_read_and_list(api: httpx.AsyncClient, owner) -> None:
     member, headers = owner
     graph_id = await save_graph(api, headers, GREET)
@@ -68,7 +63,7 @@ async def test_start_read_and_list(api: httpx.AsyncClient, owner) -> None:
     assert started.status_code == 201, started.text
     execution_id = started.json()["id"]
     assert execution_id.startswith(f"{member.tenant_slug}:{graph_id}:")
-    body = await wait_status(api, headers, execution_id, "completed")
+    body = await wait_for_execution(api, headers, execution_id, "completed")
     assert body["inputs"] == {"name": "ada"}
     assert body["nodes"]["shout"]["status"] == "succeeded"
     assert body["nodes"]["shout"]["output"] == "HELLO ADA"
@@ -126,10 +121,10 @@ async def test_cancel_a_waiting_run(api: httpx.AsyncClient, owner) -> None:
     execution_id = (
         await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
     ).json()["id"]
-    await wait_status(api, headers, execution_id, "running")
+    await wait_for_execution(api, headers, execution_id, "running")
     cancelled = await api.post(f"/v1/executions/{execution_id}/cancel", headers=headers)
     assert cancelled.status_code == 202
-    await wait_status(api, headers, execution_id, "cancelled")
+    await wait_for_execution(api, headers, execution_id, "cancelled")
     again = await api.post(f"/v1/executions/{execution_id}/cancel", headers=headers)
     assert again.status_code == 409
 
@@ -161,14 +156,14 @@ async def test_retry_from_the_failed_node_reuses_what_succeeded(
         first = (
             await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
         ).json()["id"]
-        failed = await wait_status(api, headers, first, "failed")
+        failed = await wait_for_execution(api, headers, first, "failed")
         assert failed["failed_node"] == "send"
         assert failed["nodes"]["send"]["error"]["type"] == "HttpClientError"
         healthy["ok"] = True
         retried = await api.post(f"/v1/executions/{first}/retry", headers=headers)
         assert retried.status_code == 201, retried.text
         second = retried.json()["id"]
-        done = await wait_status(api, headers, second, "completed")
+        done = await wait_for_execution(api, headers, second, "completed")
     assert done["retry_of"] == first
     assert done["nodes"]["prepare"]["reused"] is True
     assert done["nodes"]["send"]["output"]["status"] == 200
@@ -208,7 +203,7 @@ async def test_human_task_inbox_and_completion(api: httpx.AsyncClient, sessions,
         path, json={"decision": "approved", "data": {"reason": "ok"}}, headers=approver
     )
     assert twice.status_code == 409
-    finished = await wait_status(api, headers, execution_id, "completed")
+    finished = await wait_for_execution(api, headers, execution_id, "completed")
     assert finished["nodes"]["ask"]["label"] == "approved"
     assert finished["nodes"]["done"]["output"] == "approved"
 
@@ -302,7 +297,7 @@ async def test_resume_link_decides_without_signing_in(
         json={"token": token, "decision": "approved", "data": {"reason": "fine"}},
     )
     assert again.status_code == 409
-    finished = await wait_status(api, headers, execution_id, "completed")
+    finished = await wait_for_execution(api, headers, execution_id, "completed")
     assert finished["nodes"]["done"]["output"] == "approved"
     audit = (await api.get("/v1/audit", params={"action": "task.complete"}, headers=headers)).json()
     entries = audit["items"] if isinstance(audit, dict) else audit

@@ -3,7 +3,6 @@ real HTTP servers on loopback standing in for the outside world."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 
-from tests.factories import auth_headers, make_member, wait_for_task
+from tests.factories import auth_headers, make_member, wait_for_execution, wait_for_task
 from tests.support import serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("api_worker")]
@@ -65,24 +64,13 @@ async def run_template(
     return str(started.json()["id"])
 
 
-async def finished(
-    api: httpx.AsyncClient, headers: dict[str, str], execution_id: str
-) -> dict[str, Any]:
-    for _ in range(300):
-        body = (await api.get(f"/v1/executions/{execution_id}", headers=headers)).json()
-        if body["status"] != "running":
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{execution_id} did not finish: {body}")
-
-
 async def test_summarize_web_page(api, owner, world) -> None:
     _member, headers = owner
     _world, base = world
     execution = await run_template(
         api, headers, "summarize-web-page", {"max_words": 50}, {"url": f"{base}/page"}
     )
-    body = await finished(api, headers, execution)
+    body = await wait_for_execution(api, headers, execution, seconds=30)
     assert body["status"] == "completed", body
     summary = body["nodes"]["result"]["output"]
     assert summary["url"] == f"{base}/page"
@@ -104,7 +92,7 @@ async def test_ticket_triage_urgent_needs_approval(api, sessions, owner, world) 
         headers=approver,
     )  # fmt: skip
     assert done.status_code == 200, done.text
-    body = await finished(api, headers, execution)
+    body = await wait_for_execution(api, headers, execution, seconds=30)
     assert body["status"] == "completed", body
     assert body["nodes"]["notify"]["status"] == "succeeded"
     assert {"ticket": "server down"}.items() <= recorded.notified[-1].items()
@@ -117,7 +105,7 @@ async def test_ticket_triage_normal_skips_approval(api, owner, world) -> None:
         api, headers, "ticket-triage", {"notify_url": f"{base}/notify", "route": "normal"},
         {"ticket": "font too small"},
     )  # fmt: skip
-    body = await finished(api, headers, execution)
+    body = await wait_for_execution(api, headers, execution, seconds=30)
     assert body["status"] == "completed", body
     assert body["nodes"]["approve"]["status"] == "skipped"
     assert recorded.notified[-1] == {"ticket": "font too small", "class": "normal"}
@@ -131,7 +119,7 @@ async def test_webhook_enrich_notify(api, owner, world) -> None:
         {"enrich_url": f"{base}/enrich", "notify_url": f"{base}/notify", "channel": "#ops"},
         {"event": {"id": "42", "type": "signup"}},
     )  # fmt: skip
-    body = await finished(api, headers, execution)
+    body = await wait_for_execution(api, headers, execution, seconds=30)
     assert body["status"] == "completed", body
     assert recorded.notified[-1] == {"channel": "#ops", "text": "signup for customer-42"}
 
@@ -143,7 +131,7 @@ async def test_scheduled_digest(api, owner, world) -> None:
         api, headers, "scheduled-digest",
         {"source_url": f"{base}/items", "notify_url": f"{base}/notify", "max_items": 3}, {},
     )  # fmt: skip
-    body = await finished(api, headers, execution)
+    body = await wait_for_execution(api, headers, execution, seconds=30)
     assert body["status"] == "completed", body
     digest = recorded.notified[-1]
     assert digest["count"] == 3
@@ -160,7 +148,7 @@ async def test_review_documents_foreach(api, owner, world) -> None:
         {"concurrency": 4, "criteria": "tone"},
         {"documents": documents},
     )
-    body = await finished(api, headers, execution)
+    body = await wait_for_execution(api, headers, execution, seconds=30)
     assert body["status"] == "completed", body
     report = body["nodes"]["report"]["output"]
     assert report["count"] == 12
