@@ -128,10 +128,7 @@ async def create_execution(
 
     def prepare() -> tuple[Any, Any]:
         version = graph_service.get_version(session, graph_id, body.version)
-        run = service.run_input(principal.tenant_slug, version, body.inputs, trigger="api")
-        run.subgraphs = service.resolve_subgraphs(
-            lambda g, v: graph_service.get_version(session, g, v), run.plan
-        )
+        run = service.run_input(session, principal.tenant_slug, version, body.inputs, trigger="api")
         return version, run
 
     # Database work runs off the event loop, so slow queries never stall other requests.

@@ -249,9 +249,8 @@ def _run(
     inputs: dict[str, Any],
 ) -> tuple[GraphRunInput, GraphVersion]:
     resolved = graph_service.get_version(session, graph_id, version)
-    run = executions.run_input(principal.tenant_slug, resolved, inputs, trigger=service.TRIGGER)
-    run.subgraphs = executions.resolve_subgraphs(
-        lambda g, v: graph_service.get_version(session, g, v), run.plan
+    run = executions.run_input(
+        session, principal.tenant_slug, resolved, inputs, trigger=service.TRIGGER
     )
     return run, resolved
 

@@ -332,10 +332,7 @@ async def deliver_webhook(
     delivery = service.Delivery.of(service.parse_body(raw), request.headers, request.query_params)
     inputs = service.map_inputs(trigger.inputs, delivery)
     version = graph_service.get_version(session, trigger.graph_id, trigger.version_id)
-    run = executions.run_input(tenant.slug, version, inputs, trigger="webhook")
-    run.subgraphs = executions.resolve_subgraphs(
-        lambda g, v: graph_service.get_version(session, g, v), run.plan
-    )
+    run = executions.run_input(session, tenant.slug, version, inputs, trigger="webhook")
     delivery_key = idempotency_key or x_request_id or f"signature:{signature}"
     started = await executions.start_execution(
         client, settings.task_queue, run, idempotency_key=f"webhook:{trigger.id}:{delivery_key}",

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import jsonschema
+from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -23,11 +24,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import ensure_workflow_in_tenant
 from api.problems import Conflict, NotFound, Unprocessable
+from api.services import graphs as graph_service
 from auterity import temporal
 from auterity.models.graphs import GraphVersion
 from workflows.compiler import ExecutionPlan, compile_graph
 from workflows.graph import Graph
-from workflows.run import WORKFLOW_NAME, GraphRunInput, NodeState
+from workflows.run import WORKFLOW_NAME, GraphRunInput
 
 STATUS_NAMES = {
     WorkflowExecutionStatus.RUNNING: "running",
@@ -105,14 +107,15 @@ def compiled(version: GraphVersion) -> tuple[jsonschema.Draft202012Validator, Ex
 
 
 def run_input(
+    session: Session,
     tenant_slug: str,
     version: GraphVersion,
     inputs: dict[str, Any],
     *,
     trigger: str,
-    subgraphs: dict[str, ExecutionPlan] | None = None,
-    reuse_outputs: dict[str, NodeState] | None = None,
 ) -> GraphRunInput:
+    """What GraphWorkflow starts with: the version's plan, validated inputs, and the plans of
+    every graph version its subgraph nodes may run (loaded from the tenant's graphs)."""
     validator, plan = compiled(version)
     check_inputs(validator, inputs)
     return GraphRunInput(
@@ -122,8 +125,7 @@ def run_input(
         plan=plan,
         inputs=inputs,
         trigger=trigger,
-        subgraphs=subgraphs or {},
-        reuse_outputs=reuse_outputs or {},
+        subgraphs=resolve_subgraphs(lambda g, v: graph_service.get_version(session, g, v), plan),
     )
 
 

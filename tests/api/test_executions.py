@@ -323,3 +323,28 @@ async def test_the_starter_cannot_approve_when_the_node_says_so(api, sessions, o
     colleague = await auth_headers(api, make_member(sessions, ("owner",), tenant=member))
     accepted = await api.post(path, json=decision, headers=colleague)
     assert accepted.status_code == 200, accepted.text
+
+
+async def test_subgraph_versions_are_resolved_when_a_run_starts(
+    api: httpx.AsyncClient, owner
+) -> None:
+    _member, headers = owner
+    child = await api.post("/v1/graphs", json=GREET, headers=headers)
+    parent = {
+        "name": "parent",
+        "nodes": [{"id": "inner", "type": "subgraph", "config": {
+            "graph_id": child.json()["id"], "version": child.json()["version_id"],
+            "inputs": {"name": "sub"}}}],
+    }  # fmt: skip
+    graph_id = await save_graph(api, headers, parent)
+    started = await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+    assert started.status_code == 201, started.text
+    body = await wait_for_execution(api, headers, started.json()["id"], "completed")
+    assert "HELLO SUB" in str(body["nodes"]["inner"]["output"])
+
+    missing = {**parent, "nodes": [{**parent["nodes"][0], "config": {
+        **parent["nodes"][0]["config"], "version": "v_" + "0" * 24}}]}  # fmt: skip
+    broken = await save_graph(api, headers, missing)
+    refused = await api.post(f"/v1/graphs/{broken}/executions", json={}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["nodes", "inner", "config", "version"]
