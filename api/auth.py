@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 
 from api.deps import SessionDep, SettingsDep
 from api.problems import Forbidden, NotFound, Unauthorized, Unprocessable
+from auterity import cache
 from auterity.secrets import bind_keyring, keyring
 from auterity.security.accounts import custom_roles, permissions_of
 from auterity.security.authentication import AuthenticationFailed, authenticate
@@ -53,9 +54,12 @@ def principal_for(session: Session, settings: Settings, credential: str | None) 
         raise Unauthorized("the credential is invalid, expired or revoked") from None
 
 
-def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
     """The authenticated caller; 401 for a missing, malformed, expired or revoked credential."""
-    principal = principal_for(session, settings, bearer_credential(request))
+    credential = bearer_credential(request)
+    principal = await cache.from_cache(
+        session, lambda: principal_for(session, settings, credential)
+    )
     request.state.principal = principal
     return principal
 

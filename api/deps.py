@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
@@ -30,10 +31,31 @@ async def get_settings_dep(state: StateDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    """A session whose transaction commits when the handler returns without error."""
-    with state.sessions() as session, session.begin():
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
+    """A session whose transaction commits when the handler returns without error.
+
+    A handler may also commit earlier; the session then begins a new transaction on use.
+    A request that never reached the database (all it read was in `auterity.cache`)
+    ends without a trip to a worker thread."""
+    session = state.sessions()
+    try:
         yield session
+    except BaseException:
+        await _end(session, commit=False)
+        raise
+    await _end(session, commit=True)
+
+
+async def _end(session: Session, *, commit: bool) -> None:
+    def end() -> None:
+        with session:
+            if commit:
+                session.commit()
+
+    if session.in_transaction():
+        await asyncio.to_thread(end)
+    else:
+        session.close()
 
 
 # scope="function": commit before the response is sent, so a 2xx means the change is durable

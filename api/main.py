@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,7 +27,8 @@ from api.routes import (
     users,
 )
 from api.state import AppState
-from auterity import __version__
+from auterity import __version__, cache
+from auterity.audit import Writer as AuditWriter
 from auterity.db import make_engine, make_sessionmaker
 from auterity.settings import Settings, get_settings
 
@@ -35,11 +37,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     install_log_redaction()
     engine = make_engine(settings.database_url_resolved)
-    state = AppState(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    sessions = make_sessionmaker(engine, cache_seconds=settings.cache_seconds)
+    state = AppState(
+        settings=settings, engine=engine, sessions=sessions, audit_writer=AuditWriter(sessions)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        listener = None
+        shared = cache.of(sessions)
+        if engine.dialect.name == "postgresql" and shared is not None and shared.ttl > 0:
+            listener = await asyncio.to_thread(cache.Listener(engine.url, shared).start)
         yield
+        await asyncio.to_thread(state.audit_writer.close)
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
         engine.dispose()
 
     app = FastAPI(

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from auterity import temporal
+from auterity import audit, temporal
 from auterity.errors import DependencyUnavailable
 from auterity.settings import Settings
 
@@ -19,6 +19,7 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    audit_writer: audit.Writer
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

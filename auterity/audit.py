@@ -17,25 +17,31 @@ anchor, so what remains still verifies from the anchor on.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import queue
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
 
+from auterity import cache
 from auterity import secrets as secret_store
 from auterity.models.audit import AuditEntry, AuditHead
 from auterity.models.base import new_id, utcnow
 from auterity.models.tenancy import Tenant
 from auterity.security.clock import as_utc
 from auterity.security.principal import Actor, Principal
-from auterity.security.scoping import current_tenant
+from auterity.security.scoping import current_tenant, set_tenant
 
 GENESIS = "0" * 64
 REDACTED = "[REDACTED]"
@@ -120,56 +126,104 @@ def record(
     details: Mapping[str, Any] | None = None,
     request: Any = None,
     outcome: Outcome = "success",
-) -> AuditEntry:
-    """Append one entry to the session tenant's chain, in the session's transaction."""
+) -> str:
+    """Append one entry to the session tenant's chain, in the session's transaction; its id."""
+    row = entry(
+        session, actor, action, targets=targets, details=details, request=request,
+        outcome=outcome,
+    )  # fmt: skip
+    append(session.connection(), row["tenant_id"], [row])
+    return str(row["id"])
+
+
+def entry(
+    session: Session,
+    actor: Principal | Actor,
+    action: str,
+    *,
+    targets: Sequence[Target] = (),
+    details: Mapping[str, Any] | None = None,
+    request: Any = None,
+    outcome: Outcome = "success",
+) -> dict[str, Any]:
+    """A new entry of the session tenant, redacted, not yet linked into the chain."""
     tenant_id = current_tenant(session)
     if tenant_id is None:
-        raise RuntimeError("audit.record needs a tenant-scoped session")
+        raise RuntimeError("an audit entry needs a tenant-scoped session")
     who = actor.actor if isinstance(actor, Principal) else actor
-    needles = _needles(secret_store.stored_values(session))
-    context = _redact(AuditContext.of(request).as_dict(), needles)
-    entry = AuditEntry(
-        id=new_id(),
-        tenant_id=tenant_id,
-        occurred_at=utcnow(),
-        actor_type=who.type,
-        actor_id=who.id,
-        actor_name=_redact(who.name, needles) if who.name else who.name,
-        action=action,
-        target_type=targets[0].type if targets else None,
-        target_id=targets[0].id if targets else None,
-        targets=_redact(_plain([target.as_dict() for target in targets]), needles),
-        context=context,
-        outcome=outcome,
-        details=_redact(_plain(dict(details or {})), needles),
+    needles = cache.cached(
+        session, tenant_id, "secret-needles",
+        lambda: _needles(secret_store.stored_values(session)),
+    )  # fmt: skip
+    return {
+        "id": new_id(),
+        "tenant_id": tenant_id,
+        "occurred_at": utcnow(),
+        "actor_type": who.type,
+        "actor_id": who.id,
+        "actor_name": _redact(who.name, needles) if who.name else who.name,
+        "action": action,
+        "target_type": targets[0].type if targets else None,
+        "target_id": targets[0].id if targets else None,
+        "targets": _redact(_plain([target.as_dict() for target in targets]), needles),
+        "context": _redact(AuditContext.of(request).as_dict(), needles),
+        "outcome": outcome,
+        "details": _redact(_plain(dict(details or {})), needles),
+    }
+
+
+def append(connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Link `rows` (entries of one tenant) onto its chain, in order, in the connection's
+    transaction: three statements however many rows, without the ORM."""
+    last, previous = _claim_links(connection, tenant_id, len(rows))
+    for seq, row in enumerate(rows, start=last - len(rows) + 1):
+        row["seq"], row["prev_hash"] = seq, previous
+        row["hash"] = previous = _hash(row)
+    connection.execute(_INSERT_ENTRY, list(rows))
+    connection.execute(
+        _MOVE_HEAD, {"tenant": tenant_id, "hash": previous, "at": rows[-1]["occurred_at"]}
     )
-    entry.seq, entry.prev_hash = _next_link(session, tenant_id)
-    entry.hash = entry_hash(entry)
-    session.add(entry)
-    session.execute(
-        update(AuditHead)
-        .where(AuditHead.tenant_id == tenant_id)
-        .values(last_hash=entry.hash, updated_at=entry.occurred_at)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
-    return entry
 
 
 def document(entry: AuditEntry) -> dict[str, Any]:
     """The entry as hashed and exported (without its own hash)."""
+    return _document({column: getattr(entry, column) for column in _DOCUMENT_COLUMNS})
+
+
+_ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
+_HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
+# Built once: statements made per call cost more to build and cache-key than to run.
+_CLAIM_LINKS = (
+    _HEADS.update()
+    .where(_HEADS.c.tenant_id == bindparam("tenant"))
+    .values(last_seq=_HEADS.c.last_seq + bindparam("count"))
+    .returning(_HEADS.c.last_seq, _HEADS.c.last_hash)
+)
+_INSERT_ENTRY = _ENTRIES.insert()
+_MOVE_HEAD = (
+    _HEADS.update()
+    .where(_HEADS.c.tenant_id == bindparam("tenant"))
+    .values(last_hash=bindparam("hash"), updated_at=bindparam("at"))
+)
+_DOCUMENT_COLUMNS = (
+    "id", "tenant_id", "seq", "occurred_at", "actor_type", "actor_id", "actor_name", "action",
+    "targets", "context", "outcome", "details", "prev_hash",
+)  # fmt: skip
+
+
+def _document(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "id": entry.id,
-        "tenant_id": entry.tenant_id,
-        "seq": entry.seq,
-        "occurred_at": as_utc(entry.occurred_at).isoformat(timespec="microseconds"),
-        "actor": {"type": entry.actor_type, "id": entry.actor_id, "name": entry.actor_name},
-        "action": entry.action,
-        "targets": entry.targets,
-        "context": entry.context,
-        "outcome": entry.outcome,
-        "details": entry.details,
-        "prev_hash": entry.prev_hash,
+        "id": row["id"],
+        "tenant_id": row["tenant_id"],
+        "seq": row["seq"],
+        "occurred_at": as_utc(row["occurred_at"]).isoformat(timespec="microseconds"),
+        "actor": {"type": row["actor_type"], "id": row["actor_id"], "name": row["actor_name"]},
+        "action": row["action"],
+        "targets": row["targets"],
+        "context": row["context"],
+        "outcome": row["outcome"],
+        "details": row["details"],
+        "prev_hash": row["prev_hash"],
     }
 
 
@@ -178,7 +232,11 @@ def canonical_json(value: Any) -> str:
 
 
 def entry_hash(entry: AuditEntry) -> str:
-    return hashlib.sha256((entry.prev_hash + canonical_json(document(entry))).encode()).hexdigest()
+    return _hash({column: getattr(entry, column) for column in _DOCUMENT_COLUMNS})
+
+
+def _hash(row: Mapping[str, Any]) -> str:
+    return hashlib.sha256((row["prev_hash"] + canonical_json(_document(row))).encode()).hexdigest()
 
 
 def head(session: Session) -> AuditHead | None:
@@ -296,21 +354,19 @@ def redact(value: Any, secret_values: Iterable[str] = ()) -> Any:
     return _redact(value, _needles(secret_values))
 
 
-def _next_link(session: Session, tenant_id: str) -> tuple[int, str]:
-    """Claim the next sequence number; the row lock (or SQLite's write lock) serializes appends."""
+def _claim_links(connection: Connection, tenant_id: str, count: int) -> tuple[int, str]:
+    """Claim the next `count` sequence numbers: the last one, and the hash they follow.
+
+    The row lock (or SQLite's write lock) serializes appends."""
     for _ in range(2):
-        claimed = session.execute(
-            update(AuditHead)
-            .where(AuditHead.tenant_id == tenant_id)
-            .values(last_seq=AuditHead.last_seq + 1)
-            .returning(AuditHead.last_seq, AuditHead.last_hash)
-            .execution_options(synchronize_session=False)
+        claimed = connection.execute(
+            _CLAIM_LINKS, {"tenant": tenant_id, "count": count}
         ).one_or_none()
         if claimed is not None:
             return int(claimed[0]), str(claimed[1])
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(
-            dialect.insert(AuditHead)
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(
+            dialect.insert(_HEADS)
             .values(
                 tenant_id=tenant_id,
                 last_seq=0,
@@ -363,3 +419,110 @@ def _sensitive(key: object) -> bool:
     return ("secret" in lowered or "password" in lowered) and not lowered.endswith(
         _HARMLESS_SUFFIXES
     )
+
+
+class Writer:
+    """Appends entries whose action changed nothing in the database (a run started in
+    Temporal, say), many requests' entries per transaction: group commit.
+
+    `await writer.append(session, …)` returns once its entry is committed, so a caller
+    that waits for it knows its action is on the record. Under load the entries that
+    arrive while one transaction commits go into the next, one claim, insert and head
+    update per tenant, so a request pays a fraction of the round trips and commits.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 200) -> None:
+        self._sessions = sessions
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[str]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0
+        self.entries = 0
+
+    async def append(
+        self,
+        session: Session,
+        actor: Principal | Actor,
+        action: str,
+        *,
+        targets: Sequence[Target] = (),
+        details: Mapping[str, Any] | None = None,
+        request: Any = None,
+        outcome: Outcome = "success",
+    ) -> str:
+        """Append an entry of the session's tenant once it is committed; its id.
+
+        The session's own transaction, if it has one, is committed first: on SQLite it
+        holds the write lock the writer needs."""
+
+        def build() -> dict[str, Any]:
+            row = entry(
+                session, actor, action, targets=targets, details=details, request=request,
+                outcome=outcome,
+            )  # fmt: skip
+            if session.in_transaction():
+                cache.going_online(session)
+                session.commit()
+            return row
+
+        row = await cache.from_cache(session, build)
+        done: Future[str] = Future()
+        self._start()
+        self._queue.put((row, done))
+        return await asyncio.wrap_future(done)
+
+    def close(self) -> None:
+        """Write what is queued, then stop."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    def _start(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="auterity-audit-writer", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[dict[str, Any], Future[str]]]) -> None:
+        by_tenant: dict[str, list[dict[str, Any]]] = {}
+        for row, _done in batch:
+            by_tenant.setdefault(row["tenant_id"], []).append(row)
+        try:
+            with self._sessions() as session, session.begin():
+                for tenant_id, rows in by_tenant.items():
+                    set_tenant(session, tenant_id)
+                    append(session.connection(), tenant_id, rows)
+        except Exception as exc:  # noqa: BLE001 - every waiting caller gets the error
+            for _row, done in batch:
+                done.set_exception(exc)
+            return
+        self.batches += 1
+        self.entries += len(batch)
+        for row, done in batch:
+            done.set_result(str(row["id"]))

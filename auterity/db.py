@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from auterity import cache
 from auterity.errors import DependencyUnavailable
 from auterity.security.scoping import install_tenant_scope, set_tenant
 
@@ -53,10 +54,17 @@ def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose ORM queries see one tenant's rows (`auterity.security.scoping`)."""
+def make_sessionmaker(engine: Engine, *, cache_seconds: float = 0.0) -> sessionmaker[Session]:
+    """Sessions whose ORM queries see one tenant's rows (`auterity.security.scoping`) and
+    whose commits keep every process's `auterity.cache` true.
+
+    With `cache_seconds`, the sessions carry a cache; on PostgreSQL it stays off until
+    `cache.Listener` hears other processes' invalidations.
+    """
     factory = sessionmaker(engine, expire_on_commit=False)
     install_tenant_scope(factory)
+    postgres = engine.dialect.name == "postgresql"
+    cache.install(factory, cache.TenantCache(cache_seconds, enabled=not postgres))
     return factory
 
 

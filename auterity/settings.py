@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     public_url: str = ""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger bodies get 413")
+    cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long the API keeps sign-ins, current graph versions and secret "
+        "redaction lists it has read (changes drop them at once; see auterity.cache); 0: off",
+    )
 
     bootstrap_admin_email: str = "admin@example.com"
     bootstrap_admin_password: SecretStr | None = None

@@ -7,6 +7,8 @@ Run state is Temporal's: reads come from its visibility, history and the run's
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,17 +18,17 @@ from temporalio.client import WorkflowExecutionStatus
 
 from api.auth import bearer_credential, principal_for, require
 from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep
-from api.problems import Conflict, Problem, Unauthorized
+from api.problems import Conflict, Problem, ServiceUnavailable, Unauthorized
 from api.schemas import Body
 from api.services import events
 from api.services import executions as service
-from api.services import graphs as graph_service
-from auterity import audit
+from auterity import audit, cache
 from auterity.audit import Target
 from auterity.db import transaction
 from auterity.security.principal import Principal
 from workflows.run import NodeState
 
+log = logging.getLogger("auterity.api.executions")
 router = APIRouter(prefix="/v1", tags=["executions"])
 
 Starter = Annotated[Principal, require("executions:start")]
@@ -118,37 +120,79 @@ async def create_execution(
     body: ExecutionStart,
     session: SessionDep,
     settings: SettingsDep,
+    state: StateDep,
     client: TemporalDep,
     principal: Starter,
     request: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ExecutionStarted:
-    """Start a run of the graph's current (or given) version with validated inputs."""
+    """Start a run of the graph's current (or given) version with validated inputs.
 
-    def prepare() -> tuple[Any, Any]:
-        version = graph_service.get_version(session, graph_id, body.version)
+    Without an Idempotency-Key the run is certainly new, so its audit entry is written
+    while Temporal starts it (write-ahead): if Temporal then refuses, a second entry
+    records the failure; if the entry cannot be written, the run is terminated. With a
+    key, the entry is written only once Temporal says the run is new, not a replay.
+    """
+
+    def prepare() -> tuple[service.Runnable, Any]:
+        version = service.runnable(session, graph_id, body.version)
         run = service.run_input(session, principal.tenant_slug, version, body.inputs, trigger="api")
         return version, run
 
     # Database work runs off the event loop, so slow queries never stall other requests.
-    version, run = await asyncio.to_thread(prepare)
-    started = await service.start_execution(
-        client, settings.task_queue, run, idempotency_key=idempotency_key,
-        memo={"started_by": principal.id, "started_by_name": principal.name},
-    )  # fmt: skip
-    if started.created:
-        await asyncio.to_thread(
-            audit.record, session, principal, "execution.start", request=request,
-            targets=[Target("execution", started.execution_id), Target("graph", graph_id)],
-            details={"version_id": version.version_id, "idempotency_key": bool(idempotency_key)},
+    version, run = await cache.from_cache(session, prepare)
+    workflow_id = service.execution_id(principal.tenant_slug, graph_id, idempotency_key)
+
+    def record(outcome: audit.Outcome = "success", error: str | None = None) -> Any:
+        details = {"version_id": version.version_id, "idempotency_key": bool(idempotency_key)}
+        return state.audit_writer.append(
+            session, principal, "execution.start", request=request, outcome=outcome,
+            targets=[Target("execution", workflow_id), Target("graph", graph_id)],
+            details=details if error is None else {**details, "error": error},
         )  # fmt: skip
+
+    def start() -> Any:
+        return service.start_execution(
+            client, settings.task_queue, run, idempotency_key=idempotency_key,
+            memo={"started_by": principal.id, "started_by_name": principal.name},
+            workflow_id=workflow_id,
+        )  # fmt: skip
+
+    if idempotency_key:
+        started = await start()
+        if started.created:
+            await record()
+        else:
+            response.status_code = 200
     else:
-        response.status_code = 200
+        started = await _write_ahead(record, start, client, workflow_id)
     return ExecutionStarted(
         id=started.execution_id, graph_id=graph_id, version_id=version.version_id,
         created=started.created,
     )  # fmt: skip
+
+
+async def _write_ahead(record: Any, start: Any, client: Any, workflow_id: str) -> Any:
+    """Run `record` and `start` together; no run is left without its audit entry."""
+    recorded = asyncio.ensure_future(record())
+    try:
+        started = await start()
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await recorded
+            await record("failure", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise
+    try:
+        await recorded
+    except Exception as exc:
+        log.exception("audit entry of %s not written; terminating the run", workflow_id)
+        with contextlib.suppress(Exception):
+            await client.get_workflow_handle(workflow_id).terminate(
+                reason="its audit entry could not be written"
+            )
+        raise ServiceUnavailable("the audit trail is unavailable; the run was not started") from exc
+    return started
 
 
 @router.get("/executions", response_model=ExecutionList)

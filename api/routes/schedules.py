@@ -33,12 +33,10 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.problems import NotFound
 from api.schemas import Body
 from api.services import executions
-from api.services import graphs as graph_service
 from api.services import schedules as service
 from auterity import audit
 from auterity.audit import Target
 from auterity.models.base import utcnow
-from auterity.models.graphs import GraphVersion
 from auterity.models.triggers import GraphSchedule
 from auterity.security.principal import Principal
 from workflows.run import GraphRunInput
@@ -247,8 +245,8 @@ def _run(
     graph_id: str,
     version: str | None,
     inputs: dict[str, Any],
-) -> tuple[GraphRunInput, GraphVersion]:
-    resolved = graph_service.get_version(session, graph_id, version)
+) -> tuple[GraphRunInput, executions.Runnable]:
+    resolved = executions.runnable(session, graph_id, version)
     run = executions.run_input(
         session, principal.tenant_slug, resolved, inputs, trigger=service.TRIGGER
     )

@@ -331,7 +331,7 @@ async def deliver_webhook(
     signature = service.verify(secret, x_auterity_signature, raw, datetime.now(UTC))
     delivery = service.Delivery.of(service.parse_body(raw), request.headers, request.query_params)
     inputs = service.map_inputs(trigger.inputs, delivery)
-    version = graph_service.get_version(session, trigger.graph_id, trigger.version_id)
+    version = executions.runnable(session, trigger.graph_id, trigger.version_id)
     run = executions.run_input(session, tenant.slug, version, inputs, trigger="webhook")
     delivery_key = idempotency_key or x_request_id or f"signature:{signature}"
     started = await executions.start_execution(

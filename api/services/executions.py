@@ -25,8 +25,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import ensure_workflow_in_tenant
 from api.problems import Conflict, NotFound, Unprocessable
 from api.services import graphs as graph_service
-from auterity import temporal
+from auterity import cache, temporal
 from auterity.models.graphs import GraphVersion
+from auterity.security.scoping import current_tenant
 from workflows.compiler import ExecutionPlan, compile_graph
 from workflows.graph import Graph
 from workflows.run import WORKFLOW_NAME, GraphRunInput
@@ -106,26 +107,48 @@ def compiled(version: GraphVersion) -> tuple[jsonschema.Draft202012Validator, Ex
     return cached
 
 
+@dataclass(frozen=True)
+class Runnable:
+    """A graph version as a run needs it: ids, input validator and plan."""
+
+    graph_id: str
+    version_id: str
+    validator: jsonschema.Draft202012Validator
+    plan: ExecutionPlan
+
+
+def runnable(session: Session, graph_id: str, version: str | None = None) -> Runnable:
+    """The graph's current (or given) version, ready to run; 404 if there is none.
+
+    Kept in `auterity.cache`: saving or deleting the graph forgets the current version."""
+
+    def load() -> Runnable:
+        row = graph_service.get_version(session, graph_id, version)
+        validator, plan = compiled(row)
+        return Runnable(row.graph_id, row.version_id, validator, plan)
+
+    return cache.cached(session, current_tenant(session), ("runnable", graph_id, version), load)
+
+
 def run_input(
     session: Session,
     tenant_slug: str,
-    version: GraphVersion,
+    version: Runnable,
     inputs: dict[str, Any],
     *,
     trigger: str,
 ) -> GraphRunInput:
     """What GraphWorkflow starts with: the version's plan, validated inputs, and the plans of
     every graph version its subgraph nodes may run (loaded from the tenant's graphs)."""
-    validator, plan = compiled(version)
-    check_inputs(validator, inputs)
+    check_inputs(version.validator, inputs)
     return GraphRunInput(
         tenant=tenant_slug,
         graph_id=version.graph_id,
         version_id=version.version_id,
-        plan=plan,
+        plan=version.plan,
         inputs=inputs,
         trigger=trigger,
-        subgraphs=resolve_subgraphs(lambda g, v: graph_service.get_version(session, g, v), plan),
+        subgraphs=resolve_subgraphs(lambda g, v: runnable(session, g, v).plan, version.plan),
     )
 
 
@@ -136,9 +159,12 @@ async def start_execution(
     *,
     idempotency_key: str | None = None,
     memo: dict[str, Any] | None = None,
+    workflow_id: str | None = None,
 ) -> Started:
-    """Start GraphWorkflow; a repeated idempotency key returns the existing execution."""
-    workflow_id = execution_id(run.tenant, run.graph_id, idempotency_key)
+    """Start GraphWorkflow; a repeated idempotency key returns the existing execution.
+
+    `workflow_id`: the id `execution_id` gave beforehand (a new one if unset)."""
+    workflow_id = workflow_id or execution_id(run.tenant, run.graph_id, idempotency_key)
     attributes = TypedSearchAttributes(
         [
             SearchAttributePair(temporal.TENANT, run.tenant),
@@ -261,7 +287,7 @@ def resolve_subgraphs(
     load: Any, plan: ExecutionPlan, found: dict[str, ExecutionPlan] | None = None, depth: int = 0
 ) -> dict[str, ExecutionPlan]:
     """Plans of every graph version reachable through subgraph nodes, loaded with `load`
-    (graph id, version id) -> GraphVersion; a missing one is a 422 naming the node."""
+    (graph id, version id) -> ExecutionPlan; a missing one is a 422 naming the node."""
     found = {} if found is None else found
     if depth > 10:
         raise Unprocessable("subgraphs nest deeper than 10 levels")
@@ -269,13 +295,12 @@ def resolve_subgraphs(
         if version in found:
             continue
         try:
-            row = load(graph_id, version)
+            child = load(graph_id, version)
         except NotFound:
             raise Unprocessable(
                 f"node '{node_id}' runs graph '{graph_id}' version '{version}', which does not exist",
                 errors=[{"loc": ["nodes", node_id, "config", "version"], "msg": "unknown version"}],
             ) from None
-        _graph, child = compiled(row)
         found[version] = child
         resolve_subgraphs(load, child, found, depth + 1)
     return found

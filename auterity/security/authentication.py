@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
+from auterity import cache
 from auterity.models.identity import ApiKey, AuthSession, Membership, RefreshToken
 from auterity.models.tenancy import Tenant, User
 from auterity.security import tokens
@@ -115,16 +116,28 @@ def revoke_user_sessions(session: Session, user_id: str, reason: str, now: datet
 
 
 def authenticate(session: Session, settings: Settings, credential: str, now: datetime) -> Principal:
-    """The principal behind a bearer credential (access token or API key); scopes `session`."""
+    """The principal behind a bearer credential (access token or API key); scopes `session`.
+
+    What the database says about a credential is kept in `auterity.cache`, which forgets
+    it as soon as a session, key, membership, role, user or tenant changes."""
     if tokens.looks_like_api_key(credential):
         return _api_key_principal(session, credential, now)
     try:
         claims = tokens.decode_access_token(settings, credential)
     except tokens.InvalidToken as exc:
         raise AuthenticationFailed(f"access token refused: {exc}") from None
-    # The token is verified, so its tenant scopes the session before anything is read;
-    # tenant, sign-in session, user and membership then come back in one query.
+    # The token is verified, so its tenant scopes the session before anything is read.
     set_tenant(session, claims.tenant_id)
+    return cache.cached(
+        session, claims.tenant_id, ("session", claims.session_id, claims.user_id),
+        lambda: _session_principal(session, claims.tenant_id, claims.session_id, claims.user_id),
+    )  # fmt: skip
+
+
+def _session_principal(
+    session: Session, tenant_id: str, session_id: str, user_id: str
+) -> Principal:
+    """Tenant, sign-in session, user and membership, in one query."""
     row = (
         session.execute(
             select(Tenant, AuthSession, User, Membership)
@@ -133,7 +146,7 @@ def authenticate(session: Session, settings: Settings, credential: str, now: dat
             .outerjoin(
                 Membership, (Membership.user_id == User.id) & (Membership.tenant_id == Tenant.id)
             )
-            .where(Tenant.id == claims.tenant_id, AuthSession.id == claims.session_id)
+            .where(Tenant.id == tenant_id, AuthSession.id == session_id)
             .options(joinedload(Membership.role_links))
         )
         .unique()
@@ -142,7 +155,7 @@ def authenticate(session: Session, settings: Settings, credential: str, now: dat
     if row is None:
         raise AuthenticationFailed("access token of an unknown tenant or session")
     tenant, auth, user, membership = row
-    if auth.user_id != claims.user_id:
+    if auth.user_id != user_id:
         raise AuthenticationFailed("access token of an unknown session")
     if auth.revoked_at is not None:
         raise AuthenticationFailed("access token of a revoked session")
@@ -178,13 +191,35 @@ def _api_key_principal(session: Session, credential: str, now: datetime) -> Prin
     if tokens.parse_api_key(credential) is None:
         raise AuthenticationFailed("malformed API key")
     key_hash = tokens.digest(credential)
+    shared = cache.of(session)
+    if shared is not None:
+        found = shared.find(("api_key", key_hash))
+        if found is not cache.MISSING:
+            principal, expires_at = found
+            if expires_at is not None and expires_at <= now:
+                raise AuthenticationFailed("expired API key")
+            set_tenant(session, principal.tenant_id)
+            return principal  # type: ignore[no-any-return]
+        generation = shared.generation()
+    cache.going_online(session)
+    principal, expires_at = _load_api_key(session, key_hash, now)
+    if shared is not None:
+        shared.put(principal.tenant_id, ("api_key", key_hash), (principal, expires_at),
+                   generation, findable=True)  # fmt: skip
+    return principal
+
+
+def _load_api_key(
+    session: Session, key_hash: str, now: datetime
+) -> tuple[Principal, datetime | None]:
     set_lookup(session, credential=key_hash)
     key = session.scalars(unscoped(select(ApiKey).where(ApiKey.key_hash == key_hash))).one_or_none()
     if key is None:
         raise AuthenticationFailed("unknown API key")
     if key.revoked_at is not None:
         raise AuthenticationFailed("revoked API key")
-    if key.expires_at is not None and as_utc(key.expires_at) <= now:
+    expires_at = as_utc(key.expires_at) if key.expires_at is not None else None
+    if expires_at is not None and expires_at <= now:
         raise AuthenticationFailed("expired API key")
     tenant = tenant_by_id(session, key.tenant_id)
     if tenant is None or key.created_by is None:
@@ -195,7 +230,7 @@ def _api_key_principal(session: Session, credential: str, now: datetime) -> Prin
     permissions = frozenset(key.scopes) & permissions_of(session, creator.roles)
     if key.last_used_at is None or as_utc(key.last_used_at) <= now - API_KEY_TOUCH_INTERVAL:
         key.last_used_at = now
-    return Principal(
+    principal = Principal(
         kind="api_key",
         id=key.id,
         name=key.name,
@@ -204,6 +239,7 @@ def _api_key_principal(session: Session, credential: str, now: datetime) -> Prin
         permissions=permissions,
         user_id=key.created_by,
     )
+    return principal, expires_at
 
 
 def _active_member(session: Session, user_id: str) -> tuple[User, Membership]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 from sqlalchemy.sql import Executable
@@ -31,6 +31,7 @@ from auterity.models.base import TenantOwned
 TENANT = "auterity.tenant_id"
 PG_SETTINGS = "auterity.pg_settings"
 UNSCOPED = "auterity_unscoped"
+_CONNECTED = "auterity.connected"  # the session's transaction holds a connection
 
 E = TypeVar("E", bound=Executable)
 
@@ -46,12 +47,18 @@ def install_tenant_scope(target: Any) -> None:
     event.listen(target, "do_orm_execute", _scope_statement)
     event.listen(target, "before_flush", _check_rows)
     event.listen(target, "after_begin", _apply_pg_settings)
+    event.listen(target, "after_transaction_end", _disconnected)
 
 
 def set_tenant(session: Session, tenant_id: str) -> None:
     """From now on `session` sees and writes only `tenant_id`'s rows."""
     session.info[TENANT] = tenant_id
     _set_pg(session, "app.tenant_id", tenant_id)
+
+
+def connected(session: Session) -> bool:
+    """Whether the session's transaction holds a database connection."""
+    return bool(session.info.get(_CONNECTED))
 
 
 def current_tenant(session: Session) -> str | None:
@@ -119,22 +126,29 @@ def _is_postgres(session: Session) -> bool:
 
 
 def _set_pg(session: Session, name: str, value: str) -> None:
-    # Set it now, then remember it for transactions begun later. In this order a
-    # statement that begins the transaction is not followed by the same set_config
-    # from the after_begin hook.
-    if _is_postgres(session):
-        session.execute(
-            text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
-        )
+    # Remember it for the after_begin hook, which sets it when the transaction gets its
+    # connection; set it now only if that already happened. A request that finds
+    # everything in `auterity.cache` so never costs a round trip for this.
     session.info.setdefault(PG_SETTINGS, {})[name] = value
+    if session.info.get(_CONNECTED) and _is_postgres(session):
+        _set_config(session.connection(), name, value)
 
 
 def _apply_pg_settings(
     session: Session, _transaction: SessionTransaction, connection: Connection
 ) -> None:
+    session.info[_CONNECTED] = True
     settings = session.info.get(PG_SETTINGS)
     if settings and connection.dialect.name == "postgresql":
         for name, value in settings.items():
-            connection.execute(
-                text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
-            )
+            _set_config(connection, name, value)
+
+
+def _disconnected(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CONNECTED, None)
+
+
+def _set_config(connection: Connection, name: str, value: str) -> None:
+    # Plain driver SQL: this runs at the start of every PostgreSQL transaction.
+    connection.exec_driver_sql("SELECT set_config(%s, %s, true)", (name, value))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,7 @@ AUDIENCE = "auterity-api"
 DEFAULT_ISSUER = "auterity"
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
 REFRESH_TOKEN_TTL = timedelta(days=30)
+LEEWAY_SECONDS = 5
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tenant", "sid", "jti"]
 
 API_KEY_PREFIX = "atk_"
@@ -83,14 +85,37 @@ def issue_access_token(
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
-    """The verified claims of `token`, or InvalidToken."""
+    """The verified claims of `token`, or InvalidToken.
+
+    A verified token is remembered (by its exact text, issuer and the keys that may have
+    signed it) until it expires, so a client's every request does not pay for HMAC and
+    JSON again; expiry is checked on every use."""
+    ring = signing_keys(settings)
+    remembered = (token, issuer(settings), tuple(ring.keys))
+    claims = _VERIFIED.get(remembered)
+    if claims is None:
+        claims = _verify(settings, ring, token)
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[remembered] = claims
+    if claims.expires_at.timestamp() + LEEWAY_SECONDS <= time.time():
+        _VERIFIED.pop(remembered, None)
+        raise InvalidToken("Signature has expired")
+    return claims
+
+
+_VERIFIED: dict[tuple[str, str, tuple[str, ...]], AccessClaims] = {}
+_VERIFIED_MAX = 10_000
+
+
+def _verify(settings: Settings, ring: KeyRing, token: str) -> AccessClaims:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"malformed token: {exc}") from None
     if header.get("alg") != ALGORITHM:
         raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted")
-    key = signing_keys(settings).get(str(header.get("kid", "")))
+    key = ring.get(str(header.get("kid", "")))
     if key is None:
         raise InvalidToken("unknown key id")
     try:
@@ -101,7 +126,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             audience=AUDIENCE,
             issuer=issuer(settings),
             options={"require": REQUIRED_CLAIMS},
-            leeway=5,
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None

@@ -115,6 +115,36 @@ async def test_idempotency_key_returns_the_same_execution(api: httpx.AsyncClient
     assert again.json()["created"] is False
 
 
+async def test_a_start_after_a_save_or_delete_sees_it_at_once(
+    api: httpx.AsyncClient, owner
+) -> None:
+    """The API caches a graph's current version; saving or deleting the graph drops it."""
+    _member, headers = owner
+    graph_id = await save_graph(api, headers, SLEEPER)
+
+    async def start() -> httpx.Response:
+        return await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+
+    first, again = await start(), await start()  # the second start is served from the cache
+    assert first.json()["version_id"] == again.json()["version_id"]
+    changed = {**SLEEPER, "nodes": [{"id": "nap", "type": "wait", "config": {"duration": "2h"}}]}
+    saved = await api.put(f"/v1/graphs/{graph_id}", json=changed, headers=headers)
+    assert saved.status_code == 200, saved.text
+    after_save = await start()
+    assert after_save.status_code == 201
+    assert after_save.json()["version_id"] == saved.json()["version_id"]
+    assert after_save.json()["version_id"] != first.json()["version_id"]
+
+    entries = (await api.get("/v1/audit?action=execution.start", headers=headers)).json()["items"]
+    started = {entry["targets"][0]["id"] for entry in entries}
+    assert {first.json()["id"], again.json()["id"], after_save.json()["id"]} <= started
+
+    assert (await api.delete(f"/v1/graphs/{graph_id}", headers=headers)).status_code == 204
+    assert (await start()).status_code == 404
+    for response in (first, again, after_save):
+        await api.post(f"/v1/executions/{response.json()['id']}/cancel", headers=headers)
+
+
 async def test_cancel_a_waiting_run(api: httpx.AsyncClient, owner) -> None:
     _member, headers = owner
     graph_id = await save_graph(api, headers, SLEEPER)

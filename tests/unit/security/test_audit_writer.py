@@ -1,0 +1,148 @@
+"""The audit writer (group commit) and the write-ahead audit of execution starts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from api.problems import ServiceUnavailable
+from api.routes.executions import _write_ahead
+from api.services.executions import execution_id, start_execution
+from auterity import audit
+from auterity.bootstrap import create_tenant_with_audit
+from auterity.db import transaction
+from auterity.models.audit import AuditEntry
+from auterity.secrets import bind_keyring, keyring
+from auterity.security.principal import Actor
+from auterity.security.scoping import set_tenant
+from auterity.settings import Settings, load_settings
+from workflows.compiler import compile_graph
+from workflows.run import GraphRunInput
+
+
+@pytest.fixture
+def conf(tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    return load_settings(home=tmp_path)
+
+
+def tenant(sessions: sessionmaker[Session], conf: Settings) -> str:
+    return create_tenant_with_audit(sessions, conf, f"w-{uuid.uuid4().hex[:10]}").id
+
+
+def scoped(sessions: sessionmaker[Session], conf: Settings, tenant_id: str) -> Session:
+    session = sessions()
+    set_tenant(session, tenant_id)
+    bind_keyring(session, keyring(conf))
+    return session
+
+
+async def test_concurrent_appends_of_two_tenants_keep_both_chains_whole(
+    sessions: sessionmaker[Session], conf: Settings
+) -> None:
+    tenants = [tenant(sessions, conf), tenant(sessions, conf)]
+    writer = audit.Writer(sessions)
+    try:
+
+        async def one(index: int) -> str:
+            session = scoped(sessions, conf, tenants[index % 2])
+            try:
+                return await writer.append(
+                    session, Actor.system("test"), "test.append", details={"index": index}
+                )
+            finally:
+                session.close()
+
+        ids = await asyncio.gather(*(one(index) for index in range(60)))
+    finally:
+        writer.close()
+    assert len(set(ids)) == 60
+    assert writer.entries == 60
+    for tenant_id in tenants:
+        with transaction(sessions, tenant_id) as session:
+            check = audit.verify(session)
+            assert check.ok, check.reason
+            appended = session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "test.append")
+            )
+            assert appended == 30
+
+
+async def test_an_entry_that_cannot_be_written_fails_every_caller_of_its_batch(
+    sessions: sessionmaker[Session], conf: Settings
+) -> None:
+    # A tenant that does not exist: the entry is built, but the chain's head cannot be.
+    writer = audit.Writer(sessions)
+    try:
+
+        async def one() -> str:
+            session = scoped(sessions, conf, str(uuid.uuid4()))
+            try:
+                return await writer.append(session, Actor.system("test"), "test.append")
+            finally:
+                session.close()
+
+        outcomes = await asyncio.gather(one(), one(), return_exceptions=True)
+    finally:
+        writer.close()
+    assert all(isinstance(outcome, IntegrityError) for outcome in outcomes), outcomes
+
+
+GRAPH = {"name": "w", "nodes": [{"id": "a", "type": "transform", "config": {"value": 1}}]}
+
+
+def new_run() -> tuple[GraphRunInput, str]:
+    """A run of GRAPH in tenant acme, and a new execution id for it."""
+    plan = compile_graph(GRAPH)
+    run = GraphRunInput(
+        tenant="acme", graph_id="gr_w", version_id=plan.version_id, plan=plan, inputs={},
+        trigger="api",
+    )  # fmt: skip
+    return run, execution_id("acme", "gr_w", None)
+
+
+async def test_a_run_whose_entry_cannot_be_written_is_terminated(
+    temporal_client: Client, task_queue: str
+) -> None:
+    run, workflow_id = new_run()
+
+    async def record(outcome: str = "success", error: str | None = None) -> str:
+        await asyncio.sleep(0.05)  # the start gets there first
+        raise RuntimeError("audit trail down")
+
+    def start():  # type: ignore[no-untyped-def]
+        return start_execution(temporal_client, task_queue, run, workflow_id=workflow_id)
+
+    with pytest.raises(ServiceUnavailable):
+        await _write_ahead(record, start, temporal_client, workflow_id)
+    description = await temporal_client.get_workflow_handle(workflow_id).describe()
+    assert description.status == WorkflowExecutionStatus.TERMINATED
+
+
+async def test_a_start_that_temporal_refuses_is_recorded_as_a_failure(
+    temporal_client: Client, task_queue: str
+) -> None:
+    run, workflow_id = new_run()
+    await start_execution(temporal_client, task_queue, run, workflow_id=workflow_id)
+    recorded: list[tuple[str, str | None]] = []
+
+    async def record(outcome: str = "success", error: str | None = None) -> str:
+        recorded.append((outcome, error))
+        return "entry"
+
+    def start_again():  # type: ignore[no-untyped-def]
+        # The same id again, without an idempotency key: Temporal refuses.
+        return start_execution(temporal_client, task_queue, run, workflow_id=workflow_id)
+
+    with pytest.raises(Exception, match="already started"):
+        await _write_ahead(record, start_again, temporal_client, workflow_id)
+    assert recorded[0] == ("success", None)
+    assert recorded[1][0] == "failure" and "already started" in (recorded[1][1] or "").lower()
+    await temporal_client.get_workflow_handle(workflow_id).terminate("test over")
