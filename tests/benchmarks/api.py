@@ -31,10 +31,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -64,43 +66,68 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-async def load(url: str, token: str, graph_id: str, rate: int, seconds: int) -> None:
-    """The second process: `rate` starts per second, open loop, for `seconds`."""
+async def open_loop(rate: int, seconds: int, send: Any) -> None:
+    """`rate` calls of `send(index)` per second, open loop, for `seconds`; prints a report.
+
+    `send` returns whether the start succeeded."""
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
-        headers = {"Authorization": f"Bearer {token}"}
 
-        async def one(index: int) -> None:
-            nonlocal errors
-            started = time.perf_counter()
-            try:
-                response = await client.post(
-                    f"/v1/graphs/{graph_id}/executions",
-                    json={"inputs": {"n": index}},
-                    headers=headers,
-                )
-                if response.status_code != 201:
-                    errors += 1
-            except httpx.HTTPError:
+    async def one(index: int) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        try:
+            if not await send(index):
                 errors += 1
-            latencies.append(time.perf_counter() - started)
+        except Exception:  # noqa: BLE001 - every failure counts as an error
+            errors += 1
+        latencies.append(time.perf_counter() - started)
 
-        begin = time.perf_counter()
-        tasks = []
-        for index in range(rate * seconds):
-            delay = begin + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(index)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - begin
+    begin = time.perf_counter()
+    tasks = []
+    for index in range(rate * seconds):
+        delay = begin + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - begin
     print(json.dumps({
         "sent": len(latencies), "errors": errors, "elapsed": elapsed,
         "p50_ms": percentile(latencies, 0.5) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
     }))  # fmt: skip
+
+
+async def load_api(url: str, token: str, graph_id: str, rate: int, seconds: int) -> None:
+    """The second process, through the API."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def send(index: int) -> bool:
+            response = await client.post(
+                f"/v1/graphs/{graph_id}/executions", json={"inputs": {"n": index}}, headers=headers
+            )
+            return response.status_code == 201
+
+        await open_loop(rate, seconds, send)
+
+
+async def load_raw(address: str, graph_id: str, rate: int, seconds: int) -> None:
+    """The second process, with the raw Temporal client: the baseline."""
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    plan = compile_graph(GRAPH)
+
+    async def send(index: int) -> bool:
+        run = GraphRunInput(
+            tenant="dev", graph_id=graph_id, version_id=plan.version_id, plan=plan,
+            inputs={"n": index}, trigger="api",
+        )  # fmt: skip
+        await start_execution(client, "bench", run)
+        return True
+
+    await open_loop(rate, seconds, send)
 
 
 async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> None:
@@ -180,8 +207,11 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
             for _ in range(5):
                 await via_api()
                 await via_client()
-            ratios, api_times, raw_times = [], [], []
+            ratios, api_times, raw_times, floors = [], [], [], []
             for _ in range(pairs):
+                began = time.perf_counter()
+                await client.get("/healthz")
+                floors.append(time.perf_counter() - began)
                 began = time.perf_counter()
                 await via_api()
                 api_time = time.perf_counter() - began
@@ -197,18 +227,31 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
                 f"{statistics.median(raw_times) * 1000:.2f} ms, ratio {start_ratio:.3f} ({pairs} pairs)",
                 flush=True,
             )
+            floor = statistics.median(floors)
+            print(
+                f"HTTP floor: GET /healthz median {floor * 1000:.2f} ms; an API that added nothing "
+                f"but that round trip to the raw start would score "
+                f"{(floor + statistics.median(raw_times)) / statistics.median(raw_times):.3f}",
+                flush=True,
+            )
         api_cpu = cpu_seconds(api.pid)
-        loader = subprocess.run(
-            [python, "-m", "tests.benchmarks.api", "--load", url, token, graph_id, str(rate), str(seconds)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        report = json.loads(loader.stdout.strip().splitlines()[-1])
+        report = second_process("--load", url, token, graph_id, str(rate), str(seconds))
         api_cpu = cpu_seconds(api.pid) - api_cpu
         print(
-            f"load: {report['sent']} starts at {rate}/s in {report['elapsed']:.1f} s, "
+            f"load, API: {report['sent']} starts at {rate}/s in {report['elapsed']:.1f} s, "
             f"p50 {report['p50_ms']:.1f} ms, p95 {report['p95_ms']:.1f} ms, "
             f"p99 {report['p99_ms']:.1f} ms, errors {report['errors']}; "
             f"API process CPU {api_cpu / max(report['sent'], 1) * 1000:.1f} ms per start",
+            flush=True,
+        )
+        address = env.client.service_client.config.target_host
+        raw = second_process("--load-raw", address, graph_id, str(rate), str(seconds))
+        print(
+            f"load, raw client (baseline): {raw['sent']} starts at {rate}/s in "
+            f"{raw['elapsed']:.1f} s, p50 {raw['p50_ms']:.1f} ms, p95 {raw['p95_ms']:.1f} ms, "
+            f"p99 {raw['p99_ms']:.1f} ms, errors {raw['errors']} "
+            f"(API p95 / raw p95: {report['p95_ms'] / raw['p95_ms']:.2f}; run after the API's, "
+            f"on a server holding its runs too)",
             flush=True,
         )
     finally:
@@ -222,10 +265,23 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
     )
 
 
+def second_process(*arguments: str) -> dict[str, Any]:
+    """Run this module with `arguments` in a new process; the report it prints."""
+    loader = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.api", *arguments],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(loader.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--load":
         _, _, url, token, graph_id, rate, seconds = sys.argv
-        asyncio.run(load(url, token, graph_id, int(rate), int(seconds)))
+        asyncio.run(load_api(url, token, graph_id, int(rate), int(seconds)))
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--load-raw":
+        _, _, address, graph_id, rate, seconds = sys.argv
+        asyncio.run(load_raw(address, graph_id, int(rate), int(seconds)))
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=30)
