@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url_resolved)
     sessions = make_sessionmaker(engine, cache_seconds=settings.cache_seconds)
     state = AppState(
-        settings=settings, engine=engine, sessions=sessions, audit_writer=AuditWriter(sessions)
+        settings=settings, engine=engine, sessions=sessions, audit_writer=AuditWriter(engine)
     )
 
     @asynccontextmanager

@@ -18,11 +18,13 @@ anchor, so what remains still verifies from the anchor on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import queue
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -31,8 +33,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 from auterity import cache
 from auterity import secrets as secret_store
@@ -41,7 +43,7 @@ from auterity.models.base import new_id, utcnow
 from auterity.models.tenancy import Tenant
 from auterity.security.clock import as_utc
 from auterity.security.principal import Actor, Principal
-from auterity.security.scoping import current_tenant, set_tenant
+from auterity.security.scoping import current_tenant, scope_connection
 
 GENESIS = "0" * 64
 REDACTED = "[REDACTED]"
@@ -421,6 +423,9 @@ def _sensitive(key: object) -> bool:
     )
 
 
+_WRITER_IDLE_SECONDS = 10.0
+
+
 class Writer:
     """Appends entries whose action changed nothing in the database (a run started in
     Temporal, say), many requests' entries per transaction: group commit.
@@ -431,8 +436,10 @@ class Writer:
     update per tenant, so a request pays a fraction of the round trips and commits.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 200) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine, *, max_batch: int = 200) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None  # the writer thread's own, kept between batches
+        self._last_used = 0.0
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[str]] | None] = (
             queue.SimpleQueue()
@@ -491,7 +498,19 @@ class Writer:
                     )
                     self._thread.start()
 
+    def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
     def _run(self) -> None:
+        try:
+            self._drain()
+        finally:
+            self._disconnect()
+
+    def _drain(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -514,11 +533,17 @@ class Writer:
         for row, _done in batch:
             by_tenant.setdefault(row["tenant_id"], []).append(row)
         try:
-            with self._sessions() as session, session.begin():
+            if time.monotonic() - self._last_used > _WRITER_IDLE_SECONDS:
+                self._disconnect()  # idle a while: check out afresh (the pool pings it)
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            self._last_used = time.monotonic()
+            with self._connection.begin():
                 for tenant_id, rows in by_tenant.items():
-                    set_tenant(session, tenant_id)
-                    append(session.connection(), tenant_id, rows)
+                    scope_connection(self._connection, tenant_id)
+                    append(self._connection, tenant_id, rows)
         except Exception as exc:  # noqa: BLE001 - every waiting caller gets the error
+            self._disconnect()
             for _row, done in batch:
                 done.set_exception(exc)
             return

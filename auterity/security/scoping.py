@@ -61,6 +61,13 @@ def connected(session: Session) -> bool:
     return bool(session.info.get(_CONNECTED))
 
 
+def scope_connection(connection: Connection, tenant_id: str) -> None:
+    """For Core work on a bare connection (no session, so no ORM criteria): point the
+    PostgreSQL row-level security policies at `tenant_id` for its transaction."""
+    if connection.dialect.name == "postgresql":
+        _set_config(connection, "app.tenant_id", tenant_id)
+
+
 def current_tenant(session: Session) -> str | None:
     return session.info.get(TENANT)
 

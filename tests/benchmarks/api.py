@@ -282,7 +282,9 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--load-raw":
         _, _, address, graph_id, rate, seconds = sys.argv
         asyncio.run(load_raw(address, graph_id, int(rate), int(seconds)))
-        sys.exit(0)
+        # The SDK's core can abort in interpreter teardown (temporalio/sdk-python#300).
+        sys.stdout.flush()
+        os._exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=30)
     parser.add_argument("--rate", type=int, default=100)

@@ -46,7 +46,7 @@ async def test_concurrent_appends_of_two_tenants_keep_both_chains_whole(
     sessions: sessionmaker[Session], conf: Settings
 ) -> None:
     tenants = [tenant(sessions, conf), tenant(sessions, conf)]
-    writer = audit.Writer(sessions)
+    writer = audit.Writer(sessions.kw["bind"])
     try:
 
         async def one(index: int) -> str:
@@ -79,7 +79,7 @@ async def test_an_entry_that_cannot_be_written_fails_every_caller_of_its_batch(
     sessions: sessionmaker[Session], conf: Settings
 ) -> None:
     # A tenant that does not exist: the entry is built, but the chain's head cannot be.
-    writer = audit.Writer(sessions)
+    writer = audit.Writer(sessions.kw["bind"])
     try:
 
         async def one() -> str:
