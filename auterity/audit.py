@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -119,21 +119,20 @@ class Verification:
     last_hash: str = GENESIS
 
 
+class EntryFields(TypedDict, total=False):
+    """What an entry says besides its actor and action (see `entry`)."""
+
+    targets: Sequence[Target]
+    details: Mapping[str, Any] | None
+    request: Any
+    outcome: Outcome
+
+
 def record(
-    session: Session,
-    actor: Principal | Actor,
-    action: str,
-    *,
-    targets: Sequence[Target] = (),
-    details: Mapping[str, Any] | None = None,
-    request: Any = None,
-    outcome: Outcome = "success",
+    session: Session, actor: Principal | Actor, action: str, **fields: Unpack[EntryFields]
 ) -> str:
     """Append one entry to the session tenant's chain, in the session's transaction; its id."""
-    row = entry(
-        session, actor, action, targets=targets, details=details, request=request,
-        outcome=outcome,
-    )  # fmt: skip
+    row = entry(session, actor, action, **fields)
     append(session.connection(), row["tenant_id"], [row])
     return str(row["id"])
 
@@ -450,15 +449,7 @@ class Writer:
         self.entries = 0
 
     async def append(
-        self,
-        session: Session,
-        actor: Principal | Actor,
-        action: str,
-        *,
-        targets: Sequence[Target] = (),
-        details: Mapping[str, Any] | None = None,
-        request: Any = None,
-        outcome: Outcome = "success",
+        self, session: Session, actor: Principal | Actor, action: str, **fields: Unpack[EntryFields]
     ) -> str:
         """Append an entry of the session's tenant once it is committed; its id.
 
@@ -466,10 +457,7 @@ class Writer:
         holds the write lock the writer needs."""
 
         def build() -> dict[str, Any]:
-            row = entry(
-                session, actor, action, targets=targets, details=details, request=request,
-                outcome=outcome,
-            )  # fmt: skip
+            row = entry(session, actor, action, **fields)
             if session.in_transaction():
                 cache.going_online(session)
                 session.commit()
