@@ -188,7 +188,7 @@ def append(connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]
 
 def document(entry: AuditEntry) -> dict[str, Any]:
     """The entry as hashed and exported (without its own hash)."""
-    return _document({column: getattr(entry, column) for column in _DOCUMENT_COLUMNS})
+    return _document(_row(entry))
 
 
 _ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
@@ -233,7 +233,11 @@ def canonical_json(value: Any) -> str:
 
 
 def entry_hash(entry: AuditEntry) -> str:
-    return _hash({column: getattr(entry, column) for column in _DOCUMENT_COLUMNS})
+    return _hash(_row(entry))
+
+
+def _row(entry: AuditEntry) -> dict[str, Any]:
+    return {column: getattr(entry, column) for column in _DOCUMENT_COLUMNS}
 
 
 def _hash(row: Mapping[str, Any]) -> str:
@@ -445,8 +449,7 @@ class Writer:
         )
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.batches = 0
-        self.entries = 0
+        self.entries = 0  # written so far
 
     async def append(
         self, session: Session, actor: Principal | Actor, action: str, **fields: Unpack[EntryFields]
@@ -535,7 +538,6 @@ class Writer:
             for _row, done in batch:
                 done.set_exception(exc)
             return
-        self.batches += 1
         self.entries += len(batch)
         for row, done in batch:
             done.set_result(str(row["id"]))

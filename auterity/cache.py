@@ -7,7 +7,7 @@ cache keeps what was read, per tenant, and forgets a tenant's entries the moment
 one of the rows they came from changes:
 
 - every session made by `auterity.db.make_sessionmaker` notes which tenants its
-  flushes and bulk statements touched in the tables listed in `WATCHED` (a
+  flushes and bulk statements touched in the tables `_watch_models` lists (a
   `users` row, which belongs to no tenant, touches them all);
 - when that transaction commits, this process drops those tenants' entries;
 - on PostgreSQL the transaction also sends `NOTIFY auterity_cache, '<tenant>'`,
@@ -63,8 +63,6 @@ class TenantCache:
         self._entries: dict[str, dict[Hashable, tuple[float, Any]]] = {}
         self._where: dict[Hashable, str] = {}  # key -> tenant, for keys found without a tenant
         self._changes = 0  # bumped by every invalidation
-        self.hits = 0
-        self.misses = 0
 
     @property
     def enabled(self) -> bool:
@@ -84,9 +82,7 @@ class TenantCache:
         """The value, or `MISSING`."""
         entry = self._entries.get(tenant_id, {}).get(key) if self._enabled else None
         if entry is None or entry[0] < self._clock():
-            self.misses += 1
             return _MISSING
-        self.hits += 1
         return entry[1]
 
     def find(self, key: Hashable) -> Any:
@@ -152,18 +148,15 @@ class Miss(Exception):
 def cached(session: Session, tenant_id: str | None, key: Hashable, loader: Callable[[], T]) -> T:
     """`loader()`, through the session's cache when it has one and the session has not
     itself changed a watched row of the tenant (its own writes are not committed yet)."""
-    shared = of(session)
-    if shared is None or tenant_id is None or _wrote(session, tenant_id):
+
+    def load() -> T:
         going_online(session)
         return loader()
-    value = shared.get(tenant_id, key)
-    if value is not _MISSING:
-        return value  # type: ignore[no-any-return]
-    going_online(session)
-    generation = shared.generation()
-    value = loader()
-    shared.put(tenant_id, key, value, generation)
-    return value
+
+    shared = of(session)
+    if shared is None or tenant_id is None or _wrote(session, tenant_id):
+        return load()
+    return shared.load(tenant_id, key, load)
 
 
 def going_online(session: Session) -> None:
@@ -231,8 +224,6 @@ def _pending(session: Session) -> set[str]:
 
 
 def _note_flush(session: Session, _flush: UOWTransaction) -> None:
-    if not _watched:
-        return
     for row in (*session.new, *session.dirty, *session.deleted):
         tenant_of = _watched.get(type(row))
         if tenant_of is not None:
