@@ -31,9 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict, Unpack
 
+import psycopg
+from psycopg.types.json import Json
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from auterity import cache
@@ -43,7 +46,7 @@ from auterity.models.base import new_id, utcnow
 from auterity.models.tenancy import Tenant
 from auterity.security.clock import as_utc
 from auterity.security.principal import Actor, Principal
-from auterity.security.scoping import current_tenant, scope_connection
+from auterity.security.scoping import SET_CONFIG, TENANT_SETTING, current_tenant
 
 GENESIS = "0" * 64
 REDACTED = "[REDACTED]"
@@ -175,15 +178,81 @@ def entry(
 
 def append(connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]]) -> None:
     """Link `rows` (entries of one tenant) onto its chain, in order, in the connection's
-    transaction: three statements however many rows, without the ORM."""
-    last, previous = _claim_links(connection, tenant_id, len(rows))
-    for seq, row in enumerate(rows, start=last - len(rows) + 1):
+    transaction: three statements however many rows, without the ORM.
+
+    On PostgreSQL they are pipelined: one round trip claims the links (and points the
+    row-level security policies at the tenant), the next writes entries and head."""
+    driver = _pipelining(connection)
+    if driver is None:
+        claimed = connection.execute(_CLAIM_LINKS[connection.dialect.name], _claim(tenant_id, rows))
+        _link(rows, *claimed.one())
+        connection.execute(_INSERT_ENTRY, list(rows))
+        connection.execute(_MOVE_HEAD, _move(tenant_id, rows))
+        return
+    pipeline = contextlib.nullcontext() if driver.pgconn.pipeline_status else driver.pipeline()
+    with _as_sqlalchemy_errors(), pipeline, driver.cursor() as cursor:
+        cursor.execute(SET_CONFIG, (TENANT_SETTING, tenant_id))
+        cursor.execute(_PG_CLAIM.string, _PG_CLAIM.construct_params(_claim(tenant_id, rows)))
+        claimed = cursor.fetchone()
+        if claimed is None:  # the upsert always returns its row
+            raise RuntimeError("the audit chain head could not be claimed")
+        _link(rows, *claimed)
+        cursor.executemany(_PG_INSERT_ENTRY, [_pg_row(row) for row in rows])
+        cursor.execute(_PG_MOVE_HEAD, _move(tenant_id, rows))
+
+
+@contextlib.contextmanager
+def _appending(connection: Connection) -> Iterator[None]:
+    """A transaction for `append`s, committed on leaving: on PostgreSQL, in one pipeline
+    whose last round trip carries the COMMIT."""
+    driver = _pipelining(connection)
+    if driver is None:
+        with connection.begin():
+            yield
+        return
+    try:
+        with _as_sqlalchemy_errors(), driver.pipeline():
+            yield
+            driver.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            driver.rollback()
+        raise
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors() -> Iterator[None]:
+    """Driver errors as SQLAlchemy raises them (IntegrityError, OperationalError…)."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+
+
+def _pipelining(connection: Connection) -> Any:
+    """The psycopg connection under a PostgreSQL `connection`, else None."""
+    if connection.dialect.name != "postgresql":
+        return None
+    return connection.connection.driver_connection
+
+
+def _claim(tenant_id: str, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"tenant": tenant_id, "count": len(rows), "at": rows[-1]["occurred_at"]}
+
+
+def _link(rows: Sequence[dict[str, Any]], last: int, previous: str) -> None:
+    """Number and hash `rows` as the links after `previous`, the last being `last`."""
+    for seq, row in enumerate(rows, start=int(last) - len(rows) + 1):
         row["seq"], row["prev_hash"] = seq, previous
         row["hash"] = previous = _hash(row)
-    connection.execute(_INSERT_ENTRY, list(rows))
-    connection.execute(
-        _MOVE_HEAD, {"tenant": tenant_id, "hash": previous, "at": rows[-1]["occurred_at"]}
-    )
+
+
+def _move(tenant_id: str, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"tenant": tenant_id, "hash": rows[-1]["hash"], "at": rows[-1]["occurred_at"]}
+
+
+def _pg_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: Json(row[key]) if key in _JSON_COLUMNS else row[key] for key in row}
 
 
 def document(entry: AuditEntry) -> dict[str, Any]:
@@ -193,19 +262,46 @@ def document(entry: AuditEntry) -> dict[str, Any]:
 
 _ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
 _HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
+
+
+def _claim_links_statement(dialect: Any) -> Any:
+    """Claim the next `count` sequence numbers of the tenant's chain: the last one, and the
+    hash they follow. Creates the head on a chain's first append; its row lock (or
+    SQLite's write lock) serializes appends."""
+    insert = dialect.insert(_HEADS).values(
+        tenant_id=bindparam("tenant"), last_seq=bindparam("count"), last_hash=GENESIS,
+        anchor_seq=0, anchor_hash=GENESIS, updated_at=bindparam("at"),
+    )  # fmt: skip
+    return insert.on_conflict_do_update(
+        index_elements=[_HEADS.c.tenant_id],
+        set_={"last_seq": _HEADS.c.last_seq + insert.excluded.last_seq},
+    ).returning(_HEADS.c.last_seq, _HEADS.c.last_hash)
+
+
 # Built once: statements made per call cost more to build and cache-key than to run.
-_CLAIM_LINKS = (
-    _HEADS.update()
-    .where(_HEADS.c.tenant_id == bindparam("tenant"))
-    .values(last_seq=_HEADS.c.last_seq + bindparam("count"))
-    .returning(_HEADS.c.last_seq, _HEADS.c.last_hash)
-)
+_CLAIM_LINKS = {
+    "postgresql": _claim_links_statement(postgresql),
+    "sqlite": _claim_links_statement(sqlite),
+}
 _INSERT_ENTRY = _ENTRIES.insert()
 _MOVE_HEAD = (
     _HEADS.update()
     .where(_HEADS.c.tenant_id == bindparam("tenant"))
     .values(last_hash=bindparam("hash"), updated_at=bindparam("at"))
 )
+_JSON_COLUMNS = frozenset(("targets", "context", "details"))
+
+
+def _psycopg_sql(statement: Any) -> Any:
+    return statement.compile(dialect=postgresql.psycopg.dialect())
+
+
+# The same statements as psycopg SQL, for the pipelined append.
+_PG_CLAIM = _psycopg_sql(_CLAIM_LINKS["postgresql"])
+_PG_INSERT_ENTRY = _psycopg_sql(
+    _INSERT_ENTRY.values({c.name: bindparam(c.name) for c in _ENTRIES.c})
+).string
+_PG_MOVE_HEAD = _psycopg_sql(_MOVE_HEAD).string
 _DOCUMENT_COLUMNS = (
     "id", "tenant_id", "seq", "occurred_at", "actor_type", "actor_id", "actor_name", "action",
     "targets", "context", "outcome", "details", "prev_hash",
@@ -359,32 +455,6 @@ def redact(value: Any, secret_values: Iterable[str] = ()) -> Any:
     return _redact(value, _needles(secret_values))
 
 
-def _claim_links(connection: Connection, tenant_id: str, count: int) -> tuple[int, str]:
-    """Claim the next `count` sequence numbers: the last one, and the hash they follow.
-
-    The row lock (or SQLite's write lock) serializes appends."""
-    for _ in range(2):
-        claimed = connection.execute(
-            _CLAIM_LINKS, {"tenant": tenant_id, "count": count}
-        ).one_or_none()
-        if claimed is not None:
-            return int(claimed[0]), str(claimed[1])
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        connection.execute(
-            dialect.insert(_HEADS)
-            .values(
-                tenant_id=tenant_id,
-                last_seq=0,
-                last_hash=GENESIS,
-                anchor_seq=0,
-                anchor_hash=GENESIS,
-                updated_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id"])
-        )
-    raise RuntimeError("the audit chain head could not be claimed")
-
-
 def _plain(value: Any) -> Any:
     """`value` as the JSON the database will hand back (tuples become lists, dates strings)."""
     return json.loads(json.dumps(value, default=str))
@@ -529,9 +599,8 @@ class Writer:
             if self._connection is None:
                 self._connection = self._engine.connect()
             self._last_used = time.monotonic()
-            with self._connection.begin():
+            with _appending(self._connection):
                 for tenant_id, rows in by_tenant.items():
-                    scope_connection(self._connection, tenant_id)
                     append(self._connection, tenant_id, rows)
         except Exception as exc:  # noqa: BLE001 - every waiting caller gets the error
             self._disconnect()

@@ -32,6 +32,9 @@ TENANT = "auterity.tenant_id"
 PG_SETTINGS = "auterity.pg_settings"
 UNSCOPED = "auterity_unscoped"
 _CONNECTED = "auterity.connected"  # the session's transaction holds a connection
+# What the PostgreSQL policies read, and the driver SQL that sets it for one transaction.
+TENANT_SETTING = "app.tenant_id"
+SET_CONFIG = "SELECT set_config(%s, %s, true)"
 
 E = TypeVar("E", bound=Executable)
 
@@ -53,19 +56,12 @@ def install_tenant_scope(target: Any) -> None:
 def set_tenant(session: Session, tenant_id: str) -> None:
     """From now on `session` sees and writes only `tenant_id`'s rows."""
     session.info[TENANT] = tenant_id
-    _set_pg(session, "app.tenant_id", tenant_id)
+    _set_pg(session, TENANT_SETTING, tenant_id)
 
 
 def connected(session: Session) -> bool:
     """Whether the session's transaction holds a database connection."""
     return bool(session.info.get(_CONNECTED))
-
-
-def scope_connection(connection: Connection, tenant_id: str) -> None:
-    """For Core work on a bare connection (no session, so no ORM criteria): point the
-    PostgreSQL row-level security policies at `tenant_id` for its transaction."""
-    if connection.dialect.name == "postgresql":
-        _set_config(connection, "app.tenant_id", tenant_id)
 
 
 def current_tenant(session: Session) -> str | None:
@@ -158,4 +154,4 @@ def _disconnected(session: Session, transaction: SessionTransaction) -> None:
 
 def _set_config(connection: Connection, name: str, value: str) -> None:
     # Plain driver SQL: this runs at the start of every PostgreSQL transaction.
-    connection.exec_driver_sql("SELECT set_config(%s, %s, true)", (name, value))
+    connection.exec_driver_sql(SET_CONFIG, (name, value))

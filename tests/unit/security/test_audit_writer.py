@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -17,7 +17,7 @@ from api.services.executions import execution_id, start_execution
 from auterity import audit
 from auterity.bootstrap import create_tenant_with_audit
 from auterity.db import transaction
-from auterity.models.audit import AuditEntry
+from auterity.models.audit import AuditEntry, AuditHead
 from auterity.secrets import bind_keyring, keyring
 from auterity.security.principal import Actor
 from auterity.security.scoping import set_tenant
@@ -93,6 +93,50 @@ async def test_an_entry_that_cannot_be_written_fails_every_caller_of_its_batch(
     finally:
         writer.close()
     assert all(isinstance(outcome, IntegrityError) for outcome in outcomes), outcomes
+
+
+def test_an_entry_recorded_in_a_transaction_that_rolls_back_leaves_no_trace(
+    sessions: sessionmaker[Session], conf: Settings
+) -> None:
+    """`record` appends in the caller's transaction (pipelined on PostgreSQL): undone with it."""
+    tenant_id = tenant(sessions, conf)
+    session = scoped(sessions, conf, tenant_id)
+    try:
+        audit.record(session, Actor.system("test"), "test.undone")
+        session.rollback()
+        audit.record(session, Actor.system("test"), "test.kept", details={"n": 1})
+        session.commit()
+    finally:
+        session.close()
+    with transaction(sessions, tenant_id) as session:
+        check = audit.verify(session)
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert check.ok, check.reason
+    assert actions == ["tenants.created", "test.kept"]
+    assert check.last_seq == 2
+
+
+def test_a_batch_of_rows_links_in_order_and_starts_a_chain_that_had_no_head(
+    sessions: sessionmaker[Session], conf: Settings
+) -> None:
+    tenant_id = tenant(sessions, conf)
+    with transaction(sessions, tenant_id) as session:
+        session.execute(delete(AuditEntry))
+        session.execute(delete(AuditHead))
+    with transaction(sessions, tenant_id) as session:
+        bind_keyring(session, keyring(conf))
+        rows = [
+            audit.entry(session, Actor.system("test"), "test.batch", details={"n": n})
+            for n in range(3)
+        ]
+        audit.append(session.connection(), tenant_id, rows)
+    with transaction(sessions, tenant_id) as session:
+        check = audit.verify(session)
+        numbers = session.execute(
+            select(AuditEntry.seq, AuditEntry.details).order_by(AuditEntry.seq)
+        ).all()
+    assert check.ok, check.reason
+    assert [(seq, details["n"]) for seq, details in numbers] == [(1, 0), (2, 1), (3, 2)]
 
 
 GRAPH = {"name": "w", "nodes": [{"id": "a", "type": "transform", "config": {"value": 1}}]}
