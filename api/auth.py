@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, state_of
 from api.problems import Forbidden, NotFound, Unauthorized, Unprocessable
 from auterity import cache
 from auterity.secrets import bind_keyring, keyring
@@ -54,9 +54,10 @@ def principal_for(session: Session, settings: Settings, credential: str | None) 
         raise Unauthorized("the credential is invalid, expired or revoked") from None
 
 
-async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+async def get_principal(request: Request, session: SessionDep) -> Principal:
     """The authenticated caller; 401 for a missing, malformed, expired or revoked credential."""
     credential = bearer_credential(request)
+    settings = state_of(request).settings
     principal = await cache.from_cache(
         session, lambda: principal_for(session, settings, credential)
     )

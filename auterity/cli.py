@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -88,9 +89,14 @@ def api(
     engine = make_engine(settings.database_url_resolved)
     check_database(engine)
     engine.dispose()
+    application = create_app(settings)
+    # What startup built (modules, routes, schemas) lives as long as the process: keep it
+    # out of the collector's generations, or every full collection walks it again.
+    gc.collect()
+    gc.freeze()
     # One process per API replica: scale out with more replicas behind a load balancer.
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),

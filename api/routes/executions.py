@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecutionStatus
 
 from api.auth import bearer_credential, principal_for, require
-from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep, state_of
 from api.problems import Conflict, Problem, ServiceUnavailable, Unauthorized
 from api.schemas import Body
 from api.services import events
@@ -119,8 +119,6 @@ async def create_execution(
     graph_id: str,
     body: ExecutionStart,
     session: SessionDep,
-    settings: SettingsDep,
-    state: StateDep,
     client: TemporalDep,
     principal: Starter,
     request: Request,
@@ -134,6 +132,8 @@ async def create_execution(
     records the failure; if the entry cannot be written, the run is terminated. With a
     key, the entry is written only once Temporal says the run is new, not a replay.
     """
+
+    state = state_of(request)
 
     def prepare() -> tuple[service.Runnable, Any]:
         version = service.runnable(session, graph_id, body.version)
@@ -154,7 +154,7 @@ async def create_execution(
 
     def start() -> Any:
         return service.start_execution(
-            client, settings.task_queue, run, idempotency_key=idempotency_key,
+            client, state.settings.task_queue, run, idempotency_key=idempotency_key,
             memo={"started_by": principal.id, "started_by_name": principal.name},
             workflow_id=workflow_id,
         )  # fmt: skip
