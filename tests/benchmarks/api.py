@@ -2,7 +2,7 @@
 
 Run on demand (not part of `make test`):
 
-    .venv/bin/python -m tests.benchmarks.api [--pairs 60] [--rate 100] [--seconds 20]
+    .venv/bin/python -m tests.benchmarks.api [--pairs 200] [--rate 100] [--seconds 20]
         [--database postgresql|sqlite]
 
 It starts an in-memory Temporal dev server (no `--db-filename`: the file-backed
@@ -10,15 +10,18 @@ store saturates between 50 and 100 starts/s on 2 cores), the API as its own
 process (`auterity api`) on PostgreSQL (or SQLite), logs in and saves a graph. Then:
 
 1. start_ratio: API start (HTTP, auth, version lookup, audit entry, Temporal
-   start) against `client.start_workflow` of the same input, alternating A B,
-   median of the per-pair ratios;
+   start) against `client.start_workflow` of the same input, in rounds (with the
+   other steps below, in a shuffled order), median of the per-round ratios;
 2. a bounded open-loop load of `rate` starts/s for `seconds` from a second
    process on loopback, reporting p95 latency and the number of errors.
 
 The API is called with `Http1`, a minimal keep-alive HTTP/1.1 client, so that the
 figures are the API's and not an HTTP library's: httpx spends about 1.5 ms of
 client CPU per request here, more than the API's own routing, auth and audit.
-The same starts through httpx are measured alongside and printed for comparison.
+The same starts through httpx are measured alongside and printed for comparison,
+and so is a framework floor: a FastAPI app on uvicorn, in its own process, whose
+one route parses the body and starts the same run (no auth, validation, cache or
+audit).
 
 Last line: `RESULT start_ratio=<api/raw median> p95_ms=<p95 at rate> errors=<count>`.
 """
@@ -30,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -43,6 +47,8 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
+import uvicorn
+from fastapi import FastAPI, Request
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -113,6 +119,25 @@ class Http1:
         else:
             self._idle.append(connection)
         return status, data
+
+
+def serve_bare(address: str, port: int) -> None:
+    """The framework floor: FastAPI and uvicorn around nothing but the Temporal start."""
+    app = FastAPI()
+    plan = compile_graph(GRAPH)
+    clients: list[Client] = []
+
+    @app.post("/start/{graph_id}", status_code=201)
+    async def start(graph_id: str, request: Request) -> dict[str, str]:
+        if not clients:
+            clients.append(await Client.connect(address, data_converter=pydantic_data_converter))
+        run = GraphRunInput(
+            tenant="dev", graph_id=graph_id, version_id=plan.version_id, plan=plan,
+            inputs=(await request.json())["inputs"], trigger="api",
+        )  # fmt: skip
+        return {"id": (await start_execution(clients[0], "bench", run)).execution_id}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -236,6 +261,11 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
     bootstrap_dev(make_sessionmaker(engine), settings)
     engine.dispose()
     api = subprocess.Popen([python, "-m", "auterity.cli", "api"], env=api_env)
+    bare_port = free_port()
+    address = env.client.service_client.config.target_host
+    bare = subprocess.Popen(
+        [python, "-m", "tests.benchmarks.api", "--bare", address, str(bare_port)]
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -254,6 +284,7 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
             plan = compile_graph(GRAPH)
 
             lean = Http1("127.0.0.1", port)
+            framework = Http1("127.0.0.1", bare_port)
             lean_headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
             start_body = json.dumps({"inputs": {"n": 1}}).encode()
 
@@ -276,6 +307,17 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
                 )  # fmt: skip
                 await start_execution(env.client, "bench", run)
 
+            async def via_framework() -> None:
+                for _ in range(100):
+                    try:
+                        status, body = await framework.request(
+                            "POST", f"/start/{graph_id}", lean_headers, start_body
+                        )
+                        break
+                    except OSError:  # still starting
+                        await asyncio.sleep(0.1)
+                assert status == 201, body
+
             async def healthz() -> None:
                 status, body = await lean.request("GET", "/healthz", {})
                 assert status == 200, body
@@ -285,18 +327,25 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
 
             steps = {
                 "api": via_api, "raw": via_client, "httpx": via_httpx, "floor": healthz,
-                "floor_httpx": healthz_httpx,
+                "floor_httpx": healthz_httpx, "framework": via_framework,
             }  # fmt: skip
             for _ in range(5):
                 for step in steps.values():
                     await step()
             times: dict[str, list[float]] = {name: [] for name in steps}
+            order = random.Random(0)
             for _ in range(pairs):
-                for name, step in steps.items():
+                # Each start leaves the server work to finish after it answers; a new order
+                # every round spreads that over all the steps instead of the next one.
+                names = list(steps)
+                order.shuffle(names)
+                for name in names:
+                    step = steps[name]
                     began = time.perf_counter()
                     await step()
                     times[name].append(time.perf_counter() - began)
             await lean.close()
+            await framework.close()
 
             def ratio(name: str) -> float:
                 return statistics.median(
@@ -319,6 +368,11 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
                 flush=True,
             )
             print(
+                f"framework floor: FastAPI + uvicorn around the start alone, median "
+                f"{median_ms('framework'):.2f} ms, ratio {ratio('framework'):.3f}",
+                flush=True,
+            )
+            print(
                 f"with httpx as the client: start median {median_ms('httpx'):.2f} ms, ratio "
                 f"{ratio('httpx'):.3f}; GET /healthz median {median_ms('floor_httpx'):.2f} ms",
                 flush=True,
@@ -333,7 +387,6 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
             f"API process CPU {api_cpu / max(report['sent'], 1) * 1000:.1f} ms per start",
             flush=True,
         )
-        address = env.client.service_client.config.target_host
         raw = second_process("--load-raw", address, graph_id, str(rate), str(seconds))
         print(
             f"load, raw client (baseline): {raw['sent']} starts at {rate}/s in "
@@ -344,8 +397,9 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
             flush=True,
         )
     finally:
-        api.terminate()
-        api.wait(timeout=30)
+        for process in (api, bare):
+            process.terminate()
+            process.wait(timeout=30)
         await env.shutdown()
         database.close()
         shutil.rmtree(home, ignore_errors=True)
@@ -368,6 +422,10 @@ if __name__ == "__main__":
         _, _, url, token, graph_id, rate, seconds = sys.argv
         asyncio.run(load_api(url, token, graph_id, int(rate), int(seconds)))
         sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--bare":
+        serve_bare(sys.argv[2], int(sys.argv[3]))
+        sys.stdout.flush()
+        os._exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--load-raw":
         _, _, address, graph_id, rate, seconds = sys.argv
         asyncio.run(load_raw(address, graph_id, int(rate), int(seconds)))
@@ -375,7 +433,7 @@ if __name__ == "__main__":
         sys.stdout.flush()
         os._exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=60)
+    parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument(
