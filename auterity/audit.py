@@ -184,8 +184,8 @@ def append(connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]
     row-level security policies at the tenant), the next writes entries and head."""
     driver = _pipelining(connection)
     if driver is None:
-        claimed = connection.execute(_CLAIM_LINKS[connection.dialect.name], _claim(tenant_id, rows))
-        _link(rows, *claimed.one())
+        result = connection.execute(_CLAIM_LINKS[connection.dialect.name], _claim(tenant_id, rows))
+        _link(rows, *result.one())
         connection.execute(_INSERT_ENTRY, list(rows))
         connection.execute(_MOVE_HEAD, _move(tenant_id, rows))
         return
@@ -229,7 +229,7 @@ def _as_sqlalchemy_errors() -> Iterator[None]:
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
-def _pipelining(connection: Connection) -> Any:
+def _pipelining(connection: Connection) -> psycopg.Connection[Any] | None:
     """The psycopg connection under a PostgreSQL `connection`, else None."""
     if connection.dialect.name != "postgresql":
         return None
