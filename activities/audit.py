@@ -12,11 +12,11 @@ from temporalio import activity
 
 from auterity import audit
 from auterity.db import transaction
+from auterity.graph.contracts import AUDIT_PURGE, AuditRetentionInput, AuditRetentionOutput
 from auterity.models.tenancy import Tenant
 from auterity.secrets import bind_keyring, keyring
 from auterity.security.principal import Actor
 from auterity.settings import Settings
-from workflows.maintenance import AUDIT_PURGE_ACTIVITY, AuditRetentionInput, AuditRetentionOutput
 
 log = logging.getLogger("auterity.audit")
 ACTOR = Actor.system("audit retention")
@@ -29,7 +29,7 @@ class AuditActivities:
         self.sessions = sessions
         self.keyring = keyring(settings)
 
-    @activity.defn(name=AUDIT_PURGE_ACTIVITY)
+    @activity.defn(name=AUDIT_PURGE)
     async def purge_expired(self, request: AuditRetentionInput) -> AuditRetentionOutput:
         now = datetime.now(UTC)
         result = AuditRetentionOutput()

@@ -2,7 +2,7 @@
 
 A value whose JSON encoding exceeds the threshold is stored under
 `<tenant>/<sha256>` and replaced by `{"$blob": key, "size": n, "sha256": digest}`
-(see `workflows.contracts.blob_ref`). Activities resolve refs found in their
+(see `auterity.graph.contracts.blob_ref`). Activities resolve refs found in their
 scope; the workflow calls `blob.get` when one of its own expressions needs one.
 """
 
@@ -20,7 +20,8 @@ from typing import Any, Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.contracts import BLOB_GET, BLOB_KEY, BlobGetInput, blob_ref, is_blob_ref
+from auterity.graph.contracts import BLOB_GET, BLOB_KEY, BlobGetInput, blob_ref, is_blob_ref
+from auterity.graph.errors import ErrorType
 
 DEFAULT_THRESHOLD_BYTES = 64 * 1024
 
@@ -103,25 +104,33 @@ async def offload(
 async def load(store: BlobStore, tenant: str, ref: dict[str, Any]) -> Any:
     """The JSON value behind `ref`, which must belong to `tenant` and match its digest."""
     if not is_blob_ref(ref):
-        raise ApplicationError("not a blob reference", type="BlobRefInvalid", non_retryable=True)
+        raise ApplicationError(
+            "not a blob reference", type=ErrorType.BLOB_REF_INVALID, non_retryable=True
+        )
     key = ref[BLOB_KEY]
     try:
         owner, digest = split_key(key)
     except ValueError as exc:
-        raise ApplicationError(str(exc), type="BlobRefInvalid", non_retryable=True) from None
+        raise ApplicationError(
+            str(exc), type=ErrorType.BLOB_REF_INVALID, non_retryable=True
+        ) from None
     if owner != tenant or digest != ref["sha256"]:
         raise ApplicationError(
-            f"blob {key} is not available to this run", type="BlobNotFound", non_retryable=True
+            f"blob {key} is not available to this run",
+            type=ErrorType.BLOB_NOT_FOUND,
+            non_retryable=True,
         )
     try:
         payload = await store.get(key)
     except BlobNotFound:
         raise ApplicationError(
-            f"blob {key} is not in the store", type="BlobNotFound", non_retryable=True
+            f"blob {key} is not in the store", type=ErrorType.BLOB_NOT_FOUND, non_retryable=True
         ) from None
     if hashlib.sha256(payload).hexdigest() != digest:
         raise ApplicationError(
-            f"blob {key} is corrupt (digest mismatch)", type="BlobCorrupt", non_retryable=True
+            f"blob {key} is corrupt (digest mismatch)",
+            type=ErrorType.BLOB_CORRUPT,
+            non_retryable=True,
         )
     return json.loads(payload)
 

@@ -23,9 +23,10 @@ from activities.rendering import (
     prepare,
 )
 from activities.secrets import SecretSource
-from workflows.contracts import HTTP_ACTIVITY, NodeActivityInput, NodeActivityOutput
-from workflows.graph import parse_duration
-from workflows.kinds import HTTP_METHODS, HttpConfig
+from auterity.graph.contracts import HTTP_ACTIVITY, NodeActivityInput, NodeActivityOutput
+from auterity.graph.errors import ErrorType
+from auterity.graph.kinds import HTTP_METHODS, HttpConfig
+from auterity.graph.model import parse_duration
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
@@ -95,7 +96,7 @@ class HttpActivities:
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
             raise rendering.failure(
                 f"method: {method!r} is not one of {', '.join(HTTP_METHODS)}",
-                type="HttpRequestInvalid",
+                type=ErrorType.HTTP_REQUEST_INVALID,
                 non_retryable=True,
             )
         url = rendering.render("url", config.url)
@@ -112,7 +113,7 @@ class HttpActivities:
             if not isinstance(body, str):
                 raise rendering.failure(
                     "body: must render to text; use `json` for structured bodies",
-                    type="HttpRequestInvalid",
+                    type=ErrorType.HTTP_REQUEST_INVALID,
                     non_retryable=True,
                 )
             content = body
@@ -131,7 +132,7 @@ class HttpActivities:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
             raise rendering.failure(
                 f"url/headers: cannot build the request: {exc}",
-                type="HttpRequestInvalid",
+                type=ErrorType.HTTP_REQUEST_INVALID,
                 non_retryable=True,
             ) from None
 
@@ -143,11 +144,12 @@ class HttpActivities:
             response = await self.client.send(outgoing, stream=True)
         except httpx.UnsupportedProtocol as exc:
             raise rendering.failure(
-                f"{target}: {exc}", type="HttpRequestInvalid", non_retryable=True
+                f"{target}: {exc}", type=ErrorType.HTTP_REQUEST_INVALID, non_retryable=True
             ) from None
         except httpx.TransportError as exc:
             raise rendering.failure(
-                f"{target}: {type(exc).__name__}: {exc or 'no detail'}", type="HttpNetworkError"
+                f"{target}: {type(exc).__name__}: {exc or 'no detail'}",
+                type=ErrorType.HTTP_NETWORK_ERROR,
             ) from None
         try:
             raw = bytearray()
@@ -156,13 +158,13 @@ class HttpActivities:
                 if len(raw) > self.max_response_bytes:
                     raise rendering.failure(
                         f"{target}: response body exceeds {self.max_response_bytes} bytes",
-                        type="HttpResponseTooLarge",
+                        type=ErrorType.HTTP_RESPONSE_TOO_LARGE,
                         non_retryable=True,
                     )
         except httpx.TransportError as exc:
             raise rendering.failure(
                 f"{target}: {type(exc).__name__} while reading the response: {exc}",
-                type="HttpNetworkError",
+                type=ErrorType.HTTP_NETWORK_ERROR,
             ) from None
         finally:
             await response.aclose()
@@ -177,7 +179,7 @@ def _text_mapping(rendering: NodeRendering, path: str, raw: Any) -> dict[str, st
     if not isinstance(rendered, dict):
         raise rendering.failure(
             f"{path}: must be an object of names to values",
-            type="HttpRequestInvalid",
+            type=ErrorType.HTTP_REQUEST_INVALID,
             non_retryable=True,
         )
     return {
@@ -241,7 +243,7 @@ def _status_failure(
         retryable = status in RETRYABLE_CLIENT_STATUSES
         return rendering.failure(
             f"{target} answered {status}",
-            type="HttpClientError",
+            type=ErrorType.HTTP_CLIENT_ERROR,
             non_retryable=not retryable,
             details=details,
             next_retry_delay=_retry_after(headers) if retryable else None,
@@ -249,13 +251,13 @@ def _status_failure(
     if status >= 500:
         return rendering.failure(
             f"{target} answered {status}",
-            type="HttpServerError",
+            type=ErrorType.HTTP_SERVER_ERROR,
             details=details,
             next_retry_delay=_retry_after(headers),
         )
     return rendering.failure(
         f"{target} answered {status}, which the node does not expect",
-        type="HttpUnexpectedStatus",
+        type=ErrorType.HTTP_UNEXPECTED_STATUS,
         non_retryable=True,
         details=details,
     )

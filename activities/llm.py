@@ -26,9 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
-import litellm
-from litellm import CustomLLM
-from litellm.types.utils import ModelResponse
+
+# LiteLLM downloads its model price map at import unless told to use the copy it ships:
+# set here, in the one module that imports it, so no process can forget (or block on) it.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm  # noqa: E402
+from litellm import CustomLLM  # noqa: E402
+from litellm.types.utils import ModelResponse  # noqa: E402
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -40,8 +45,9 @@ from activities.rendering import (
     prepare,
 )
 from activities.secrets import SecretSource
-from workflows.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivityOutput
-from workflows.kinds import LlmConfig
+from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivityOutput
+from auterity.graph.errors import ErrorType
+from auterity.graph.kinds import LlmConfig
 
 DEFAULT_ROUTE = "default"
 MOCK_PROVIDER = "mock"
@@ -194,7 +200,7 @@ class LlmActivities:
                 raise rendering.failure(
                     f"model: {config.model!r} is not in any route "
                     f"(known: {', '.join(sorted(self.models)) or 'none'})",
-                    type="UnknownModel",
+                    type=ErrorType.UNKNOWN_MODEL,
                     non_retryable=True,
                 )
             return _model_deployment(config.model)
@@ -203,7 +209,7 @@ class LlmActivities:
             raise rendering.failure(
                 f"route: {route!r} is not configured "
                 f"(known: {', '.join(sorted(self.routes)) or 'none'})",
-                type="UnknownRoute",
+                type=ErrorType.UNKNOWN_ROUTE,
                 non_retryable=True,
             )
         return _route_deployment(route, 0)
@@ -243,7 +249,7 @@ def _check_schema(schema: dict[str, Any], rendering: NodeRendering) -> None:
     except jsonschema.SchemaError as exc:
         raise rendering.failure(
             f"response_schema: not a valid JSON Schema: {exc.message}",
-            type="NodeConfigInvalid",
+            type=ErrorType.NODE_CONFIG_INVALID,
             non_retryable=True,
         ) from None
 
@@ -258,7 +264,7 @@ def _structured(text: str, schema: dict[str, Any], rendering: NodeRendering) -> 
     except ValueError as exc:
         raise rendering.failure(
             f"the reply is not JSON ({exc})",
-            type="InvalidStructuredOutput",
+            type=ErrorType.INVALID_STRUCTURED_OUTPUT,
             details={"text": text[:2000]},
         ) from None
     validator = jsonschema.validators.validator_for(schema)(schema)
@@ -267,7 +273,7 @@ def _structured(text: str, schema: dict[str, Any], rendering: NodeRendering) -> 
         where = "/".join(str(part) for part in error.absolute_path) or "(root)"
         raise rendering.failure(
             f"the reply does not match response_schema at {where}: {error.message}",
-            type="InvalidStructuredOutput",
+            type=ErrorType.INVALID_STRUCTURED_OUTPUT,
             details={"text": text[:2000]},
         )
     return value
@@ -295,10 +301,10 @@ def _provider_failure(exc: Exception, rendering: NodeRendering) -> ApplicationEr
     if isinstance(status, int) and status in REJECTED_STATUSES:
         return rendering.failure(
             f"the model provider rejected the request ({status}): {message}",
-            type="LlmRequestRejected",
+            type=ErrorType.LLM_REQUEST_REJECTED,
             non_retryable=True,
         )
     return rendering.failure(
         f"the model provider failed ({status or type(exc).__name__}): {message}",
-        type="LlmProviderError",
+        type=ErrorType.LLM_PROVIDER_ERROR,
     )

@@ -19,9 +19,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.blobs import BlobStore, resolve_refs
 from activities.secrets import SecretSource, redact
-from workflows import expressions
-from workflows.contracts import NodeActivityInput
-from workflows.expressions import ExpressionError, render_value
+from auterity.graph import expressions
+from auterity.graph.contracts import NodeActivityInput
+from auterity.graph.errors import ErrorType
+from auterity.graph.expressions import ExpressionError, render_value
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -45,7 +46,7 @@ class NodeRendering:
             )
             raise self.failure(
                 f"invalid {self.request.kind} config: {problems}",
-                type="NodeConfigInvalid",
+                type=ErrorType.NODE_CONFIG_INVALID,
                 non_retryable=True,
             ) from None
 
@@ -55,14 +56,14 @@ class NodeRendering:
             return render_value(value, self.scope)
         except ExpressionError as exc:
             raise self.failure(
-                f"{path}: {exc}", type="ExpressionError", non_retryable=True
+                f"{path}: {exc}", type=ErrorType.EXPRESSION_ERROR, non_retryable=True
             ) from None
 
     def failure(
         self,
         message: str,
         *,
-        type: str,
+        type: ErrorType,
         non_retryable: bool = False,
         details: dict[str, Any] | None = None,
         next_retry_delay: timedelta | None = None,
@@ -104,7 +105,7 @@ async def prepare(
         if wanted is None:
             raise rendering.failure(
                 "secrets must be referenced by name, e.g. {{ secrets.api_token }}",
-                type="ExpressionError",
+                type=ErrorType.EXPRESSION_ERROR,
                 non_retryable=True,
             )
         found = await secrets.get(request.tenant, wanted) if wanted else {}
@@ -112,7 +113,7 @@ async def prepare(
         if missing:
             raise rendering.failure(
                 f"unknown secret(s): {', '.join(missing)}",
-                type="SecretNotFound",
+                type=ErrorType.SECRET_NOT_FOUND,
                 non_retryable=True,
             )
         scope["secrets"] = found

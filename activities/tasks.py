@@ -15,16 +15,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from auterity.db import transaction
-from auterity.models.base import utcnow
-from auterity.models.tasks import HumanTask
-from auterity.models.tenancy import Tenant
-from workflows.contracts import (
+from auterity.graph.contracts import (
     TASK_CLOSE,
     TASK_OPEN,
     CloseTaskInput,
     OpenTaskInput,
     OpenTaskOutput,
 )
+from auterity.graph.errors import ErrorType
+from auterity.models.base import utcnow
+from auterity.models.tasks import HumanTask
+from auterity.models.tenancy import Tenant
 
 
 class TaskActivities:
@@ -69,7 +70,7 @@ class TaskActivities:
             raise ApplicationError(
                 f"task {request.task_id} for node '{request.node_id}' was rejected by the "
                 f"database: {str(exc.orig).splitlines()[0]}",
-                type="TaskRejected",
+                type=ErrorType.TASK_REJECTED,
                 non_retryable=True,
             ) from None
         return OpenTaskOutput(task_id=request.task_id, created=True)
@@ -80,7 +81,7 @@ class TaskActivities:
             if task is None:
                 raise ApplicationError(
                     f"task {request.task_id} does not exist",
-                    type="TaskNotFound",
+                    type=ErrorType.TASK_NOT_FOUND,
                     non_retryable=True,
                 )
             if task.status != "pending":
@@ -98,6 +99,8 @@ class TaskActivities:
             tenant_id = session.scalars(select(Tenant.id).where(Tenant.slug == slug)).one_or_none()
         if tenant_id is None:
             raise ApplicationError(
-                f"tenant {slug!r} does not exist", type="TenantNotFound", non_retryable=True
+                f"tenant {slug!r} does not exist",
+                type=ErrorType.TENANT_NOT_FOUND,
+                non_retryable=True,
             )
         return tenant_id

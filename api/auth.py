@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from api.deps import SessionDep, state_of
 from api.problems import Forbidden, NotFound, Unauthorized, Unprocessable
 from auterity import cache
+from auterity.graph import naming
 from auterity.secrets import bind_keyring, keyring
 from auterity.security.accounts import custom_roles, permissions_of
 from auterity.security.authentication import AuthenticationFailed, authenticate
@@ -85,14 +86,9 @@ def require(permission: str) -> Any:
     return Depends(_check)
 
 
-def workflow_id_prefix(tenant_slug: str) -> str:
-    """What every Temporal workflow id of the tenant starts with."""
-    return f"{tenant_slug}:"
-
-
 def ensure_workflow_in_tenant(workflow_id: str, tenant_slug: str) -> str:
     """`workflow_id` if it belongs to the tenant, else 404 (never 403: no hint it exists)."""
-    if not workflow_id.startswith(workflow_id_prefix(tenant_slug)):
+    if not naming.in_tenant(workflow_id, tenant_slug):
         raise NotFound(f"execution {workflow_id!r} not found")
     return workflow_id
 

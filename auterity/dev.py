@@ -19,8 +19,9 @@ from types import FrameType
 
 import httpx
 
-from auterity import migrate, temporal
+from auterity import migrate
 from auterity.errors import ConfigError, DependencyUnavailable
+from auterity.graph.naming import SEARCH_ATTRIBUTES
 from auterity.network import ensure_port_free, wait_for_port
 from auterity.settings import load_settings
 
@@ -43,7 +44,7 @@ def temporal_command(home: Path, port: int, ui_port: int) -> list[str]:
         "--db-filename", str(home / "temporal.db"),
         "--log-level", "warn", "--ui-disable-news-fetch",
     ]  # fmt: skip
-    for key in temporal.SEARCH_ATTRIBUTES:
+    for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}=Keyword"]
     return command
 
@@ -99,7 +100,6 @@ def run_dev(*, port: int, temporal_port: int, ui_port: int, home: Path | None) -
         AUTERITY_TEMPORAL_ADDRESS=f"{HOST}:{temporal_port}",
         AUTERITY_API_HOST=HOST,
         AUTERITY_API_PORT=str(port),
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
     )
     settings = load_settings(home=home, temporal_address=env["AUTERITY_TEMPORAL_ADDRESS"])
     migrate.upgrade(settings.database_url_resolved)

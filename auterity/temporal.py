@@ -10,14 +10,8 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
 from auterity.errors import ConfigError, DependencyUnavailable
+from auterity.graph.naming import SEARCH_ATTRIBUTES
 from auterity.settings import Settings
-from workflows.run import GRAPH_ATTRIBUTE as GRAPH
-from workflows.run import GRAPH_VERSION_ATTRIBUTE as GRAPH_VERSION
-from workflows.run import SEARCH_ATTRIBUTES
-from workflows.run import TENANT_ATTRIBUTE as TENANT
-from workflows.run import TRIGGER_ATTRIBUTE as TRIGGER
-
-__all__ = ["GRAPH", "GRAPH_VERSION", "SEARCH_ATTRIBUTES", "TENANT", "TRIGGER", "connect"]
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:

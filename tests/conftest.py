@@ -9,8 +9,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,8 +16,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from auterity import migrate, temporal
+from auterity import migrate
 from auterity.db import make_engine, make_sessionmaker
+from auterity.graph import naming
 from auterity.settings import Settings, load_settings
 from tests.support import fresh_postgres_database, postgres_reachable, serve
 
@@ -43,7 +42,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
         data_converter=pydantic_data_converter,
-        search_attributes=temporal.SEARCH_ATTRIBUTES,
+        search_attributes=naming.SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
     )
     yield env

@@ -55,7 +55,7 @@ async def run_worker(settings: Settings, *, task_queue: str | None = None) -> No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    from workflows.maintenance import ensure_audit_retention_schedule
+    from workers.maintenance import ensure_audit_retention_schedule
 
     await ensure_audit_retention_schedule(client, task_queue or settings.task_queue)
     async with ActivityRuntime(settings) as runtime:

@@ -1,2 +1,2 @@
-"""The graph engine: graph model, node kinds, expressions, validation, compilation and
-`GraphWorkflow`. Imports nothing of ours but itself (stdlib, pydantic, jinja2, temporalio)."""
+"""The engine: `GraphWorkflow`, which interprets any compiled graph, and the platform's own
+workflows. Imports nothing of ours but itself and the graph language (`auterity.graph`)."""

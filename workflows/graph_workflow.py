@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RetryPolicy, TypedSearchAttributes
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -44,20 +44,14 @@ from temporalio.exceptions import CancelledError as TemporalCancelled
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import contracts
-    from workflows.compiler import ExecutionPlan, PlanNode
-    from workflows.expressions import ENGINE_MODULES
-    from workflows.graph import RetrySpec, parse_duration
-    from workflows.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
-    from workflows.pure import PURE_KINDS, NodeFailure, NodeOutcome, render_field, run_merge
-    from workflows.pure import evaluate_field as _evaluate_field
-    from workflows.run import (
-        GRAPH_ATTRIBUTE,
-        GRAPH_VERSION_ATTRIBUTE,
-        NODE_FAILED,
+    from auterity.graph import contracts, naming
+    from auterity.graph.compiler import ExecutionPlan, PlanNode
+    from auterity.graph.errors import ErrorType
+    from auterity.graph.expressions import ENGINE_MODULES
+    from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
+    from auterity.graph.model import RetrySpec, parse_duration
+    from auterity.graph.run import (
         QUERY_STATE,
-        TENANT_ATTRIBUTE,
-        TRIGGER_ATTRIBUTE,
         UPDATE_COMPLETE_TASK,
         WORKFLOW_NAME,
         ForeachBatch,
@@ -71,6 +65,8 @@ with workflow.unsafe.imports_passed_through():
         TaskCompletion,
         TaskDecision,
     )
+    from workflows.pure import PURE_KINDS, NodeFailure, NodeOutcome, render_field, run_merge
+    from workflows.pure import evaluate_field as _evaluate_field
     from workflows.scheduler import (
         final_nodes,
         next_steps,
@@ -212,7 +208,7 @@ class GraphWorkflow:
         return ApplicationError(
             f"node {node_id!r} failed: {error.type}: {error.message}",
             {"node": node_id, "error": error.model_dump()},
-            type=NODE_FAILED,
+            type=ErrorType.NODE_FAILED,
             non_retryable=True,
         )
 
@@ -439,7 +435,7 @@ class GraphWorkflow:
         outcome = config.timeout_outcome()
         await self._close_task(node, task_id, "timed_out", outcome=outcome)
         if outcome is None:
-            raise NodeFailure("ApprovalTimedOut", f"no decision within {config.timeout}")
+            raise NodeFailure(ErrorType.APPROVAL_TIMED_OUT, f"no decision within {config.timeout}")
         return NodeOutcome(
             output={"task_id": task_id, "decision": outcome, "timed_out": True}, label=outcome
         )
@@ -482,7 +478,7 @@ class GraphWorkflow:
         plan = self._request.subgraphs.get(parsed.version)
         if plan is None:
             raise NodeFailure(
-                "SubgraphUnavailable",
+                ErrorType.SUBGRAPH_UNAVAILABLE,
                 f"version {parsed.version} of graph {parsed.graph_id!r} was not given to the run",
             )
         inputs = render_field("config.inputs", parsed.inputs, scope)
@@ -496,35 +492,31 @@ class GraphWorkflow:
                     version_id=parsed.version,
                     plan=plan,
                     inputs=inputs,
-                    trigger="subgraph",
+                    trigger=naming.Trigger.SUBGRAPH,
                     subgraphs=self._request.subgraphs,
                 ),
-                id=f"{workflow.info().workflow_id}:{node_id}{suffix}",
+                id=naming.subgraph_run_id(workflow.info().workflow_id, node_id, index),
                 result_type=GraphRunResult,
                 execution_timeout=timeout,
                 static_summary=f"{node_id}{suffix} (subgraph {parsed.graph_id})",
                 search_attributes=self._child_attributes(
-                    parsed.graph_id, parsed.version, "subgraph"
+                    parsed.graph_id, parsed.version, naming.Trigger.SUBGRAPH
                 ),
             )
         except ChildWorkflowError as error:
             if isinstance(error.cause, TemporalCancelled):
                 raise asyncio.CancelledError() from None
-            raise _child_failure(error, "SubgraphFailed") from None
+            raise _child_failure(error, ErrorType.SUBGRAPH_FAILED) from None
         return NodeOutcome(output=result.output)
 
     def _child_attributes(
-        self, graph_id: str, version_id: str, trigger: str
+        self, graph_id: str, version_id: str, trigger: naming.Trigger
     ) -> TypedSearchAttributes | None:
-        """The parent's search attributes with the child's graph, when the parent has them."""
-        attributes = workflow.info().typed_search_attributes
-        if attributes.get(TENANT_ATTRIBUTE) is None:
+        """A child run's search attributes, in the parent's tenant, when the parent has them."""
+        tenant = workflow.info().typed_search_attributes.get(naming.TENANT)
+        if tenant is None:
             return None
-        return attributes.updated(
-            SearchAttributePair(GRAPH_ATTRIBUTE, graph_id),
-            SearchAttributePair(GRAPH_VERSION_ATTRIBUTE, version_id),
-            SearchAttributePair(TRIGGER_ATTRIBUTE, trigger),
-        )
+        return naming.run_attributes(tenant, graph_id, version_id, trigger)
 
     def _execution_id(self) -> str:
         batch = self._request.batch
@@ -538,7 +530,7 @@ class GraphWorkflow:
         items = _evaluate_field("config.items", config.items, await self._resolved(scope))
         if not isinstance(items, list):
             raise NodeFailure(
-                "ExpressionError", f"config.items: gave {type(items).__name__}, not a list"
+                ErrorType.EXPRESSION_ERROR, f"config.items: gave {type(items).__name__}, not a list"
             )
         if len(items) <= config.batch_size:
             return NodeOutcome(await self._run_items(node, config, items, 0, scope))
@@ -583,17 +575,19 @@ class GraphWorkflow:
                                 "inputs": {},
                             }
                         ),
-                        id=f"{workflow.info().workflow_id}:{node.id}:batch-{number}",
+                        id=naming.foreach_batch_id(workflow.info().workflow_id, node.id, number),
                         result_type=GraphRunResult,
                         static_summary=f"{node.id} items {offset}-{offset + len(batch.items) - 1}",
                         search_attributes=self._child_attributes(
-                            self._request.graph_id, self._request.version_id, "foreach"
+                            self._request.graph_id,
+                            self._request.version_id,
+                            naming.Trigger.FOREACH,
                         ),
                     )
                 except ChildWorkflowError as error:
                     if isinstance(error.cause, TemporalCancelled):
                         raise asyncio.CancelledError() from None
-                    raise _child_failure(error, "ForeachBatchFailed") from None
+                    raise _child_failure(error, ErrorType.FOREACH_BATCH_FAILED) from None
                 return list(result.output or [])
 
         offsets = range(0, len(items), size)
@@ -727,7 +721,7 @@ def _timestamp(value: Any) -> datetime:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         raise NodeFailure(
-            "ExpressionError", f"config.until: {value!r} is not an ISO 8601 time"
+            ErrorType.EXPRESSION_ERROR, f"config.until: {value!r} is not an ISO 8601 time"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -741,20 +735,24 @@ def _activity_failure(error: ActivityError, policy: RetryPolicy) -> NodeFailure:
     )
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details else None
-        return NodeFailure(cause.type or "ActivityError", cause.message, details, attempts)
+        return NodeFailure(cause.type or ErrorType.ACTIVITY_ERROR, cause.message, details, attempts)
     if isinstance(cause, TemporalTimeout):
         kind = cause.type.name.lower() if cause.type else "timeout"
-        return NodeFailure("Timeout", f"timed out ({kind})", None, attempts)
+        return NodeFailure(ErrorType.TIMEOUT, f"timed out ({kind})", None, attempts)
     message = cause.message if cause is not None and hasattr(cause, "message") else str(error)
-    return NodeFailure(type(cause).__name__ if cause else "ActivityError", message, None, attempts)
+    return NodeFailure(
+        type(cause).__name__ if cause else ErrorType.ACTIVITY_ERROR, message, None, attempts
+    )
 
 
 def _child_failure(error: ChildWorkflowError, default_type: str) -> NodeFailure:
     cause = error.cause
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details else None
-        failure_type = default_type if cause.type == NODE_FAILED else cause.type or default_type
+        failure_type = (
+            default_type if cause.type == ErrorType.NODE_FAILED else cause.type or default_type
+        )
         return NodeFailure(failure_type, cause.message, details)
     if isinstance(cause, TemporalTimeout):
-        return NodeFailure("Timeout", "the child run timed out")
+        return NodeFailure(ErrorType.TIMEOUT, "the child run timed out")
     return NodeFailure(default_type, str(cause or error))

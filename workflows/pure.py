@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workflows.expressions import ExpressionError, evaluate, render_value
-from workflows.kinds import DEFAULT_LABEL, ConditionConfig, SwitchConfig, TransformConfig
+from auterity.graph.errors import ErrorType
+from auterity.graph.expressions import ExpressionError, evaluate, render_value
+from auterity.graph.kinds import DEFAULT_LABEL, ConditionConfig, SwitchConfig, TransformConfig
 
 
 @dataclass
@@ -44,7 +45,7 @@ def evaluate_field(field: str, expression: str, scope: Mapping[str, Any]) -> Any
     try:
         return evaluate(expression, scope)
     except ExpressionError as error:
-        raise NodeFailure("ExpressionError", f"{field}: {error}") from None
+        raise NodeFailure(ErrorType.EXPRESSION_ERROR, f"{field}: {error}") from None
 
 
 def render_field(field: str, value: Any, scope: Mapping[str, Any]) -> Any:
@@ -52,7 +53,7 @@ def render_field(field: str, value: Any, scope: Mapping[str, Any]) -> Any:
     try:
         return render_value(value, scope)
     except ExpressionError as error:
-        raise NodeFailure("ExpressionError", f"{field}: {error}") from None
+        raise NodeFailure(ErrorType.EXPRESSION_ERROR, f"{field}: {error}") from None
 
 
 def case_text(value: Any) -> str:

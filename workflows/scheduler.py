@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from workflows.compiler import ExecutionPlan, PlanNode
-from workflows.graph import Edge
-from workflows.kinds import ERROR_LABEL
-from workflows.run import NodeState
+from auterity.graph.compiler import ExecutionPlan, PlanNode
+from auterity.graph.kinds import ERROR_LABEL
+from auterity.graph.model import Edge
+from auterity.graph.run import NodeState
 
 EdgeState = Literal["pending", "taken", "dead"]
 Readiness = Literal["wait", "run", "skip"]

@@ -25,8 +25,9 @@ from api.services import executions as service
 from auterity import audit, cache
 from auterity.audit import Target
 from auterity.db import transaction
+from auterity.graph import naming
+from auterity.graph.run import NodeState
 from auterity.security.principal import Principal
-from workflows.run import NodeState
 
 log = logging.getLogger("auterity.api.executions")
 router = APIRouter(prefix="/v1", tags=["executions"])
@@ -100,9 +101,9 @@ def summary(description: Any) -> ExecutionSummary:
     attributes = description.typed_search_attributes
     return ExecutionSummary(
         id=description.id,
-        graph_id=attributes.get(service.temporal.GRAPH),
-        version_id=attributes.get(service.temporal.GRAPH_VERSION),
-        trigger=attributes.get(service.temporal.TRIGGER),
+        graph_id=attributes.get(naming.GRAPH),
+        version_id=attributes.get(naming.GRAPH_VERSION),
+        trigger=attributes.get(naming.TRIGGER),
         status=service.status_name(description.status),
         started_at=description.start_time,
         closed_at=description.close_time,
@@ -137,12 +138,14 @@ async def create_execution(
 
     def prepare() -> tuple[service.Runnable, Any]:
         version = service.runnable(session, graph_id, body.version)
-        run = service.run_input(session, principal.tenant_slug, version, body.inputs, trigger="api")
+        run = service.run_input(
+            session, principal.tenant_slug, version, body.inputs, trigger=naming.Trigger.API
+        )
         return version, run
 
     # Database work runs off the event loop, so slow queries never stall other requests.
     version, run = await cache.from_cache(session, prepare)
-    workflow_id = service.execution_id(principal.tenant_slug, graph_id, idempotency_key)
+    workflow_id = naming.run_id(principal.tenant_slug, graph_id, idempotency_key)
 
     def record(outcome: audit.Outcome = "success", error: str | None = None) -> Any:
         details = {"version_id": version.version_id, "idempotency_key": bool(idempotency_key)}
@@ -289,7 +292,7 @@ async def retry_execution(
     }
     run = original.model_copy(
         update={
-            "trigger": "retry", "reuse_outputs": reuse, "carried": {}, "continued": 0,
+            "trigger": naming.Trigger.RETRY.value, "reuse_outputs": reuse, "carried": {}, "continued": 0,
         }
     )  # fmt: skip
     started = await service.start_execution(

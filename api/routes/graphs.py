@@ -13,11 +13,11 @@ from api.schemas import GraphRead, GraphVersionRead, ValidationResult
 from api.services import graphs as service
 from auterity import audit
 from auterity.audit import Target
+from auterity.graph.compiler import compile_graph
+from auterity.graph.kinds import graph_schema, kind_schemas
 from auterity.models.graphs import GraphVersion, SavedGraph
 from auterity.models.secrets import Secret
 from auterity.security.principal import Principal
-from workflows.compiler import compile_graph
-from workflows.kinds import graph_schema, kind_schemas
 
 router = APIRouter(prefix="/v1", tags=["graphs"])
 

@@ -36,10 +36,11 @@ from api.services import executions
 from api.services import schedules as service
 from auterity import audit
 from auterity.audit import Target
+from auterity.graph import naming
+from auterity.graph.run import GraphRunInput
 from auterity.models.base import utcnow
 from auterity.models.triggers import GraphSchedule
 from auterity.security.principal import Principal
-from workflows.run import GraphRunInput
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
 Manager = Annotated[Principal, require("triggers:manage")]
@@ -234,7 +235,7 @@ class ScheduleAccepted(BaseModel):
 def _row(session: Session, principal: Principal, schedule_id: str) -> GraphSchedule:
     """The tenant's schedule row; a foreign or unknown id is a 404 (before Temporal is asked)."""
     row = session.get(GraphSchedule, schedule_id)
-    if row is None or not service.in_tenant(principal.tenant_slug, schedule_id):
+    if row is None or not naming.schedule_in_tenant(schedule_id, principal.tenant_slug):
         raise NotFound(f"schedule '{schedule_id}' not found")
     return row
 
@@ -327,7 +328,7 @@ async def create_schedule(
 ) -> ScheduleRead:
     """Schedule runs of a graph version with fixed inputs (validated now) on a cron or interval."""
     run, resolved = _run(session, principal, body.graph_id, body.version, body.inputs)
-    schedule_id = service.new_schedule_id(principal.tenant_slug)
+    schedule_id = naming.new_schedule_id(principal.tenant_slug)
     row = GraphSchedule(
         id=schedule_id, tenant_id=principal.tenant_id, name=body.name, graph_id=body.graph_id,
         cron=body.cron or [], interval=body.interval, created_by=principal.name,
@@ -339,7 +340,7 @@ async def create_schedule(
         service.spec(body.cron, body.interval, body.time_zone),
         overlap=body.overlap, paused=body.paused, note=body.note,
     )  # fmt: skip
-    attributes = service.schedule_attributes(principal.tenant_slug, body.graph_id)
+    attributes = naming.run_attributes(principal.tenant_slug, body.graph_id)
     await service.create(client, schedule_id, plan, attributes)
     _record(
         session, principal, "schedule.create", row, request,
@@ -430,7 +431,7 @@ async def update_schedule(
 
     attributes = None
     if new_action is not None:
-        attributes = service.schedule_attributes(principal.tenant_slug, row.graph_id)
+        attributes = naming.run_attributes(principal.tenant_slug, row.graph_id)
     await service.update(handle, change, loc=["body"], attributes=attributes)
     if body.cron is not None or body.interval is not None:
         row.cron, row.interval = body.cron or [], body.interval

@@ -16,10 +16,10 @@ from api.schemas import Body
 from api.services import tasks as service
 from auterity import audit
 from auterity.audit import Target
+from auterity.graph.model import Duration, parse_duration
 from auterity.models.tasks import TASK_STATUSES, HumanTask
 from auterity.security.principal import Actor, Principal
 from auterity.security.scoping import set_tenant
-from workflows.graph import Duration, parse_duration
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 

@@ -18,13 +18,14 @@ from api.services import graphs as graph_service
 from api.services import triggers as service
 from auterity import audit
 from auterity.audit import Target
+from auterity.graph import naming
+from auterity.graph.model import Graph
 from auterity.models.base import utcnow
 from auterity.models.triggers import WebhookTrigger, new_trigger_id
 from auterity.secrets import bind_keyring
 from auterity.secrets import keyring as secrets_keyring
 from auterity.security.principal import Actor, Principal
 from auterity.settings import Settings
-from workflows.graph import Graph
 
 router = APIRouter(prefix="/v1", tags=["triggers"])
 Manager = Annotated[Principal, require("triggers:manage")]
@@ -332,7 +333,9 @@ async def deliver_webhook(
     delivery = service.Delivery.of(service.parse_body(raw), request.headers, request.query_params)
     inputs = service.map_inputs(trigger.inputs, delivery)
     version = executions.runnable(session, trigger.graph_id, trigger.version_id)
-    run = executions.run_input(session, tenant.slug, version, inputs, trigger="webhook")
+    run = executions.run_input(
+        session, tenant.slug, version, inputs, trigger=naming.Trigger.WEBHOOK
+    )
     delivery_key = idempotency_key or x_request_id or f"signature:{signature}"
     started = await executions.start_execution(
         client, settings.task_queue, run, idempotency_key=f"webhook:{trigger.id}:{delivery_key}",

@@ -16,7 +16,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
-from workflows.run import QUERY_STATE, NodeState, RunState
+from auterity.graph.run import QUERY_STATE, NodeState, RunState
 
 WAKE_ON = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,

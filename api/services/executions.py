@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,19 +16,20 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import ensure_workflow_in_tenant
 from api.problems import Conflict, NotFound, Unprocessable
 from api.services import graphs as graph_service
-from auterity import cache, temporal
+from auterity import cache
+from auterity.graph import naming
+from auterity.graph.compiler import ExecutionPlan, compile_graph
+from auterity.graph.model import Graph
+from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
 from auterity.models.graphs import GraphVersion
 from auterity.security.scoping import current_tenant
-from workflows.compiler import ExecutionPlan, compile_graph
-from workflows.graph import Graph
-from workflows.run import WORKFLOW_NAME, GraphRunInput
 
 STATUS_NAMES = {
     WorkflowExecutionStatus.RUNNING: "running",
@@ -59,15 +58,6 @@ def status_name(status: WorkflowExecutionStatus | None) -> str:
 class Started:
     execution_id: str
     created: bool
-
-
-def execution_id(tenant_slug: str, graph_id: str, idempotency_key: str | None) -> str:
-    """`<tenant>:<graph>:<unique>`; an idempotency key maps to a stable unique part."""
-    if idempotency_key:
-        unique = "k" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-    else:
-        unique = uuid.uuid4().hex
-    return f"{tenant_slug}:{graph_id}:{unique}"
 
 
 def check_inputs(
@@ -163,16 +153,10 @@ async def start_execution(
 ) -> Started:
     """Start GraphWorkflow; a repeated idempotency key returns the existing execution.
 
-    `workflow_id`: the id `execution_id` gave beforehand (a new one if unset)."""
-    workflow_id = workflow_id or execution_id(run.tenant, run.graph_id, idempotency_key)
-    attributes = TypedSearchAttributes(
-        [
-            SearchAttributePair(temporal.TENANT, run.tenant),
-            SearchAttributePair(temporal.GRAPH, run.graph_id),
-            SearchAttributePair(temporal.GRAPH_VERSION, run.version_id),
-            SearchAttributePair(temporal.TRIGGER, run.trigger or "api"),
-        ]
-    )
+    `workflow_id`: the id `naming.run_id` gave beforehand (a new one if unset)."""
+    workflow_id = workflow_id or naming.run_id(run.tenant, run.graph_id, idempotency_key)
+    trigger = run.trigger or naming.Trigger.API
+    attributes = naming.run_attributes(run.tenant, run.graph_id, run.version_id, trigger)
     try:
         await client.start_workflow(
             WORKFLOW_NAME,
@@ -181,7 +165,7 @@ async def start_execution(
             task_queue=task_queue,
             search_attributes=attributes,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"graph {run.graph_id} @ {run.version_id} ({run.trigger})",
+            static_summary=f"graph {run.graph_id} @ {run.version_id} ({trigger})",
             memo=memo,
         )
     except WorkflowAlreadyStartedError:

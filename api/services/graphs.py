@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.problems import NotFound, Unprocessable
+from auterity.graph.compiler import version_id
+from auterity.graph.model import Graph
+from auterity.graph.validation import GraphIssue, validate_graph
 from auterity.models import utcnow
 from auterity.models.graphs import GraphVersion, SavedGraph
-from workflows.compiler import version_id
-from workflows.graph import Graph
-from workflows.validation import GraphIssue, validate_graph
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-import secrets
 import zoneinfo
 from collections.abc import Callable
 from datetime import timedelta
@@ -33,13 +32,13 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import NotFound, Problem, ServiceUnavailable, Unprocessable
-from auterity import temporal
-from workflows.graph import DurationError, parse_duration
-from workflows.run import WORKFLOW_NAME, GraphRunInput
+from auterity.graph import naming
+from auterity.graph.model import DurationError, parse_duration
+from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
 
 Overlap = Literal[
     "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"
@@ -53,27 +52,12 @@ OVERLAP: dict[str, ScheduleOverlapPolicy] = {
     "allow_all": ScheduleOverlapPolicy.ALLOW_ALL,
 }
 OVERLAP_NAMES = {policy: name for name, policy in OVERLAP.items()}
-TRIGGER = "schedule"
+TRIGGER = naming.Trigger.SCHEDULE
 MIN_INTERVAL = timedelta(seconds=1)
 CRON_SHORTHANDS = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-#]+$")
-
-
-# --- ids ------------------------------------------------------------------------------
-
-
-def new_schedule_id(tenant_slug: str) -> str:
-    return f"{tenant_slug}:sched:{secrets.token_hex(6)}"
-
-
-def in_tenant(tenant_slug: str, schedule_id: str) -> bool:
-    return schedule_id.startswith(f"{tenant_slug}:sched:")
-
-
-def short_id(schedule_id: str) -> str:
-    return schedule_id.rsplit(":", 1)[-1]
 
 
 # --- checking what a caller sends -------------------------------------------------------
@@ -134,15 +118,10 @@ def action(
     return ScheduleActionStartWorkflow(
         WORKFLOW_NAME,
         run,
-        id=f"{run.tenant}:{run.graph_id}:sched-{short_id(schedule_id)}",
+        id=naming.scheduled_run_id(run.tenant, run.graph_id, schedule_id),
         task_queue=task_queue,
-        typed_search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(temporal.TENANT, run.tenant),
-                SearchAttributePair(temporal.GRAPH, run.graph_id),
-                SearchAttributePair(temporal.GRAPH_VERSION, run.version_id),
-                SearchAttributePair(temporal.TRIGGER, TRIGGER),
-            ]
+        typed_search_attributes=naming.run_attributes(
+            run.tenant, run.graph_id, run.version_id, TRIGGER
         ),
         memo={"schedule_id": schedule_id, "started_by": started_by},
         static_summary=f"graph {run.graph_id} @ {run.version_id} (schedule {schedule_id})",
@@ -165,15 +144,6 @@ def schedule(
     )
 
 
-def schedule_attributes(tenant_slug: str, graph_id: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(temporal.TENANT, tenant_slug),
-            SearchAttributePair(temporal.GRAPH, graph_id),
-        ]
-    )
-
-
 # --- talking to Temporal ------------------------------------------------------------------
 
 
@@ -190,7 +160,7 @@ def rpc_problem(error: RPCError, schedule_id: str, loc: list[Any]) -> Problem:
 
 def handle_for(client: Client, tenant_slug: str, schedule_id: str) -> ScheduleHandle:
     """A handle on one of the tenant's schedules; another tenant's id is a 404."""
-    if not in_tenant(tenant_slug, schedule_id):
+    if not naming.schedule_in_tenant(schedule_id, tenant_slug):
         raise NotFound(f"schedule '{schedule_id}' not found")
     return client.get_schedule_handle(schedule_id)
 

@@ -16,11 +16,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.problems import Conflict, Forbidden, Unauthorized, Unprocessable
 from api.services import executions as execution_service
 from api.services import graphs as graph_service
+from auterity.graph import naming
+from auterity.graph.run import UPDATE_COMPLETE_TASK, TaskCompletion, TaskDecision
 from auterity.models import utcnow
 from auterity.models.tasks import HumanTask
 from auterity.security.crypto import KeyRing
 from auterity.settings import Settings
-from workflows.run import UPDATE_COMPLETE_TASK, TaskCompletion, TaskDecision
 
 RESUME_AUDIENCE = "auterity-task-resume"
 ALGORITHM = "HS256"
@@ -98,8 +99,8 @@ async def ensure_not_starter(
     handle = execution_service.handle_for(client, tenant_slug, task.execution_id)
     description = await handle.describe()
     attributes = description.typed_search_attributes
-    graph_id = attributes.get(execution_service.temporal.GRAPH)
-    version_id = attributes.get(execution_service.temporal.GRAPH_VERSION)
+    graph_id = attributes.get(naming.GRAPH)
+    version_id = attributes.get(naming.GRAPH_VERSION)
     if not graph_id or not version_id:
         return
     version = await asyncio.to_thread(graph_service.get_version, session, graph_id, version_id)

@@ -25,13 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.problems import NotFound, Unauthorized, Unprocessable
+from auterity.graph.expressions import ExpressionError, referenced_names, render_value
 from auterity.models.base import utcnow
 from auterity.models.tenancy import Tenant
 from auterity.models.triggers import WebhookTrigger
 from auterity.security.crypto import DecryptionError, KeyRing
 from auterity.security.scoping import set_tenant, set_webhook_lookup, unscoped
 from auterity.settings import Settings
-from workflows.expressions import ExpressionError, referenced_names, render_value
 
 SIGNATURE_HEADER = "X-Auterity-Signature"
 SIGNATURE_SCHEME = "v1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.contracts import NodeActivityInput
+from auterity.graph.contracts import NodeActivityInput
 
 TENANT = "tenant-a"
 

@@ -9,7 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.blobs import FileBlobStore, encode, load, offload, resolve_refs
-from workflows.contracts import BLOB_KEY, is_blob_ref
+from auterity.graph.contracts import BLOB_KEY, is_blob_ref
 
 
 async def test_small_values_stay_inline(blobs: FileBlobStore) -> None:

@@ -15,10 +15,10 @@ from temporalio.testing import ActivityEnvironment
 from activities.blobs import BlobActivities, FileBlobStore
 from activities.http import HttpActivities
 from activities.secrets import REDACTED, StaticSecretSource
+from auterity.graph.contracts import BlobGetInput, is_blob_ref
 from tests.activities.conftest import Recorder
 from tests.activities.nodes import TENANT, node_request
 from tests.support import free_port
-from workflows.contracts import BlobGetInput, is_blob_ref
 
 TOKEN = "s3cr3t-T0KEN-value"
 

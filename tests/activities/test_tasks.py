@@ -14,9 +14,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.tasks import TaskActivities
 from auterity.db import transaction
+from auterity.graph.contracts import CloseTaskInput, OpenTaskInput
 from auterity.models import Tenant
 from auterity.models.tasks import HumanTask
-from workflows.contracts import CloseTaskInput, OpenTaskInput
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from temporalio.worker import Worker
 
 from auterity import secrets
 from auterity.db import transaction
+from auterity.graph import contracts
+from auterity.graph.contracts import CloseTaskInput, OpenTaskInput, is_blob_ref
 from auterity.models import Tenant
 from auterity.models.tasks import HumanTask
 from auterity.settings import Settings, load_settings
@@ -24,8 +26,6 @@ from tests.activities.conftest import Recorder
 from tests.activities.nodes import node_request
 from tests.activities.probe_workflow import ActivityProbe, ProbeStep
 from workers.activities import ActivityRuntime
-from workflows import contracts
-from workflows.contracts import CloseTaskInput, OpenTaskInput, is_blob_ref
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
 

@@ -19,6 +19,8 @@ from temporalio.worker import Worker
 from activities.audit import AuditActivities
 from auterity import audit
 from auterity.db import make_engine, make_sessionmaker, transaction
+from auterity.graph.contracts import AuditRetentionInput
+from auterity.graph.naming import AUDIT_RETENTION_ID
 from auterity.models.audit import AuditEntry
 from auterity.models.tenancy import Tenant
 from auterity.secrets import bind_keyring, keyring
@@ -26,11 +28,8 @@ from auterity.security.clock import as_utc
 from auterity.security.principal import Actor
 from auterity.settings import Settings
 from tests.api.conftest import Member, login
-from workflows.maintenance import (
-    AuditRetentionInput,
-    AuditRetentionWorkflow,
-    ensure_audit_retention_schedule,
-)
+from workers.maintenance import ensure_audit_retention_schedule
+from workflows.maintenance import AuditRetentionWorkflow
 
 MemberFactory = Callable[..., Awaitable[Member]]
 
@@ -257,16 +256,12 @@ async def test_the_retention_workflow_purges_every_tenant_as_the_app_role(
 async def test_the_retention_schedule_is_created_once(
     temporal_client: Client, task_queue: str
 ) -> None:
-    from workflows.maintenance import AUDIT_RETENTION_SCHEDULE_ID
-
     try:
         created = await ensure_audit_retention_schedule(temporal_client, task_queue)
         again = await ensure_audit_retention_schedule(temporal_client, task_queue)
-        description = await temporal_client.get_schedule_handle(
-            AUDIT_RETENTION_SCHEDULE_ID
-        ).describe()
+        description = await temporal_client.get_schedule_handle(AUDIT_RETENTION_ID).describe()
         assert description.schedule.spec.intervals[0].every == timedelta(days=1)
         assert (created, again) in {(True, False), (False, False)}
     finally:
         with contextlib.suppress(Exception):
-            await temporal_client.get_schedule_handle(AUDIT_RETENTION_SCHEDULE_ID).delete()
+            await temporal_client.get_schedule_handle(AUDIT_RETENTION_ID).delete()

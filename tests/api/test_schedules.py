@@ -15,7 +15,7 @@ from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverl
 from temporalio.service import RPCError
 
 from api.services.executions import started_input
-from auterity import temporal
+from auterity.graph import naming
 from tests.factories import auth_headers, make_member
 
 DIGEST = {
@@ -99,8 +99,8 @@ async def test_create_read_list_delete(
     action = description.schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow) and action.workflow == "GraphWorkflow"
     assert action.id == f"{member.tenant_slug}:{graph_id}:sched-{schedule_id.rsplit(':', 1)[1]}"
-    assert action.typed_search_attributes.get(temporal.TRIGGER) == "schedule"
-    assert action.typed_search_attributes.get(temporal.TENANT) == member.tenant_slug
+    assert action.typed_search_attributes.get(naming.TRIGGER) == "schedule"
+    assert action.typed_search_attributes.get(naming.TENANT) == member.tenant_slug
     assert description.schedule.policy.overlap == ScheduleOverlapPolicy.BUFFER_ONE
 
     read = await api.get(f"/v1/schedules/{schedule_id}", headers=headers)
@@ -134,8 +134,8 @@ async def test_trigger_now_starts_a_run_tagged_schedule(
 
     handle = temporal_client.get_workflow_handle(execution_id)
     attributes = (await handle.describe()).typed_search_attributes
-    assert attributes.get(temporal.TRIGGER) == "schedule"
-    assert attributes.get(temporal.GRAPH_VERSION) == schedule["version_id"]
+    assert attributes.get(naming.TRIGGER) == "schedule"
+    assert attributes.get(naming.GRAPH_VERSION) == schedule["version_id"]
     assert (await started_input(temporal_client, handle)).inputs == {"topic": "sales"}
     for _ in range(100):
         execution = (await api.get(f"/v1/executions/{execution_id}", headers=headers)).json()

@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from api.services.executions import started_input
 from api.services.triggers import SIGNATURE_HEADER, hook_url, signature_header
-from auterity import temporal
+from auterity.graph import naming
 from auterity.settings import load_settings
 from tests.factories import auth_headers, make_member, save_graph
 
@@ -124,9 +124,9 @@ async def test_signed_delivery_starts_a_run_with_mapped_inputs(
     handle = temporal_client.get_workflow_handle(execution_id)
     description = await handle.describe()
     attributes = description.typed_search_attributes
-    assert attributes.get(temporal.TRIGGER) == "webhook"
-    assert attributes.get(temporal.TENANT) == member.tenant_slug
-    assert attributes.get(temporal.GRAPH) == graph_id
+    assert attributes.get(naming.TRIGGER) == "webhook"
+    assert attributes.get(naming.TENANT) == member.tenant_slug
+    assert attributes.get(naming.GRAPH) == graph_id
     assert (await description.memo())["trigger_id"] == trigger["id"]
     run = await started_input(temporal_client, handle)
     assert run.inputs == {"title": "Printer on fire", "priority": 2}
@@ -200,7 +200,7 @@ async def test_pinned_version_runs_that_version(
         description = await temporal_client.get_workflow_handle(
             response.json()["execution_id"]
         ).describe()
-        assert description.typed_search_attributes.get(temporal.GRAPH_VERSION) == expected
+        assert description.typed_search_attributes.get(naming.GRAPH_VERSION) == expected
 
 
 async def test_retried_and_replayed_deliveries_return_the_same_execution(

@@ -44,8 +44,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request
@@ -54,10 +52,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.services.executions import start_execution
-from auterity.temporal import SEARCH_ATTRIBUTES
+from auterity.graph.compiler import compile_graph
+from auterity.graph.naming import SEARCH_ATTRIBUTES
+from auterity.graph.run import GraphRunInput
 from tests.support import free_port, fresh_postgres_database, postgres_reachable
-from workflows.compiler import compile_graph
-from workflows.run import GraphRunInput
 
 GRAPH = {
     "name": "bench",

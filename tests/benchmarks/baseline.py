@@ -13,7 +13,7 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import contracts
+    from auterity.graph import contracts
 
 TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)

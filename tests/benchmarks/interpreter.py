@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import sys
@@ -24,23 +23,21 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from auterity.temporal import SEARCH_ATTRIBUTES
+from auterity.graph.compiler import compile_graph
+from auterity.graph.naming import SEARCH_ATTRIBUTES
+from auterity.graph.run import GraphRunInput
 from tests.benchmarks.baseline import (
     FanOutWorkflow,
     OneActivityWorkflow,
     SequentialWorkflow,
     noop_http,
 )
-from workflows.compiler import compile_graph
 from workflows.graph_workflow import GraphWorkflow
-from workflows.run import GraphRunInput
 
 URL = "http://127.0.0.1:9/noop"
 

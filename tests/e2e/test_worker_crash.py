@@ -21,9 +21,9 @@ from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
 from api.services.executions import start_execution
+from auterity.graph.compiler import compile_graph
+from auterity.graph.run import GraphRunInput, GraphRunResult
 from tests.support import serve
-from workflows.compiler import compile_graph
-from workflows.run import GraphRunInput, GraphRunResult
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,9 @@ import pytest
 from fastapi import FastAPI
 
 from api.services.executions import start_execution
+from auterity.graph.compiler import compile_graph
+from auterity.graph.run import GraphRunInput
 from tests.support import free_port, serve
-from workflows.compiler import compile_graph
-from workflows.run import GraphRunInput
 
 pytestmark = pytest.mark.e2e
 

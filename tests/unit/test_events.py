@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api.services.events import diff
-from workflows.run import NodeState, PendingTask, RunState
+from auterity.graph.run import NodeState, PendingTask, RunState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import sys
 import uuid
@@ -13,8 +12,8 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from auterity.graph.naming import SEARCH_ATTRIBUTES
 from tests.workflows.scenarios import SCENARIOS, record
-from workflows.run import SEARCH_ATTRIBUTES
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -39,5 +38,4 @@ async def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     asyncio.run(main(sys.argv[1:]))

@@ -14,6 +14,8 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
+from auterity.graph.compiler import compile_graph
+from auterity.graph.run import GraphRunInput, TaskDecision
 from tests.workflows.support import (
     FakeNodes,
     edge,
@@ -25,9 +27,7 @@ from tests.workflows.support import (
     state_when,
     transform,
 )
-from workflows.compiler import compile_graph
 from workflows.graph_workflow import GraphWorkflow
-from workflows.run import GraphRunInput, TaskDecision
 
 Scenario = Callable[[Client, str], Awaitable[list[WorkflowHandle[Any, Any]]]]
 """Runs to completion and returns the handles (runs) whose histories to keep."""

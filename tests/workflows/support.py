@@ -16,20 +16,16 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from workflows import contracts
-from workflows.compiler import compile_graph
-from workflows.expressions import render_value
-from workflows.graph_workflow import GraphWorkflow
-from workflows.run import (
-    GRAPH_ATTRIBUTE,
-    GRAPH_VERSION_ATTRIBUTE,
-    TENANT_ATTRIBUTE,
-    TRIGGER_ATTRIBUTE,
+from auterity.graph import contracts, naming
+from auterity.graph.compiler import compile_graph
+from auterity.graph.expressions import render_value
+from auterity.graph.run import (
     WORKFLOW_NAME,
     GraphRunInput,
     GraphRunResult,
     RunState,
 )
+from workflows.graph_workflow import GraphWorkflow
 
 TENANT = "acme"
 
@@ -139,10 +135,10 @@ def run_input(
 def search_attributes(request: GraphRunInput) -> TypedSearchAttributes:
     return TypedSearchAttributes(
         [
-            SearchAttributePair(TENANT_ATTRIBUTE, request.tenant),
-            SearchAttributePair(GRAPH_ATTRIBUTE, request.graph_id),
-            SearchAttributePair(GRAPH_VERSION_ATTRIBUTE, request.version_id),
-            SearchAttributePair(TRIGGER_ATTRIBUTE, request.trigger or "test"),
+            SearchAttributePair(naming.TENANT, request.tenant),
+            SearchAttributePair(naming.GRAPH, request.graph_id),
+            SearchAttributePair(naming.GRAPH_VERSION, request.version_id),
+            SearchAttributePair(naming.TRIGGER, request.trigger or "test"),
         ]
     )
 

@@ -12,6 +12,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
+from auterity.graph.run import RunState, TaskDecision
 from tests.workflows.support import (
     FakeNodes,
     edge,
@@ -23,7 +24,6 @@ from tests.workflows.support import (
     transform,
 )
 from workflows.graph_workflow import GraphWorkflow
-from workflows.run import RunState, TaskDecision
 
 
 def approval_graph(**config: Any) -> dict[str, Any]:

@@ -6,6 +6,9 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from auterity.graph import naming
+from auterity.graph.compiler import compile_graph
+from auterity.graph.errors import ErrorType
 from tests.workflows.support import (
     TENANT,
     FakeNodes,
@@ -17,8 +20,6 @@ from tests.workflows.support import (
     start,
     transform,
 )
-from workflows.compiler import compile_graph
-from workflows.run import GRAPH_ATTRIBUTE, GRAPH_VERSION_ATTRIBUTE, NODE_FAILED, TENANT_ATTRIBUTE
 
 
 async def run_graph(
@@ -36,7 +37,7 @@ async def failure_of(client: Client, task_queue: str, document: dict) -> Applica
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
     cause = caught.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == NODE_FAILED
+    assert isinstance(cause, ApplicationError) and cause.type == ErrorType.NODE_FAILED
     return cause
 
 
@@ -161,9 +162,9 @@ async def test_subgraph_runs_a_child(temporal_client: Client, task_queue: str) -
         described = await temporal_client.get_workflow_handle(f"{handle.id}:sub").describe()
     assert result.output == {"sub": {"greet": "hello Ann"}}
     attributes = described.typed_search_attributes
-    assert attributes.get(TENANT_ATTRIBUTE) == TENANT
-    assert attributes.get(GRAPH_ATTRIBUTE) == "child"
-    assert attributes.get(GRAPH_VERSION_ATTRIBUTE) == child_plan.version_id
+    assert attributes.get(naming.TENANT) == TENANT
+    assert attributes.get(naming.GRAPH) == "child"
+    assert attributes.get(naming.GRAPH_VERSION) == child_plan.version_id
 
 
 async def test_missing_subgraph_plan_fails_the_node(

@@ -4,6 +4,7 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from auterity.graph.errors import ErrorType
 from tests.workflows.support import (
     FakeNodes,
     edge,
@@ -16,7 +17,6 @@ from tests.workflows.support import (
     transform,
 )
 from workflows.graph_workflow import GraphWorkflow
-from workflows.run import NODE_FAILED
 
 
 async def test_diamond_starts_branches_together_and_joins_all(
@@ -208,7 +208,7 @@ async def test_a_failing_branch_cancels_its_sibling(
         state = await handle.query(GraphWorkflow.state)
     cause = caught.value.cause
     assert isinstance(cause, ApplicationError)
-    assert cause.type == NODE_FAILED
+    assert cause.type == ErrorType.NODE_FAILED
     assert cause.message == "node 'broken' failed: HttpClientError: answered 404"
     assert cause.details[0]["node"] == "broken"
     assert state.status == "failed"

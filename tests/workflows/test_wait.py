@@ -8,6 +8,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from auterity.graph.run import GraphRunResult, NodeState, RunState
 from tests.workflows.support import (
     FakeNodes,
     edge,
@@ -18,7 +19,6 @@ from tests.workflows.support import (
     transform,
 )
 from workflows.graph_workflow import GraphWorkflow
-from workflows.run import GraphRunResult, NodeState, RunState
 
 WALL_CLOCK_LIMIT = 60.0
 """Seconds a multi-day wait may take for real: far less than the wait itself."""

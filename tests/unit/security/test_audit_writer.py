@@ -13,17 +13,18 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from api.problems import ServiceUnavailable
 from api.routes.executions import _write_ahead
-from api.services.executions import execution_id, start_execution
+from api.services.executions import start_execution
 from auterity import audit
 from auterity.bootstrap import create_tenant_with_audit
 from auterity.db import transaction
+from auterity.graph.compiler import compile_graph
+from auterity.graph.naming import run_id
+from auterity.graph.run import GraphRunInput
 from auterity.models.audit import AuditEntry, AuditHead
 from auterity.secrets import bind_keyring, keyring
 from auterity.security.principal import Actor
 from auterity.security.scoping import set_tenant
 from auterity.settings import Settings, load_settings
-from workflows.compiler import compile_graph
-from workflows.run import GraphRunInput
 
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def new_run() -> tuple[GraphRunInput, str]:
         tenant="acme", graph_id="gr_w", version_id=plan.version_id, plan=plan, inputs={},
         trigger="api",
     )  # fmt: skip
-    return run, execution_id("acme", "gr_w", None)
+    return run, run_id("acme", "gr_w")
 
 
 async def test_a_run_whose_entry_cannot_be_written_is_terminated(

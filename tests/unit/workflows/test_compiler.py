@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from auterity.graph.compiler import ExecutionPlan, compile_graph, normalized_graph, version_id
+from auterity.graph.model import Graph
+from auterity.graph.validation import GraphInvalid
 from tests.unit.workflows.graphs import edge, graph, node, triage
-from workflows.compiler import ExecutionPlan, compile_graph, normalized_graph, version_id
-from workflows.graph import Graph
-from workflows.validation import GraphInvalid
 
 
 def test_plan_of_the_design_example() -> None:

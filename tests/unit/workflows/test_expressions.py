@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from workflows.expressions import (
+from auterity.graph.expressions import (
     MAX_OUTPUT_CHARS,
     ExpressionError,
     Reference,

@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
+from auterity.graph.model import DurationError, Edge, Graph, Node, RetrySpec, parse_duration
 from tests.unit.workflows.graphs import triage
-from workflows.graph import DurationError, Edge, Graph, Node, RetrySpec, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from tests.unit.workflows.graphs import triage
-from workflows.kinds import (
+from auterity.graph.kinds import (
     NODE_KINDS,
     ApprovalConfig,
     ConditionConfig,
@@ -14,6 +13,7 @@ from workflows.kinds import (
     graph_schema,
     kind_schemas,
 )
+from tests.unit.workflows.graphs import triage
 
 VALID_CONFIGS: dict[str, dict[str, Any]] = {
     "http": {"method": "post", "url": "https://example.com/{{ inputs.id }}", "json": {"a": 1}},

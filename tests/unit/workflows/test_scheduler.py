@@ -2,10 +2,10 @@ from typing import Any
 
 import pytest
 
+from auterity.graph.compiler import ExecutionPlan, compile_graph
+from auterity.graph.model import Edge
+from auterity.graph.run import NodeError, NodeState
 from tests.unit.workflows.graphs import edge, graph, node
-from workflows.compiler import ExecutionPlan, compile_graph
-from workflows.graph import Edge
-from workflows.run import NodeError, NodeState
 from workflows.scheduler import (
     edge_state,
     final_nodes,

@@ -2,8 +2,8 @@ from typing import Any
 
 import pytest
 
+from auterity.graph.validation import GraphInvalid, GraphIssue, check_graph, validate_graph
 from tests.unit.workflows.graphs import edge, graph, node, triage
-from workflows.validation import GraphInvalid, GraphIssue, check_graph, validate_graph
 
 
 def issues_of(document: Any, **known: Any) -> list[tuple[str | None, str, str, int | None]]:

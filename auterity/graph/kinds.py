@@ -3,7 +3,7 @@
 Each `NodeKind` says how the kind runs (`activity`, in the `workflow`, or as a
 `child_workflow`), which `when` labels its outgoing edges may carry, and which
 config fields are templates (every string inside is rendered, see
-`workflows.expressions.render_value`) or bare expressions (`evaluate`).
+`auterity.graph.expressions.render_value`) or bare expressions (`evaluate`).
 
 Any node may also emit `error` when its `on_error` is `"error"`; that label is
 added by validation, not by the kinds.
@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from workflows.graph import (
+from auterity.graph.model import (
     VERSION_ID_PATTERN,
     Duration,
     ExecutionMode,

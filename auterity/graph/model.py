@@ -6,7 +6,7 @@ so a typo is an error rather than a silently ignored setting.
 
 The models check shape only. What needs the whole graph (known kinds, per-kind
 configs, edges pointing at real nodes, cycles, expressions) is checked by
-`workflows.validation.validate_graph`.
+`auterity.graph.validation.validate_graph`.
 
 Durations are strings of one or more `<number><unit>` parts, unit one of `ms`, `s`,
 `m`, `h`, `d`, `w`: `"500ms"`, `"60s"`, `"5m"`, `"1h30m"`, `"3d"`. `parse_duration`

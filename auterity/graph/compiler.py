@@ -25,8 +25,9 @@ from typing import Any, Literal
 from pydantic import Field
 from temporalio.common import RetryPolicy
 
-from workflows.expressions import Reference, referenced_names
-from workflows.graph import (
+from auterity.graph.expressions import Reference, referenced_names
+from auterity.graph.kinds import ERROR_LABEL, NODE_KINDS, ForeachConfig, MergeConfig, RunsAs
+from auterity.graph.model import (
     VERSION_ID_PREFIX,
     Duration,
     Edge,
@@ -38,8 +39,7 @@ from workflows.graph import (
     RetrySpec,
     parse_duration,
 )
-from workflows.kinds import ERROR_LABEL, NODE_KINDS, ForeachConfig, MergeConfig, RunsAs
-from workflows.validation import check_graph, config_sources
+from auterity.graph.validation import check_graph, config_sources
 
 Join = Literal["all", "any"]
 

@@ -3,7 +3,7 @@
 `validate_graph` returns a list of `GraphIssue`s (empty when the graph is valid);
 `GraphInvalid` carries them as an exception. It rejects, in this order:
 
-- a malformed shape (the pydantic models of `workflows.graph`), and stops there;
+- a malformed shape (the pydantic models of `auterity.graph.model`), and stops there;
 - duplicate node ids, unknown node kinds, configs their kind's model rejects,
   `execution: "local"` on kinds that cannot run as local activities;
 - edges from or to unknown nodes, duplicate edges, `when` labels the source node
@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workflows.expressions import (
+from auterity.graph.expressions import (
     SCOPE_ROOTS,
     ExpressionError,
     Reference,
@@ -40,8 +40,15 @@ from workflows.expressions import (
     reference_position,
     referenced_names,
 )
-from workflows.graph import Edge, Graph, Node
-from workflows.kinds import ERROR_LABEL, NODE_KINDS, ForeachConfig, KindConfig, LlmConfig, NodeKind
+from auterity.graph.kinds import (
+    ERROR_LABEL,
+    NODE_KINDS,
+    ForeachConfig,
+    KindConfig,
+    LlmConfig,
+    NodeKind,
+)
+from auterity.graph.model import Edge, Graph, Node
 
 NODE_STATE_FIELDS = ("output", "status", "error")
 """What `nodes.<id>` holds in scope."""

@@ -1,7 +1,7 @@
 """What GraphWorkflow sends to the side-effect activities and gets back.
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import contracts as c
+    from auterity.graph import contracts as c
 out = await workflow.execute_activity(
     c.NODE_ACTIVITIES[node.kind],  # "node.http" | "node.llm"
     c.NodeActivityInput(tenant=t, execution_id=workflow.info().workflow_id, graph_id=g,
@@ -35,6 +35,7 @@ LLM_ACTIVITY = "node.llm"
 TASK_OPEN = "task.open"
 TASK_CLOSE = "task.close"
 BLOB_GET = "blob.get"
+AUDIT_PURGE = "audit.purge_expired"
 
 NODE_ACTIVITIES: dict[str, str] = {"http": HTTP_ACTIVITY, "llm": LLM_ACTIVITY}
 """Node kind -> name of the activity that runs it."""
@@ -125,4 +126,18 @@ def is_blob_ref(value: object) -> bool:
         and isinstance(value.get("size"), int)
         and isinstance(value.get("sha256"), str)
         and set(value) == {BLOB_KEY, "size", "sha256"}
+    )
+
+
+class AuditRetentionInput(BaseModel):
+    """What `AuditRetentionWorkflow` and its `AUDIT_PURGE` activity take."""
+
+    tenant: str | None = Field(default=None, description="one tenant's slug; every tenant if None")
+
+
+class AuditRetentionOutput(BaseModel):
+    tenants: int = 0
+    deleted: int = 0
+    refused: list[str] = Field(
+        default_factory=list, description="tenants whose chain does not verify: nothing deleted"
     )

@@ -1,12 +1,12 @@
 """The contract of a graph run: what starts `GraphWorkflow`, what it returns, what its
 `state` query shows and what its `complete_task` Update takes.
 
-The API starts a run with `GraphRunInput` (workflow type `WORKFLOW_NAME`, search
-attributes `SEARCH_ATTRIBUTES`), watches it with the `QUERY_STATE` query
+The API starts a run with `GraphRunInput` (workflow type `WORKFLOW_NAME`, ids and
+search attributes from `auterity.graph.naming`), watches it with the `QUERY_STATE` query
 (`RunState`), delivers human decisions with the `UPDATE_COMPLETE_TASK` Update
 (`TaskDecision` → `TaskCompletion`) and reads a `GraphRunResult`. A run whose
 node fails under `on_error: "fail"` fails with `ApplicationError` type
-`NODE_FAILED`, details `[{"node": <id>, "error": {...}}]`.
+`ErrorType.NODE_FAILED`, details `[{"node": <id>, "error": {...}}]`.
 """
 
 from __future__ import annotations
@@ -15,21 +15,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.common import SearchAttributeKey
 
-from workflows.compiler import ExecutionPlan, PlanNode
+from auterity.graph.compiler import ExecutionPlan, PlanNode
 
 WORKFLOW_NAME = "GraphWorkflow"
 QUERY_STATE = "state"
 UPDATE_COMPLETE_TASK = "complete_task"
-NODE_FAILED = "NodeFailed"
-"""The `ApplicationError` type of a run failed by a node."""
-
-TENANT_ATTRIBUTE = SearchAttributeKey.for_keyword("AuterityTenant")
-GRAPH_ATTRIBUTE = SearchAttributeKey.for_keyword("AuterityGraph")
-GRAPH_VERSION_ATTRIBUTE = SearchAttributeKey.for_keyword("AuterityGraphVersion")
-TRIGGER_ATTRIBUTE = SearchAttributeKey.for_keyword("AuterityTrigger")
-SEARCH_ATTRIBUTES = (TENANT_ATTRIBUTE, GRAPH_ATTRIBUTE, GRAPH_VERSION_ATTRIBUTE, TRIGGER_ATTRIBUTE)
 
 NodeStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "skipped", "cancelled"})
