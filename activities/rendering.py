@@ -18,11 +18,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.blobs import BlobStore, resolve_refs
-from activities.secrets import SecretSource, redact
+from activities.secrets import SecretSource
 from auterity.graph import expressions
 from auterity.graph.contracts import NodeActivityInput
 from auterity.graph.errors import ErrorType
 from auterity.graph.expressions import ExpressionError, render_value
+from auterity.redaction import SecretValues, redact
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -33,7 +34,7 @@ class NodeRendering:
 
     request: NodeActivityInput
     scope: dict[str, Any]
-    secret_values: list[str] = field(default_factory=list)
+    secret_values: SecretValues = field(default_factory=SecretValues)
 
     def parse(self, model: type[ConfigT]) -> ConfigT:
         """The node's config as its kind's model; a bad config fails the node for good."""
@@ -69,14 +70,15 @@ class NodeRendering:
         next_retry_delay: timedelta | None = None,
     ) -> ApplicationError:
         """An ApplicationError for this node, with every secret value masked."""
-        text = redact(f"node '{self.request.node_id}': {message}", self.secret_values)
-        extra = [redact(details, self.secret_values)] if details is not None else []
+        text = self.redact(f"node '{self.request.node_id}': {message}")
+        extra = [self.redact(details)] if details is not None else []
         return ApplicationError(
             text, *extra, type=type, non_retryable=non_retryable, next_retry_delay=next_retry_delay
         )
 
     def redact(self, value: Any) -> Any:
-        return redact(value, self.secret_values)
+        """`value` with this node's secret values masked; keys are the node's data, kept."""
+        return redact(value, self.secret_values, keys=False)
 
 
 async def prepare(
@@ -117,7 +119,7 @@ async def prepare(
                 non_retryable=True,
             )
         scope["secrets"] = found
-        rendering.secret_values = list(found.values())
+        rendering.secret_values = SecretValues(found.values())
     rendering.scope = scope
     return rendering
 

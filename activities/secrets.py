@@ -2,15 +2,13 @@
 
 Secrets are referenced by name in node configs (`{{ secrets.api_token }}`) and
 resolved only inside the activity, so no value enters workflow history. Every
-string an activity returns or raises passes through `redact` first.
+string an activity returns or raises passes through `auterity.redaction` first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
-
-REDACTED = "***"
+from collections.abc import Mapping
+from typing import Protocol
 
 
 class SecretSource(Protocol):
@@ -28,23 +26,3 @@ class StaticSecretSource:
     async def get(self, tenant: str, names: set[str]) -> dict[str, str]:
         known = self._values.get(tenant, {})
         return {name: known[name] for name in names if name in known}
-
-
-def redact(value: Any, secret_values: Iterable[str]) -> Any:
-    """`value` with every occurrence of a secret value, in any string inside it, masked."""
-    needles = sorted({secret for secret in secret_values if secret}, key=len, reverse=True)
-    if not needles:
-        return value
-    return _redact(value, needles)
-
-
-def _redact(value: Any, needles: list[str]) -> Any:
-    if isinstance(value, str):
-        for needle in needles:
-            value = value.replace(needle, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {_redact(key, needles): _redact(item, needles) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact(item, needles) for item in value]
-    return value

@@ -7,15 +7,8 @@ there, and resume links carry `?token=`; uvicorn would log both in clear.
 from __future__ import annotations
 
 import logging
-import re
 
-SENSITIVE_QUERY = re.compile(
-    r"(?i)([?&](?:access_token|token|refresh_token|api_key|key|signature|secret)=)[^&\s\"]*"
-)
-
-
-def redact_query(text: str) -> str:
-    return SENSITIVE_QUERY.sub(r"\1[redacted]", text)
+from auterity.redaction import redact_query
 
 
 class RedactCredentials(logging.Filter):

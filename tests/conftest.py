@@ -22,6 +22,8 @@ from auterity.graph import naming
 from auterity.settings import Settings, load_settings
 from tests.support import fresh_postgres_database, postgres_reachable, serve
 
+pytest_plugins = ["tests.servers"]
+
 BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

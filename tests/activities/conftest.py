@@ -1,163 +1,20 @@
-"""Real servers on loopback for the activity tests: a recording HTTP service and an
-OpenAI-compatible chat completions endpoint."""
+"""Activity test fixtures: a blob store, an HTTP client and an activity environment.
+The servers the nodes call are in `tests/servers.py`."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
 from temporalio.testing import ActivityEnvironment
 
 from activities.blobs import FileBlobStore
-from tests.support import serve
-
-
-@dataclass
-class Recorder:
-    """What a test server saw: every request, and calls per idempotency key."""
-
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    keys: Counter[str] = field(default_factory=Counter)
-    failures_left: dict[str, int] = field(default_factory=dict)
-
-    def calls(self, path: str) -> list[dict[str, Any]]:
-        return [request for request in self.requests if request["path"] == path]
-
-
-def _service(recorder: Recorder) -> FastAPI:
-    app = FastAPI()
-
-    async def record(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        seen = {
-            "method": request.method,
-            "path": request.url.path,
-            "query": dict(request.query_params),
-            "headers": dict(request.headers),
-            "body": raw.decode(),
-        }
-        recorder.requests.append(seen)
-        key = request.headers.get("idempotency-key")
-        if key:
-            recorder.keys[key] += 1
-        return seen
-
-    @app.api_route("/echo", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def echo(request: Request) -> dict[str, Any]:
-        return await record(request)
-
-    @app.api_route("/status/{code}", methods=["GET", "POST"])
-    async def status(code: int, request: Request) -> Response:
-        await record(request)
-        headers = (
-            {"Retry-After": request.query_params["retry_after"]}
-            if ("retry_after" in request.query_params)
-            else {}
-        )
-        return JSONResponse({"error": f"status {code}"}, status_code=code, headers=headers)
-
-    @app.post("/flaky")
-    async def flaky(request: Request) -> Response:
-        """Fails with 503 as many times as `failures_left[key]` says, then succeeds."""
-        seen = await record(request)
-        key = seen["headers"].get("idempotency-key", "")
-        if recorder.failures_left.get(key, 0) > 0:
-            recorder.failures_left[key] -= 1
-            return JSONResponse({"error": "try again"}, status_code=503)
-        return JSONResponse({"ok": True, "key": key})
-
-    @app.get("/text")
-    async def text(request: Request) -> Response:
-        await record(request)
-        return PlainTextResponse("plain words")
-
-    @app.get("/big")
-    async def big(request: Request) -> Response:
-        await record(request)
-        size = int(request.query_params.get("items", "5000"))
-        return JSONResponse({"items": [{"n": n, "label": f"item-{n}"} for n in range(size)]})
-
-    return app
-
-
-@pytest.fixture(scope="module")
-def service() -> Iterator[tuple[str, Recorder]]:
-    """A recording HTTP service on a loopback port: (base URL, recorder)."""
-    recorder = Recorder()
-    with serve(_service(recorder)) as url:
-        yield url, recorder
-
-
-@dataclass
-class ChatServer:
-    """An OpenAI-compatible endpoint whose behaviour is picked by the model name:
-    `echo` repeats the last user message, `broken` answers 500, `rejecting` 400,
-    `say:<text>` answers `<text>`; every request is recorded."""
-
-    url: str
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    def models(self) -> list[str]:
-        return [request["model"] for request in self.requests]
-
-
-def _chat_app(server: ChatServer) -> FastAPI:
-    app = FastAPI()
-
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> Response:
-        body = await request.json()
-        server.requests.append(body)
-        model = body["model"]
-        if model == "broken":
-            return JSONResponse(
-                {"error": {"message": "upstream exploded", "type": "server_error"}}, 500
-            )
-        if model == "rejecting":
-            return JSONResponse(
-                {"error": {"message": "bad request", "type": "invalid_request_error"}}, 400
-            )
-        if model.startswith("say:"):
-            content = model.removeprefix("say:")
-        else:
-            users = [m["content"] for m in body["messages"] if m["role"] == "user"]
-            content = users[-1] if users else ""
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{len(server.requests)}",
-                "object": "chat.completion",
-                "created": 1,
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
-            }
-        )
-
-    return app
-
-
-@pytest.fixture(scope="module")
-def chat_server() -> Iterator[ChatServer]:
-    server = ChatServer(url="")
-    with serve(_chat_app(server)) as url:
-        server.url = url
-        yield server
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.blobs import BlobActivities, FileBlobStore
 from activities.http import HttpActivities
-from activities.secrets import REDACTED, StaticSecretSource
+from activities.secrets import StaticSecretSource
 from auterity.graph.contracts import BlobGetInput, is_blob_ref
-from tests.activities.conftest import Recorder
+from auterity.redaction import MASK as REDACTED
 from tests.activities.nodes import TENANT, node_request
+from tests.servers import Recorder
 from tests.support import free_port
 
 TOKEN = "s3cr3t-T0KEN-value"

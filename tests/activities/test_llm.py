@@ -10,10 +10,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.blobs import FileBlobStore
 from activities.llm import LlmActivities, ModelEntry
-from activities.secrets import REDACTED, StaticSecretSource
+from activities.secrets import StaticSecretSource
 from auterity.graph.contracts import is_blob_ref
-from tests.activities.conftest import ChatServer
+from auterity.redaction import MASK as REDACTED
 from tests.activities.nodes import TENANT, node_request
+from tests.servers import ChatServer
 
 # LiteLLM and openai lazily import TypedDicts with `ReadOnly` items, which pydantic warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")

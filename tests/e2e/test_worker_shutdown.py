@@ -56,9 +56,8 @@ async def test_sigterm_drains_the_in_flight_activity(
         )  # fmt: skip
         try:
             started = await start_execution(temporal_client, task_queue, run)
-            for _ in range(200):
-                if calls:
-                    break
+            deadline = time.monotonic() + 60  # the worker process imports and connects first
+            while not calls and time.monotonic() < deadline and worker.poll() is None:
                 await asyncio.sleep(0.05)
             assert calls, "the activity never reached the server"
             metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text

@@ -9,7 +9,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from auterity.graph.run import GraphRunResult, NodeState, RunState
-from tests.workflows.support import (
+from tests.workflows.graph_workflow.support import (
     FakeNodes,
     edge,
     graph,

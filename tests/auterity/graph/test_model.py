@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from auterity.graph.model import DurationError, Edge, Graph, Node, RetrySpec, parse_duration
-from tests.unit.workflows.graphs import triage
+from tests.auterity.graph.graphs import triage
 
 
 @pytest.mark.parametrize(

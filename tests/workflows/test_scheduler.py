@@ -5,7 +5,7 @@ import pytest
 from auterity.graph.compiler import ExecutionPlan, compile_graph
 from auterity.graph.model import Edge
 from auterity.graph.run import NodeError, NodeState
-from tests.unit.workflows.graphs import edge, graph, node
+from tests.auterity.graph.graphs import edge, graph, node
 from workflows.scheduler import (
     edge_state,
     final_nodes,

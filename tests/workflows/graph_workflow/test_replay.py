@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from tests.workflows.scenarios import SCENARIOS
+from tests.workflows.graph_workflow.scenarios import SCENARIOS
 from workflows.graph_workflow import GraphWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

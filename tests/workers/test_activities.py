@@ -22,9 +22,9 @@ from auterity.graph.contracts import CloseTaskInput, OpenTaskInput, is_blob_ref
 from auterity.models import Tenant
 from auterity.models.tasks import HumanTask
 from auterity.settings import Settings, load_settings
-from tests.activities.conftest import Recorder
 from tests.activities.nodes import node_request
 from tests.activities.probe_workflow import ActivityProbe, ProbeStep
+from tests.servers import Recorder
 from workers.activities import ActivityRuntime
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")

@@ -1,7 +1,7 @@
 """Representative runs whose histories are saved for the replay tests.
 
-`python -m tests.workflows.record_histories` runs each scenario on a fresh dev server
-and saves its histories under `tests/workflows/histories/`; `test_replay.py`
+`python -m tests.workflows.graph_workflow.record_histories` runs each scenario on a fresh dev server
+and saves its histories under `tests/workflows/graph_workflow/histories/`; `test_replay.py`
 replays them, so a change to `GraphWorkflow` that would break running executions
 fails the suite. Re-record only for a deliberate, versioned change.
 """
@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import GraphRunInput, TaskDecision
-from tests.workflows.support import (
+from tests.workflows.graph_workflow.support import (
     FakeNodes,
     edge,
     graph,

@@ -9,7 +9,7 @@ import pytest
 from auterity.graph.compiler import ExecutionPlan, compile_graph, normalized_graph, version_id
 from auterity.graph.model import Graph
 from auterity.graph.validation import GraphInvalid
-from tests.unit.workflows.graphs import edge, graph, node, triage
+from tests.auterity.graph.graphs import edge, graph, node, triage
 
 
 def test_plan_of_the_design_example() -> None:

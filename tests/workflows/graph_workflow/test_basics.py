@@ -1,6 +1,6 @@
 from temporalio.client import Client
 
-from tests.workflows.support import (
+from tests.workflows.graph_workflow.support import (
     FakeNodes,
     edge,
     graph,

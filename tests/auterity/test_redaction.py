@@ -1,8 +1,11 @@
-"""Audit redaction: credentials by key name, stored secret values wherever they appear."""
+"""Redaction: one mask and one rule for the audit trail, the logs and node outputs."""
 
 from __future__ import annotations
 
-from auterity.audit import REDACTED, redact
+from auterity import audit
+from auterity.redaction import MASK, SecretValues, redact, redact_query
+
+REDACTED = audit.REDACTED
 
 
 def test_sensitive_keys_are_masked_at_any_depth() -> None:
@@ -31,10 +34,31 @@ def test_sensitive_keys_are_masked_at_any_depth() -> None:
 
 
 def test_secret_values_are_masked_inside_any_string() -> None:
-    details = {"url": "https://x/?key=abcd1234&y=1", "list": ["abcd1234"], "n": 3, "ab": "ab"}
+    details = {"url": "https://x/?key=abcd1234&y=1", "list": ["abcd1234"], "n": 3, "short": "ab"}
     assert redact(details, ["abcd1234", "ab"]) == {
         "url": f"https://x/?key={REDACTED}&y=1",
         "list": [REDACTED],
         "n": 3,
-        "ab": REDACTED,  # short values only where a whole string equals them
+        "short": REDACTED,  # short values only where a whole string equals them
     }
+
+
+def test_one_mask_everywhere() -> None:
+    assert audit.REDACTED == MASK
+    assert (
+        redact_query("/v1/tasks/resume?token=abc.def&x=1") == f"/v1/tasks/resume?token={MASK}&x=1"
+    )
+
+
+def test_node_outputs_keep_their_keys_but_lose_secret_values() -> None:
+    output = {"token": "from the service", "echo": "Bearer s3cr3t-value", "s3cr3t-value": 1}
+    assert redact(output, ["s3cr3t-value"], keys=False) == {
+        "token": "from the service",
+        "echo": f"Bearer {MASK}",
+        MASK: 1,
+    }
+
+
+def test_a_value_containing_another_is_masked_whole() -> None:
+    values = SecretValues(["abcd", "abcdefgh"])
+    assert values.text("x abcdefgh y") == f"x {MASK} y"

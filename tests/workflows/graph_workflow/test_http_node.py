@@ -16,7 +16,7 @@ from activities.blobs import BlobActivities, FileBlobStore
 from activities.http import HttpActivities
 from activities.secrets import StaticSecretSource
 from tests.support import serve
-from tests.workflows.support import TENANT, edge, graph, run_input, start, transform
+from tests.workflows.graph_workflow.support import TENANT, edge, graph, run_input, start, transform
 from workflows.graph_workflow import GraphWorkflow
 
 SECRET = "s3cret-token-value"

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from auterity.graph.run import RunState, TaskDecision
-from tests.workflows.support import (
+from tests.workflows.graph_workflow.support import (
     FakeNodes,
     edge,
     graph,

@@ -13,7 +13,7 @@ from auterity.graph.kinds import (
     graph_schema,
     kind_schemas,
 )
-from tests.unit.workflows.graphs import triage
+from tests.auterity.graph.graphs import triage
 
 VALID_CONFIGS: dict[str, dict[str, Any]] = {
     "http": {"method": "post", "url": "https://example.com/{{ inputs.id }}", "json": {"a": 1}},

@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 
 from auterity.graph.validation import GraphInvalid, GraphIssue, check_graph, validate_graph
-from tests.unit.workflows.graphs import edge, graph, node, triage
+from tests.auterity.graph.graphs import edge, graph, node, triage
 
 
 def issues_of(document: Any, **known: Any) -> list[tuple[str | None, str, str, int | None]]:

@@ -1,4 +1,4 @@
-"""Record the replay histories: `python -m tests.workflows.record_histories [scenario ...]`."""
+"""Record the replay histories: `python -m tests.workflows.graph_workflow.record_histories [scenario ...]`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from auterity.graph.naming import SEARCH_ATTRIBUTES
-from tests.workflows.scenarios import SCENARIOS, record
+from tests.workflows.graph_workflow.scenarios import SCENARIOS, record
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from api.logs import RedactCredentials, install_log_redaction
+from auterity.redaction import MASK
 
 
 def test_access_log_arguments_lose_their_tokens(caplog) -> None:
@@ -28,4 +29,4 @@ def test_websocket_and_resume_links_are_redacted() -> None:
     )  # fmt: skip
     RedactCredentials().filter(record)
     assert "abc.def" not in record.getMessage()
-    assert "token=[redacted]" in record.getMessage()
+    assert f"token={MASK}" in record.getMessage()

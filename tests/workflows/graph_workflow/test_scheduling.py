@@ -5,7 +5,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from auterity.graph.errors import ErrorType
-from tests.workflows.support import (
+from tests.workflows.graph_workflow.support import (
     FakeNodes,
     edge,
     graph,

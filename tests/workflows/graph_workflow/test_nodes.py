@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from auterity.graph import naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.errors import ErrorType
-from tests.workflows.support import (
+from tests.workflows.graph_workflow.support import (
     TENANT,
     FakeNodes,
     edge,

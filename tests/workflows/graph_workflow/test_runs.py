@@ -3,7 +3,7 @@
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
-from tests.workflows.support import (
+from tests.workflows.graph_workflow.support import (
     FakeNodes,
     edge,
     graph,
