@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ def tf_files() -> list[Path]:
     return sorted(path for path in INFRASTRUCTURE.rglob("*.tf") if ".terraform" not in path.parts)
 
 
+@functools.cache
 def load(path: Path) -> dict[str, Any]:
     with path.open() as handle:
         return _plain(hcl2.load(handle))  # type: ignore[no-any-return]
