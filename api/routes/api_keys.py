@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from api.auth import ensure_permissions_held, require
+from api.auth import UsersManager, ensure_permissions_held
 from api.deps import SessionDep
 from api.problems import Forbidden, NotFound, Unprocessable
 from auterity import audit
 from auterity.models.identity import ApiKey
-from auterity.security.principal import Principal
 from auterity.security.tokens import API_KEY_PREFIX, digest, new_api_key
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
-Manager = Annotated[Principal, require("users:manage")]
 
 
 class ApiKeyCreate(BaseModel):
@@ -83,7 +80,7 @@ def _find(session: SessionDep, key_id: str) -> ApiKey:
 
 
 @router.get("")
-def list_api_keys(principal: Manager, session: SessionDep) -> ApiKeyList:
+def list_api_keys(principal: UsersManager, session: SessionDep) -> ApiKeyList:
     """The tenant's API keys (never their secrets), newest first."""
     keys = session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())).all()
     return ApiKeyList(items=[_read(key) for key in keys])
@@ -91,7 +88,7 @@ def list_api_keys(principal: Manager, session: SessionDep) -> ApiKeyList:
 
 @router.post("", status_code=201)
 def create_api_key(
-    body: ApiKeyCreate, principal: Manager, session: SessionDep, request: Request
+    body: ApiKeyCreate, principal: UsersManager, session: SessionDep, request: Request
 ) -> ApiKeyCreated:
     """A new key with scopes you hold; the response is the only time the key is shown."""
     if principal.kind != "user":
@@ -125,14 +122,14 @@ def create_api_key(
 
 
 @router.get("/{key_id}")
-def read_api_key(key_id: str, principal: Manager, session: SessionDep) -> ApiKeyRead:
+def read_api_key(key_id: str, principal: UsersManager, session: SessionDep) -> ApiKeyRead:
     """One API key's metadata."""
     return _read(_find(session, key_id))
 
 
 @router.delete("/{key_id}", status_code=204)
 def revoke_api_key(
-    key_id: str, principal: Manager, session: SessionDep, request: Request
+    key_id: str, principal: UsersManager, session: SessionDep, request: Request
 ) -> Response:
     """Revoke a key; it stops working at once. Revoking twice is harmless."""
     key = _find(session, key_id)

@@ -13,16 +13,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
-from api.auth import require
+from api.auth import AuditReader
 from api.deps import SessionDep, StateDep
 from api.problems import Unprocessable
 from auterity import audit
 from auterity.db import transaction
 from auterity.models.audit import AuditEntry
-from auterity.security.principal import Principal
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-Reader = Annotated[Principal, require("audit:read")]
 
 
 class ActorRead(BaseModel):
@@ -85,7 +83,7 @@ def _seq_of(cursor: str) -> int:
 
 @router.get("")
 def list_audit_entries(
-    principal: Reader,
+    principal: AuditReader,
     session: SessionDep,
     action: Annotated[str | None, Query(description="exact, or a prefix ending in '*'")] = None,
     actor_id: str | None = None,
@@ -131,7 +129,7 @@ def list_audit_entries(
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 def export_audit_entries(
-    principal: Reader,
+    principal: AuditReader,
     session: SessionDep,
     state: StateDep,
     request: Request,
@@ -163,7 +161,7 @@ def export_audit_entries(
 
 
 @router.post("/verify")
-def verify_audit_chain(principal: Reader, session: SessionDep) -> VerificationRead:
+def verify_audit_chain(principal: AuditReader, session: SessionDep) -> VerificationRead:
     """Recompute the tenant's hash chain: ok, or the first entry that does not verify."""
     result = audit.verify(session)
     return VerificationRead(

@@ -16,25 +16,26 @@ from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebS
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecutionStatus
 
-from api.auth import bearer_credential, principal_for, require
+from api.auth import (
+    ExecutionsCanceller,
+    ExecutionsReader,
+    ExecutionsStarter,
+    bearer_credential,
+    principal_or_none,
+)
 from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep, state_of
-from api.problems import Conflict, Problem, ServiceUnavailable, Unauthorized
+from api.problems import Conflict, Problem, ServiceUnavailable
 from api.schemas import Body
 from api.services import events
 from api.services import executions as service
 from auterity import audit, cache
 from auterity.audit import Target
-from auterity.db import transaction
 from auterity.graph import naming
 from auterity.graph.run import NodeState
-from auterity.security.principal import Principal
+from auterity.security.permissions import Permission
 
 log = logging.getLogger("auterity.api.executions")
 router = APIRouter(prefix="/v1", tags=["executions"])
-
-Starter = Annotated[Principal, require("executions:start")]
-Reader = Annotated[Principal, require("executions:read")]
-Canceller = Annotated[Principal, require("executions:cancel")]
 
 
 class ExecutionStart(Body):
@@ -121,7 +122,7 @@ async def create_execution(
     body: ExecutionStart,
     session: SessionDep,
     client: TemporalDep,
-    principal: Starter,
+    principal: ExecutionsStarter,
     request: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -201,7 +202,7 @@ async def _write_ahead(record: Any, start: Any, client: Any, workflow_id: str) -
 @router.get("/executions", response_model=ExecutionList)
 async def list_executions(
     client: TemporalDep,
-    principal: Reader,
+    principal: ExecutionsReader,
     graph_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[
         str | None, Query(description="running, completed, failed, cancelled…")
@@ -223,7 +224,7 @@ async def list_executions(
 
 @router.get("/executions/{execution_id}", response_model=ExecutionRead)
 async def read_execution(
-    execution_id: str, client: TemporalDep, principal: Reader
+    execution_id: str, client: TemporalDep, principal: ExecutionsReader
 ) -> ExecutionRead:
     """Status, inputs and every node's state, output, attempts, error and timings."""
     description = await service.describe(client, principal.tenant_slug, execution_id)
@@ -250,7 +251,7 @@ async def cancel_execution(
     execution_id: str,
     session: SessionDep,
     client: TemporalDep,
-    principal: Canceller,
+    principal: ExecutionsCanceller,
     request: Request,
 ) -> dict[str, str]:
     """Ask a running execution to cancel; running nodes are cancelled, the run ends cancelled."""
@@ -268,7 +269,7 @@ async def retry_execution(
     session: SessionDep,
     settings: SettingsDep,
     client: TemporalDep,
-    principal: Starter,
+    principal: ExecutionsStarter,
     request: Request,
 ) -> ExecutionStarted:
     """A new execution of the same version and inputs that reuses the succeeded nodes' outputs."""
@@ -322,8 +323,8 @@ async def stream_execution_events(
     Authenticate with `Authorization: Bearer …` or `?access_token=…` (browsers cannot set headers).
     """
     credential = bearer_credential(websocket) or access_token
-    principal = await asyncio.to_thread(_authenticate, state, credential)
-    if principal is None or not principal.can("executions:read"):
+    principal = await asyncio.to_thread(principal_or_none, state, credential)
+    if principal is None or not principal.can(Permission.EXECUTIONS_READ):
         await websocket.close(code=4401 if principal is None else 4403)
         return
     await websocket.accept()
@@ -338,11 +339,3 @@ async def stream_execution_events(
         await websocket.close(code=4404 if exc.status == 404 else 1011)
     except WebSocketDisconnect:
         return
-
-
-def _authenticate(state: Any, credential: str | None) -> Principal | None:
-    with transaction(state.sessions) as session:
-        try:
-            return principal_for(session, state.settings, credential)
-        except Unauthorized:
-            return None

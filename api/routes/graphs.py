@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 from sqlalchemy import select
 
-from api.auth import require
+from api.auth import GraphsReader, GraphsWriter
 from api.deps import SessionDep, SettingsDep
 from api.schemas import GraphRead, GraphVersionRead, ValidationResult
 from api.services import graphs as service
@@ -17,12 +17,9 @@ from auterity.graph.compiler import compile_graph
 from auterity.graph.kinds import graph_schema, kind_schemas
 from auterity.models.graphs import GraphVersion, SavedGraph
 from auterity.models.secrets import Secret
-from auterity.security.principal import Principal
 
 router = APIRouter(prefix="/v1", tags=["graphs"])
 
-Reader = Annotated[Principal, require("graphs:read")]
-Writer = Annotated[Principal, require("graphs:write")]
 
 GRAPH_EXAMPLE = {
     "name": "hello",
@@ -57,7 +54,7 @@ def known_routes(settings: SettingsDep) -> set[str]:
 @router.get("/graphs", response_model=list[GraphRead], response_model_exclude_none=True)
 def list_graphs(
     session: SessionDep,
-    _principal: Reader,
+    _principal: GraphsReader,
     name: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -75,7 +72,7 @@ def create_graph(
     definition: GraphBody,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Writer,
+    principal: GraphsWriter,
     request: Request,
 ) -> GraphRead:
     """Create a graph; its first version is the content hash of the definition."""
@@ -93,7 +90,7 @@ def create_graph(
 
 @router.post("/graphs/validate", response_model=ValidationResult)
 def validate_graph(
-    definition: GraphBody, session: SessionDep, settings: SettingsDep, _principal: Writer
+    definition: GraphBody, session: SessionDep, settings: SettingsDep, _principal: GraphsWriter
 ) -> ValidationResult:
     """Validate without saving: 200 with the version id, or 422 naming node, field and position."""
     graph = service.checked_graph(
@@ -106,7 +103,7 @@ def validate_graph(
 
 
 @router.get("/graphs/{graph_id}", response_model=GraphRead, response_model_exclude_none=True)
-def read_graph(graph_id: str, session: SessionDep, _principal: Reader) -> GraphRead:
+def read_graph(graph_id: str, session: SessionDep, _principal: GraphsReader) -> GraphRead:
     """A graph with its current version's definition."""
     saved = service.get_graph(session, graph_id)
     return graph_read(saved, service.get_version(session, graph_id))
@@ -118,7 +115,7 @@ def update_graph(
     definition: GraphBody,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Writer,
+    principal: GraphsWriter,
     request: Request,
     response: Response,
 ) -> GraphRead:
@@ -139,7 +136,7 @@ def update_graph(
 
 @router.delete("/graphs/{graph_id}", status_code=204)
 def delete_graph(
-    graph_id: str, session: SessionDep, principal: Writer, request: Request
+    graph_id: str, session: SessionDep, principal: GraphsWriter, request: Request
 ) -> Response:
     """Soft delete: the graph leaves the list; running executions are unaffected."""
     saved = service.delete_graph(session, graph_id)
@@ -158,7 +155,7 @@ def delete_graph(
 def list_graph_versions(
     graph_id: str,
     session: SessionDep,
-    _principal: Reader,
+    _principal: GraphsReader,
     definitions: Annotated[bool, Query(description="Include each definition")] = False,
 ) -> list[GraphVersionRead]:
     """Every version, newest first."""
@@ -176,12 +173,12 @@ def list_graph_versions(
 
 
 @router.get("/schema/graph", tags=["schema"])
-def read_graph_schema(_principal: Reader) -> dict[str, Any]:
+def read_graph_schema(_principal: GraphsReader) -> dict[str, Any]:
     """The JSON Schema of a graph, each node's config tied to its kind."""
     return graph_schema()
 
 
 @router.get("/node-kinds", tags=["schema"])
-def list_node_kinds(_principal: Reader) -> dict[str, Any]:
+def list_node_kinds(_principal: GraphsReader) -> dict[str, Any]:
     """Every node kind with the JSON Schema of its config and how it runs."""
     return kind_schemas()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from api.auth import ensure_permissions_held, require
+from api.auth import UsersManager, ensure_permissions_held
 from api.deps import SessionDep
 from api.problems import Conflict, NotFound, Unprocessable
 from auterity import audit
@@ -22,10 +21,8 @@ from auterity.security.permissions import (
     PERMISSIONS,
     ROLE_NAME,
 )
-from auterity.security.principal import Principal
 
 router = APIRouter(prefix="/v1/roles", tags=["roles"])
-Manager = Annotated[Principal, require("users:manage")]
 
 
 class RoleCreate(BaseModel):
@@ -118,7 +115,7 @@ def _refuse_builtin(role_id: str) -> None:
 
 
 @router.get("")
-def list_roles(principal: Manager, session: SessionDep) -> RoleList:
+def list_roles(principal: UsersManager, session: SessionDep) -> RoleList:
     """Built-in roles, then the tenant's custom roles, with their permissions."""
     items = [_builtin(name) for name in BUILTIN_ROLES]
     items += [_custom(role) for role in custom_roles(session).values()]
@@ -127,7 +124,7 @@ def list_roles(principal: Manager, session: SessionDep) -> RoleList:
 
 @router.post("", status_code=201)
 def create_role(
-    body: RoleCreate, principal: Manager, session: SessionDep, request: Request
+    body: RoleCreate, principal: UsersManager, session: SessionDep, request: Request
 ) -> RoleRead:
     """A custom role; it may hold only permissions the caller holds."""
     if not ROLE_NAME.match(body.name) or body.name in BUILTIN_ROLES:
@@ -155,7 +152,7 @@ def create_role(
 
 
 @router.get("/{role_id}")
-def read_role(role_id: str, principal: Manager, session: SessionDep) -> RoleRead:
+def read_role(role_id: str, principal: UsersManager, session: SessionDep) -> RoleRead:
     """One role, built-in (by name) or custom (by id)."""
     if role_id in BUILTIN_ROLES:
         return _builtin(role_id)
@@ -164,7 +161,7 @@ def read_role(role_id: str, principal: Manager, session: SessionDep) -> RoleRead
 
 @router.patch("/{role_id}")
 def update_role(
-    role_id: str, body: RoleUpdate, principal: Manager, session: SessionDep, request: Request
+    role_id: str, body: RoleUpdate, principal: UsersManager, session: SessionDep, request: Request
 ) -> RoleRead:
     """Change a custom role's description or permissions (held by the caller)."""
     _refuse_builtin(role_id)
@@ -197,7 +194,7 @@ def update_role(
 
 @router.delete("/{role_id}", status_code=204)
 def delete_role(
-    role_id: str, principal: Manager, session: SessionDep, request: Request
+    role_id: str, principal: UsersManager, session: SessionDep, request: Request
 ) -> Response:
     """Delete a custom role nobody holds."""
     _refuse_builtin(role_id)

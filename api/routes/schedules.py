@@ -28,7 +28,7 @@ from temporalio.client import (
     ScheduleIntervalSpec,
 )
 
-from api.auth import require
+from api.auth import ExecutionsReader, TriggersManager
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.problems import NotFound
 from api.schemas import Body
@@ -43,8 +43,6 @@ from auterity.models.triggers import GraphSchedule
 from auterity.security.principal import Principal
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
-Manager = Annotated[Principal, require("triggers:manage")]
-Reader = Annotated[Principal, require("executions:read")]
 log = logging.getLogger("auterity.schedules")
 
 Cron = Annotated[str, AfterValidator(service.check_cron)]
@@ -323,7 +321,7 @@ async def create_schedule(
     session: SessionDep,
     settings: SettingsDep,
     client: TemporalDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
 ) -> ScheduleRead:
     """Schedule runs of a graph version with fixed inputs (validated now) on a cron or interval."""
@@ -354,7 +352,7 @@ async def create_schedule(
 async def list_schedules(
     session: SessionDep,
     client: TemporalDep,
-    _principal: Reader,
+    _principal: ExecutionsReader,
     graph_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -379,7 +377,7 @@ async def list_schedules(
 
 @router.get("/{schedule_id}", response_model=ScheduleRead)
 async def read_schedule(
-    schedule_id: str, session: SessionDep, client: TemporalDep, principal: Reader
+    schedule_id: str, session: SessionDep, client: TemporalDep, principal: ExecutionsReader
 ) -> ScheduleRead:
     """Spec, policy, state, the next run times and the recent runs with their execution ids."""
     return await _fresh(client, _row(session, principal, schedule_id))
@@ -392,7 +390,7 @@ async def update_schedule(
     session: SessionDep,
     settings: SettingsDep,
     client: TemporalDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
 ) -> ScheduleRead:
     """Change a schedule's graph, version, inputs, spec, time zone, overlap, pause or note."""
@@ -448,7 +446,7 @@ async def delete_schedule(
     schedule_id: str,
     session: SessionDep,
     client: TemporalDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
 ) -> Response:
     """Delete a schedule; runs it already started are unaffected."""
@@ -488,7 +486,7 @@ async def pause_schedule(
     schedule_id: str,
     session: SessionDep,
     client: TemporalDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
     body: ScheduleNote | None = None,
 ) -> ScheduleRead:
@@ -501,7 +499,7 @@ async def resume_schedule(
     schedule_id: str,
     session: SessionDep,
     client: TemporalDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
     body: ScheduleNote | None = None,
 ) -> ScheduleRead:
@@ -514,7 +512,7 @@ async def trigger_schedule(
     schedule_id: str,
     session: SessionDep,
     client: TemporalDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
     body: ScheduleRunNow | None = None,
 ) -> ScheduleAccepted:
@@ -534,7 +532,7 @@ async def backfill_schedule(
     body: ScheduleBackfillRequest,
     session: SessionDep,
     client: TemporalDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
 ) -> ScheduleAccepted:
     """Take the actions the schedule would have taken between start and end, now."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from api.auth import require
+from api.auth import SecretsManager
 from api.deps import SessionDep
 from api.problems import Conflict, NotFound, Unprocessable
 from auterity import audit
@@ -19,7 +18,6 @@ from auterity.models.secrets import Secret
 from auterity.security.principal import Principal
 
 router = APIRouter(prefix="/v1/secrets", tags=["secrets"])
-Manager = Annotated[Principal, require("secrets:manage")]
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -124,7 +122,7 @@ def _record(
 
 
 @router.get("")
-def list_secrets(principal: Manager, session: SessionDep) -> SecretList:
+def list_secrets(principal: SecretsManager, session: SessionDep) -> SecretList:
     """The tenant's secrets by name, without values."""
     rows = session.scalars(select(Secret).order_by(Secret.name)).all()
     return SecretList(items=[_read(row) for row in rows])
@@ -132,7 +130,7 @@ def list_secrets(principal: Manager, session: SessionDep) -> SecretList:
 
 @router.post("", status_code=201)
 def create_secret(
-    body: SecretCreate, principal: Manager, session: SessionDep, request: Request
+    body: SecretCreate, principal: SecretsManager, session: SessionDep, request: Request
 ) -> SecretRead:
     """Store a new secret; 409 if the name is taken (PUT /v1/secrets/{name} replaces)."""
     if store.by_name(session, body.name) is not None:
@@ -149,7 +147,7 @@ def create_secret(
 
 
 @router.get("/{secret_ref}")
-def read_secret(secret_ref: str, principal: Manager, session: SessionDep) -> SecretRead:
+def read_secret(secret_ref: str, principal: SecretsManager, session: SessionDep) -> SecretRead:
     """One secret's metadata (by id or name); the value is never returned."""
     return _read(_found(session, secret_ref))
 
@@ -158,7 +156,7 @@ def read_secret(secret_ref: str, principal: Manager, session: SessionDep) -> Sec
 def put_secret(
     secret_ref: str,
     body: SecretUpdate,
-    principal: Manager,
+    principal: SecretsManager,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -184,7 +182,7 @@ def put_secret(
 
 @router.delete("/{secret_ref}", status_code=204)
 def delete_secret(
-    secret_ref: str, principal: Manager, session: SessionDep, request: Request
+    secret_ref: str, principal: SecretsManager, session: SessionDep, request: Request
 ) -> Response:
     """Delete a secret; graphs that reference it fail validation from now on."""
     row = _found(session, secret_ref)

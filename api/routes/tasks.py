@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from api.auth import require
+from api.auth import ExecutionsReader, TasksCompleter
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.problems import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas import Body
@@ -23,8 +23,6 @@ from auterity.security.scoping import set_tenant
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
-Reader = Annotated[Principal, require("executions:read")]
-Completer = Annotated[Principal, require("tasks:complete")]
 SEES_ALL = {"owner", "admin"}
 
 
@@ -91,7 +89,7 @@ def get_task(session: SessionDep, task_id: str) -> HumanTask:
 @router.get("", response_model=list[TaskRead])
 def list_tasks(
     session: SessionDep,
-    principal: Reader,
+    principal: ExecutionsReader,
     status: Annotated[str, Query(description=f"One of {', '.join(TASK_STATUSES)}")] = "pending",
     execution_id: Annotated[str | None, Query(max_length=255)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -115,7 +113,7 @@ async def complete_task(
     body: TaskComplete,
     session: SessionDep,
     client: TemporalDep,
-    principal: Completer,
+    principal: TasksCompleter,
     request: Request,
 ) -> TaskRead:
     """Decide a task: the run validates the decision (Update) and answers before this returns."""
@@ -182,7 +180,7 @@ def create_resume_link(
     body: ResumeLinkCreate,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Completer,
+    principal: TasksCompleter,
     request: Request,
 ) -> ResumeLink:
     """A signed, expiring link (for an email) that lets one assignee decide without signing in."""
@@ -247,6 +245,6 @@ async def complete_resumable_task(
 
 # Declared after /resume so that 'resume' is never taken for a task id.
 @router.get("/{task_id}", response_model=TaskRead)
-def read_task(task_id: str, session: SessionDep, _principal: Reader) -> TaskRead:
+def read_task(task_id: str, session: SessionDep, _principal: ExecutionsReader) -> TaskRead:
     """One task with its form schema and context."""
     return task_read(get_task(session, task_id))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 
-from api.auth import require
+from api.auth import GraphsReader, GraphsWriter, TemplatesWriter
 from api.deps import SessionDep, SettingsDep
 from api.problems import Conflict, NotFound
 from api.routes.graphs import graph_read, known_routes, known_secrets
@@ -17,13 +17,8 @@ from api.services.templates import TemplateSpec, check_template, gallery, instan
 from auterity import audit
 from auterity.audit import Target
 from auterity.models.graphs import GraphTemplate
-from auterity.security.principal import Principal
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
-
-Reader = Annotated[Principal, require("graphs:read")]
-Writer = Annotated[Principal, require("templates:write")]
-GraphWriter = Annotated[Principal, require("graphs:write")]
 
 
 def _spec(row: GraphTemplate) -> TemplateSpec:
@@ -60,7 +55,7 @@ def find_template(
 @router.get("", response_model=list[TemplateRead], response_model_exclude_none=True)
 def list_templates(
     session: SessionDep,
-    _principal: Reader,
+    _principal: GraphsReader,
     tag: Annotated[str | None, Query(max_length=50)] = None,
 ) -> list[TemplateRead]:
     """The built-in gallery and the tenant's templates (latest version of each)."""
@@ -83,7 +78,7 @@ def list_templates(
 
 @router.post("", status_code=201, response_model=TemplateRead)
 def create_template(
-    body: TemplateCreate, session: SessionDep, principal: Writer, request: Request
+    body: TemplateCreate, session: SessionDep, principal: TemplatesWriter, request: Request
 ) -> TemplateRead:
     """Save a template; saving an existing id adds a version."""
     if body.id in gallery():
@@ -110,7 +105,7 @@ def create_template(
 def read_template(
     template_id: str,
     session: SessionDep,
-    _principal: Reader,
+    _principal: GraphsReader,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> TemplateRead:
     """One template with its graph and parameter schema."""
@@ -128,7 +123,7 @@ def instantiate_template(
     body: TemplateInstantiate,
     session: SessionDep,
     settings: SettingsDep,
-    principal: GraphWriter,
+    principal: GraphsWriter,
     request: Request,
 ) -> GraphRead:
     """Resolve `{{ params.x }}` with validated params and save the result as a graph version."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
-from api.auth import require
+from api.auth import TriggersManager
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.schemas import Body
 from api.services import executions
@@ -24,11 +24,10 @@ from auterity.models.base import utcnow
 from auterity.models.triggers import WebhookTrigger, new_trigger_id
 from auterity.secrets import bind_keyring
 from auterity.secrets import keyring as secrets_keyring
-from auterity.security.principal import Actor, Principal
+from auterity.security.principal import Actor
 from auterity.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["triggers"])
-Manager = Annotated[Principal, require("triggers:manage")]
 log = logging.getLogger("auterity.webhooks")
 
 INPUTS_DESCRIPTION = (
@@ -167,7 +166,7 @@ def create_trigger(
     body: TriggerCreate,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
 ) -> TriggerCreated:
     """Create a webhook trigger; the response carries its URL and signing secret (shown once)."""
@@ -194,7 +193,7 @@ def create_trigger(
 def list_triggers(
     session: SessionDep,
     settings: SettingsDep,
-    _principal: Manager,
+    _principal: TriggersManager,
     graph_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -206,7 +205,7 @@ def list_triggers(
 
 @router.get("/triggers/{trigger_id}", response_model=TriggerRead)
 def read_trigger(
-    trigger_id: str, session: SessionDep, settings: SettingsDep, _principal: Manager
+    trigger_id: str, session: SessionDep, settings: SettingsDep, _principal: TriggersManager
 ) -> TriggerRead:
     """One webhook trigger (never its secret)."""
     return _read(service.get_trigger(session, trigger_id), settings)
@@ -218,7 +217,7 @@ def update_trigger(
     body: TriggerUpdate,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
 ) -> TriggerRead:
     """Rename, retarget, re-pin, remap, enable or disable a trigger; its secret is kept."""
@@ -250,7 +249,7 @@ def update_trigger(
 
 @router.delete("/triggers/{trigger_id}", status_code=204)
 def delete_trigger(
-    trigger_id: str, session: SessionDep, principal: Manager, request: Request
+    trigger_id: str, session: SessionDep, principal: TriggersManager, request: Request
 ) -> Response:
     """Delete a trigger; its URL answers 404 from now on."""
     trigger = service.get_trigger(session, trigger_id)
@@ -268,7 +267,7 @@ def rotate_trigger_secret(
     trigger_id: str,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Manager,
+    principal: TriggersManager,
     request: Request,
 ) -> TriggerCreated:
     """Issue a new signing secret (shown once); the old one stops working at once."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from api.auth import ensure_grantable, require
+from api.auth import UsersManager, ensure_grantable
 from api.deps import SessionDep
 from api.problems import Conflict, Forbidden, NotFound, Unprocessable
 from auterity import audit
@@ -28,7 +27,6 @@ from auterity.security.permissions import OWNER
 from auterity.security.principal import Principal
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
-Manager = Annotated[Principal, require("users:manage")]
 
 
 class UserCreate(BaseModel):
@@ -132,7 +130,7 @@ def _guard_owner_change(session: SessionDep, principal: Principal, membership: M
 
 
 @router.get("")
-def list_users(principal: Manager, session: SessionDep) -> UserList:
+def list_users(principal: UsersManager, session: SessionDep) -> UserList:
     """The tenant's members with their roles."""
     rows = session.execute(
         select(User, Membership)
@@ -144,7 +142,7 @@ def list_users(principal: Manager, session: SessionDep) -> UserList:
 
 @router.post("", status_code=201)
 def create_user_in_tenant(
-    body: UserCreate, principal: Manager, session: SessionDep, request: Request
+    body: UserCreate, principal: UsersManager, session: SessionDep, request: Request
 ) -> UserCreated:
     """Add a person to the tenant: an existing account joins, a new one is created."""
     roles = ensure_grantable(session, principal, body.roles)
@@ -191,14 +189,14 @@ def create_user_in_tenant(
 
 
 @router.get("/{user_id}")
-def read_user(user_id: str, principal: Manager, session: SessionDep) -> UserRead:
+def read_user(user_id: str, principal: UsersManager, session: SessionDep) -> UserRead:
     """One member of the tenant."""
     return _read(*_member(session, user_id))
 
 
 @router.patch("/{user_id}")
 def update_user(
-    user_id: str, body: UserUpdate, principal: Manager, session: SessionDep, request: Request
+    user_id: str, body: UserUpdate, principal: UsersManager, session: SessionDep, request: Request
 ) -> UserRead:
     """Replace a member's roles and/or (de)activate their membership."""
     user, membership = _member(session, user_id)
@@ -236,7 +234,7 @@ def update_user(
 
 @router.delete("/{user_id}", status_code=204)
 def deactivate_user(
-    user_id: str, principal: Manager, session: SessionDep, request: Request
+    user_id: str, principal: UsersManager, session: SessionDep, request: Request
 ) -> Response:
     """Deactivate a member in this tenant: their sessions end, their account stays."""
     user, membership = _member(session, user_id)
