@@ -20,6 +20,7 @@ from api.routes import (
     health,
     roles,
     schedules,
+    schema,
     secrets,
     tasks,
     templates,
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     for module in (
-        auth, users, roles, api_keys, secrets, audit, graphs, templates, executions, tasks,
+        auth, users, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
         triggers, schedules,
     ):  # fmt: skip
         app.include_router(module.router)
