@@ -18,6 +18,7 @@ from api.routes import (
     executions,
     graphs,
     health,
+    hooks,
     roles,
     schedules,
     schema,
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (
         auth, users, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
-        triggers, schedules,
+        triggers, hooks, schedules,
     ):  # fmt: skip
         app.include_router(module.router)
     return app

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from api.schemas.hooks import SIGNATURE_HEADER, hook_url
 from api.services.executions import started_input
-from api.services.triggers import SIGNATURE_HEADER, hook_url, signature_header
+from api.services.hooks import signature_header
 from auterity.graph import naming
 from auterity.settings import load_settings
 from tests.factories import auth_headers, make_member, save_graph
