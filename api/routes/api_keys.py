@@ -10,7 +10,7 @@ from api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKey
 from api.services import api_keys as service
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
+router = APIRouter(prefix="/api-keys", tags=["api-keys"])
 
 
 @router.get("")

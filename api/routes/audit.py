@@ -15,7 +15,7 @@ from api.services import audit as service
 from auterity import audit
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"])
 
 
 @router.get("")

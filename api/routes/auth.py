@@ -13,7 +13,7 @@ from api.schemas.auth import LoginBody, MeRead, RefreshBody, TokenPair
 from api.services import auth as service
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1", tags=["auth"])
+router = APIRouter(tags=["auth"])
 
 
 @router.post("/auth/login", responses={401: {}, 422: {}, 429: {}})

@@ -28,7 +28,7 @@ from api.services import executions as service
 from auterity.audit import AuditContext
 from auterity.security.permissions import Permission
 
-router = APIRouter(prefix="/v1", tags=["executions"])
+router = APIRouter(tags=["executions"])
 
 
 @router.post(

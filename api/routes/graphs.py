@@ -12,7 +12,7 @@ from api.schemas.graphs import GraphDefinition, GraphRead, GraphVersionRead, Val
 from api.services import graphs as service
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/graphs", tags=["graphs"])
+router = APIRouter(prefix="/graphs", tags=["graphs"])
 
 
 @router.get("", response_model=list[GraphRead], response_model_exclude_none=True)

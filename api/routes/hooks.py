@@ -11,7 +11,7 @@ from api.schemas.hooks import HOOK_EXAMPLE, HookAccepted
 from api.services import hooks as service
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/hooks", tags=["triggers", "webhooks"])
+router = APIRouter(prefix="/hooks", tags=["triggers", "webhooks"])
 
 
 @router.post(

@@ -11,7 +11,7 @@ from api.services import roles as service
 from auterity.audit import AuditContext
 from auterity.security.permissions import PERMISSIONS
 
-router = APIRouter(prefix="/v1/roles", tags=["roles"])
+router = APIRouter(prefix="/roles", tags=["roles"])
 
 
 @router.get("")

@@ -22,7 +22,7 @@ from api.schemas.schedules import (
 from api.services import schedules as service
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
+router = APIRouter(prefix="/schedules", tags=["schedules"])
 
 
 @router.post("", status_code=201, response_model=ScheduleRead)

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from api.auth import GraphsReader
 from auterity.graph.kinds import graph_schema, kind_schemas
 
-router = APIRouter(prefix="/v1", tags=["graphs", "schema"])
+router = APIRouter(tags=["graphs", "schema"])
 
 
 @router.get("/schema/graph")

@@ -10,7 +10,7 @@ from api.schemas.secrets import SecretCreate, SecretList, SecretRead, SecretUpda
 from api.services import secrets as service
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/secrets", tags=["secrets"])
+router = APIRouter(prefix="/secrets", tags=["secrets"])
 
 
 @router.get("")

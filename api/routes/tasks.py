@@ -13,7 +13,7 @@ from api.services import tasks as service
 from auterity.audit import AuditContext
 from auterity.models.tasks import TASK_STATUSES
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 @router.get("", response_model=list[TaskRead])

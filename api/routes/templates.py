@@ -13,7 +13,7 @@ from api.schemas.templates import TemplateCreate, TemplateInstantiate, TemplateR
 from api.services import templates as service
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/templates", tags=["templates"])
+router = APIRouter(prefix="/templates", tags=["templates"])
 
 
 @router.get("", response_model=list[TemplateRead], response_model_exclude_none=True)

@@ -22,7 +22,7 @@ from api.services import triggers as service
 from api.services.triggers import Webhook
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/triggers", tags=["triggers"])
+router = APIRouter(prefix="/triggers", tags=["triggers"])
 
 
 @router.post("", status_code=201, response_model=TriggerCreated)

@@ -10,7 +10,7 @@ from api.schemas.users import UserCreate, UserCreated, UserList, UserRead, UserU
 from api.services import users as service
 from auterity.audit import AuditContext
 
-router = APIRouter(prefix="/v1/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("")
