@@ -82,6 +82,14 @@ def get_schedule(session: Session, tenant_slug: str, schedule_id: str) -> GraphS
     return one_or_404(session, GraphSchedule, schedule_id, f"schedule '{schedule_id}'")
 
 
+def _row_and_handle(
+    session: Session, client: Client, principal: Principal, schedule_id: str
+) -> tuple[GraphSchedule, ScheduleHandle]:
+    """The tenant's schedule row (else 404, before Temporal is asked) and a handle on it."""
+    row = get_schedule(session, principal.tenant_slug, schedule_id)
+    return row, client.get_schedule_handle(schedule_id)
+
+
 async def read(client: Client, row: GraphSchedule) -> ScheduleRead:
     """The schedule as Temporal has it now: spec, policy, state, next and recent runs."""
     description = await describe(client.get_schedule_handle(row.id))
@@ -174,8 +182,7 @@ async def update_schedule(
     context: audit.AuditContext,
 ) -> GraphSchedule:
     """Change a schedule's graph, version, inputs, spec, time zone, overlap, pause or note."""
-    row = get_schedule(session, principal.tenant_slug, schedule_id)
-    handle = handle_for(client, principal.tenant_slug, schedule_id)
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
     sent = body.model_fields_set
     new_action = None
     if sent & {"graph_id", "version", "inputs"}:
@@ -229,8 +236,7 @@ async def delete_schedule(
     context: audit.AuditContext,
 ) -> None:
     """Delete a schedule; runs it already started are unaffected."""
-    row = get_schedule(session, principal.tenant_slug, schedule_id)
-    handle = handle_for(client, principal.tenant_slug, schedule_id)
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
     try:
         await _call(handle.delete(), schedule_id, loc=["path", "schedule_id"])
     except NotFound:
@@ -251,8 +257,7 @@ async def pause_or_resume(
     context: audit.AuditContext,
 ) -> GraphSchedule:
     """Stop taking actions until resumed, or take them again; the note says why."""
-    row = get_schedule(session, principal.tenant_slug, schedule_id)
-    handle = handle_for(client, principal.tenant_slug, schedule_id)
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
     verb = "paused" if pause else "resumed"
     note = note or f"{verb} by {principal.name}"
     operation = handle.pause(note=note) if pause else handle.unpause(note=note)
@@ -270,8 +275,7 @@ async def trigger_now(
     context: audit.AuditContext,
 ) -> None:
     """Run the schedule's action now (under `overlap`, or the schedule's policy)."""
-    row = get_schedule(session, principal.tenant_slug, schedule_id)
-    handle = handle_for(client, principal.tenant_slug, schedule_id)
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
     operation = handle.trigger(overlap=OVERLAP[overlap] if overlap else None)
     await _call(operation, schedule_id, loc=["path", "schedule_id"])
     _record(session, principal, "schedule.trigger", row, context, {"overlap": overlap})
@@ -286,8 +290,7 @@ async def backfill(
     context: audit.AuditContext,
 ) -> None:
     """Take the actions the schedule would have taken between start and end, now."""
-    row = get_schedule(session, principal.tenant_slug, schedule_id)
-    handle = handle_for(client, principal.tenant_slug, schedule_id)
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
     overlap = OVERLAP[body.overlap] if body.overlap else None
     window = ScheduleBackfill(start_at=body.start, end_at=body.end, overlap=overlap)
     await _call(handle.backfill(window), schedule_id, loc=["body"])
@@ -395,13 +398,6 @@ def rpc_problem(error: RPCError, schedule_id: str, loc: list[Any]) -> Problem:
     if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return ServiceUnavailable(f"Temporal is unavailable: {error.message}")
     return Problem(f"Temporal refused the request: {error.message}", status=502)
-
-
-def handle_for(client: Client, tenant_slug: str, schedule_id: str) -> ScheduleHandle:
-    """A handle on one of the tenant's schedules; another tenant's id is a 404."""
-    if not naming.schedule_in_tenant(schedule_id, tenant_slug):
-        raise NotFound(f"schedule '{schedule_id}' not found")
-    return client.get_schedule_handle(schedule_id)
 
 
 async def _create(
