@@ -2,8 +2,10 @@
 Temporal, and each change's audit record, written with the change.
 
 Services raise `api.problems` errors (a 404, a 409 with its message) and take an
-`audit.AuditContext` rather than the request; they return rows, or the response
-schema when what they read comes from Temporal rather than a row.
+`audit.AuditContext` rather than the request. They return rows (or a small object
+around them, like `users.Member`) for the route to validate its `XxxRead` from, or
+the response schema itself when no row holds the answer (a run in Temporal, a token
+pair).
 """
 
 from __future__ import annotations
