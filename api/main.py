@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.builder import builder_dir, install_builder
 from api.logs import install_log_redaction
 from api.middleware import RequestLimits
 from api.problems import install_problem_handlers
@@ -16,6 +17,7 @@ from api.routes import (
     audit,
     auth,
     executions,
+    expressions,
     graphs,
     health,
     roles,
@@ -66,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (
         auth, users, roles, api_keys, secrets, audit, graphs, templates, executions, tasks,
-        triggers, schedules,
+        triggers, schedules, expressions,
     ):  # fmt: skip
         app.include_router(module.router)
+    install_builder(app, builder_dir(settings.web_dir))
     return app
