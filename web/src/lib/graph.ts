@@ -53,6 +53,8 @@ export interface StepData extends Record<string, unknown> {
   issues?: string[];
   run?: { status: NodeRunStatus; attempts?: number | null; ms?: number | null; waiting?: boolean };
   diff?: DiffMark;
+  /** A branching node with an edge on its default handle keeps showing that handle. */
+  usesDefault?: boolean;
 }
 
 export type StepNode = Node<StepData, "step">;
