@@ -54,7 +54,7 @@ def _file_in(root: Path, path: str) -> Path | None:
 def install_builder(app: FastAPI, root: Path) -> None:
     """Serve the builder from `root`; declared after every API route, so it never shadows one."""
 
-    @app.get("/{path:builder}", include_in_schema=False)
+    @app.api_route("/{path:builder}", methods=["GET", "HEAD"], include_in_schema=False)
     async def read_builder_page(path: str, request: Request) -> Response:
         first = path.split("/", 1)[0]
         index = root / "index.html"

@@ -86,7 +86,12 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
   const secrets = useSecretNames();
   const flow = useReactFlow<StepNode, StepEdge>();
   const queries = useQueryClient();
-  const initial = useMemo(() => toFlow(definition), [definition]);
+  const initial = useMemo(() => {
+    const flowGraph = toFlow(definition);
+    // A graph saved without positions (from the API or a template) is laid out once.
+    const unplaced = definition.nodes.some((node) => !node.position);
+    return unplaced ? { ...flowGraph, nodes: layout(flowGraph.nodes, flowGraph.edges) } : flowGraph;
+  }, [definition]);
   const [meta, setMeta] = useState<GraphMeta>(() => metaOf(definition));
   const [nodes, setNodes] = useState<StepNode[]>(initial.nodes);
   const [edges, setEdges] = useState<StepEdge[]>(initial.edges);
@@ -95,6 +100,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
   const [saving, setSaving] = useState(false);
   const [notice, setNotice] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
   const [savedKey, setSavedKey] = useState(() => contentKey(definition));
+  const [savedLayout, setSavedLayout] = useState(() => JSON.stringify(initial.nodes.map((node) => [node.id, Math.round(node.position.x), Math.round(node.position.y)])));
   const wrapper = useRef<HTMLDivElement>(null);
 
   const state = useRef<Snapshot>({ meta, nodes, edges });
@@ -109,7 +115,8 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
 
   const graphDefinition = useMemo(() => fromFlow(meta, nodes, edges), [meta, nodes, edges]);
   const key = useMemo(() => contentKey(graphDefinition), [graphDefinition]);
-  const dirty = key !== savedKey || JSON.stringify(graphDefinition.nodes.map((n) => n.position)) !== JSON.stringify(definition.nodes.map((n) => n.position ?? null));
+  const currentLayout = useMemo(() => JSON.stringify(graphDefinition.nodes.map((node) => [node.id, node.position?.x, node.position?.y])), [graphDefinition]);
+  const dirty = key !== savedKey || currentLayout !== savedLayout;
 
   // Validation while editing: debounced, against the API (the only judge of a graph).
   useEffect(() => {
@@ -254,7 +261,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
   const autoLayout = useCallback(() => {
     history.commit();
     setNodes((all) => layout(all, state.current.edges));
-    requestAnimationFrame(() => void flow.fitView({ padding: 0.15, duration: 200 }));
+    requestAnimationFrame(() => void flow.fitView({ padding: 0.15, maxZoom: 1, duration: 200 }));
   }, [flow, history]);
 
   const save = useCallback(async (): Promise<GraphRead | null> => {
@@ -263,6 +270,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
     try {
       const saved = await api.put<GraphRead>(`/v1/graphs/${graph.id}`, graphDefinition);
       setSavedKey(key);
+      setSavedLayout(currentLayout);
       setNotice({ tone: "ok", text: saved.created ? `Saved as version ${saved.version}` : `No change: still version ${saved.version}` });
       void queries.invalidateQueries({ queryKey: ["graph", graph.id] });
       void queries.invalidateQueries({ queryKey: ["versions", graph.id] });
@@ -278,7 +286,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
     } finally {
       setSaving(false);
     }
-  }, [graph.id, graphDefinition, key, queries]);
+  }, [graph.id, graphDefinition, key, currentLayout, queries]);
 
   const run = useCallback(async () => {
     if (dirty && !(await save())) return;
@@ -364,7 +372,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
           <Button small tone="ghost" onClick={autoLayout} title="Arrange left to right">
             Auto-layout
           </Button>
-          <Button small tone="ghost" onClick={() => void flow.fitView({ padding: 0.15, duration: 200 })}>
+          <Button small tone="ghost" onClick={() => void flow.fitView({ padding: 0.15, maxZoom: 1, duration: 200 })}>
             Fit view
           </Button>
           <Button small onClick={() => void save()} disabled={saving} title="Save (Ctrl+S)">
@@ -384,7 +392,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
         </div>
       ) : null}
       <div className="flex min-h-0 flex-1">
-        {kinds.data ? <Palette kinds={kinds.data} onAdd={(kind) => addNode(kind)} /> : null}
+        <Palette kinds={kinds.data ?? {}} onAdd={(kind) => addNode(kind)} />
         <div className="relative min-w-0 flex-1" ref={wrapper} onDragOver={(event) => event.preventDefault()} onDrop={onDrop}>
           <ReactFlow<StepNode, StepEdge>
             nodes={shownNodes}
@@ -398,8 +406,8 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
               if (picked.length === 1) setTab((current) => (current === "graph" || current === "node" ? "node" : current));
             }}
             deleteKeyCode={null}
-            fitView
-            fitViewOptions={{ padding: 0.15 }}
+            fitView={initial.nodes.length > 0}
+            fitViewOptions={{ padding: 0.15, maxZoom: 1 }}
             minZoom={0.1}
             defaultEdgeOptions={{ type: "default" }}
             proOptions={{ hideAttribution: true }}
@@ -407,7 +415,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
           >
             <Background gap={16} />
             <Controls showInteractive={false} />
-            <MiniMap pannable zoomable ariaLabel="Minimap" />
+            <MiniMap pannable zoomable ariaLabel="Minimap" nodeColor="#a5b4fc" nodeStrokeColor="#4f46e5" />
           </ReactFlow>
           {nodes.length === 0 ? (
             <div className="pointer-events-none absolute inset-0 flex items-center justify-center">

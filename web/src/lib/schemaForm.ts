@@ -95,7 +95,9 @@ export function fieldOf(
   options: { path: string; required: boolean; template?: boolean; expression?: boolean },
 ): FieldSpec {
   const { schema, nullable } = unwrapNullable(resolve(raw, root), root);
-  const title = typeof schema.title === "string" && schema.title !== humanize(name).replace(/ /g, "") ? schema.title : undefined;
+  // pydantic titles every field after its name ("On Error"); only a chosen title is kept.
+  const automatic = name.split("_").map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join(" ");
+  const title = typeof raw.title === "string" && raw.title !== automatic ? raw.title : undefined;
   const spec: FieldSpec = {
     name,
     path: options.path,
@@ -104,7 +106,8 @@ export function fieldOf(
     nullable,
     kind: "json",
   };
-  if (typeof schema.description === "string") spec.description = schema.description;
+  const description = typeof raw.description === "string" ? raw.description : schema.description;
+  if (typeof description === "string" && !schema.$defs) spec.description = description;
   if ("default" in schema && schema.default !== null) spec.default = schema.default;
   if (typeof schema.minimum === "number") spec.minimum = schema.minimum;
   if (typeof schema.maximum === "number") spec.maximum = schema.maximum;
