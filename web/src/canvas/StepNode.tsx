@@ -21,13 +21,13 @@ function StepNodeView({ id, data }: NodeProps<StepNode>) {
       data-status={run?.status}
       data-issues={issues.length || undefined}
     >
-      <Handle type="target" position={Position.Left} id="in" aria-label={`${id} input`} />
+      <Handle type="target" position={Position.Left} id="in" />
       <div className="flex items-center gap-2 px-2 pt-2">
         <span className={`rounded px-1.5 py-0.5 text-[10px] font-bold tracking-wide text-white ${look.color}`} title={look.title}>
           {look.tag}
         </span>
         <span className="truncate text-xs text-slate-600">{node.type}</span>
-        {run?.status === "running" ? <span className="running-dot ml-auto h-2 w-2 rounded-full bg-blue-600" aria-label="running" /> : null}
+        {run?.status === "running" ? <span className="running-dot ml-auto h-2 w-2 rounded-full bg-blue-600" role="img" aria-label="running" /> : null}
       </div>
       <div className="truncate px-2 pb-2 pr-12 text-sm font-semibold text-slate-900" title={node.id}>
         {node.label || node.id}
@@ -43,14 +43,14 @@ function StepNodeView({ id, data }: NodeProps<StepNode>) {
         <span
           className="absolute -right-2 -top-2 flex h-5 min-w-5 items-center justify-center rounded-full bg-red-600 px-1 text-[11px] font-bold text-white"
           title={issues.join("\n")}
-          aria-label={`${issues.length} problem${issues.length > 1 ? "s" : ""}`}
           data-testid={`issues-${id}`}
         >
           {issues.length}
+          <span className="sr-only"> problem{issues.length > 1 ? "s" : ""}</span>
         </span>
       ) : null}
       {handles.includes(DEFAULT_HANDLE) ? (
-        <Handle type="source" position={Position.Right} id={DEFAULT_HANDLE} style={labelled.length ? { top: "auto", bottom: 6 } : undefined} aria-label={`${id} output`} />
+        <Handle type="source" position={Position.Right} id={DEFAULT_HANDLE} style={labelled.length ? { top: "auto", bottom: 6 } : undefined} />
       ) : null}
       {labelled.map((handle, index) => {
         const top = 22 + index * 18;
@@ -67,7 +67,6 @@ function StepNodeView({ id, data }: NodeProps<StepNode>) {
               position={Position.Right}
               id={handle}
               style={{ top, background: handle === ERROR_LABEL ? "#dc2626" : undefined }}
-              aria-label={`${id} ${handle} output`}
               data-handle={handle}
             />
           </div>

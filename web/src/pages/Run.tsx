@@ -95,6 +95,10 @@ function useNow(active: boolean): number {
 
 export default function RunPage() {
   const { runId = "" } = useParams();
+  return <RunView key={runId} runId={runId} />;
+}
+
+function RunView({ runId }: { runId: string }) {
   const navigate = useNavigate();
   const queries = useQueryClient();
   const execution = useQuery({
