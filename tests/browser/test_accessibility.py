@@ -18,7 +18,10 @@ def seed(stack: Stack) -> dict[str, str]:
         assert api.put(f"/v1/graphs/{graph['id']}", json=second).status_code == 200
         run = api.post(f"/v1/graphs/{graph['id']}/executions", json={"inputs": {}}).json()
         api.post("/v1/triggers", json={"name": "a11y hook", "graph_id": graph["id"]})
-        api.post("/v1/schedules", json={"name": "a11y nightly", "graph_id": graph["id"], "cron": ["0 3 * * *"]})
+        api.post(
+            "/v1/schedules",
+            json={"name": "a11y nightly", "graph_id": graph["id"], "cron": ["0 3 * * *"]},
+        )
         api.put("/v1/secrets/A11Y_TOKEN", json={"value": "s3cret"})
         api.post("/v1/api-keys", json={"name": "a11y key", "scopes": ["graphs:read"]})
         for _ in range(120):
@@ -61,12 +64,18 @@ def test_no_serious_violation_on_any_page(page: Any, stack: Stack, shot: Any) ->
         ("/nowhere", "Page not found"),
     ]
     for path, text in pages:
-        page.evaluate("path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }", path)
+        page.evaluate(
+            "path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
+            path,
+        )
         page.get_by_text(text).first.wait_for()
         page.wait_for_timeout(300)
         found[path] = serious_violations(page)
     # The editor with a node open, its form and completion list.
-    page.evaluate("path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }", f"/graphs/{ids['graph']}")
+    page.evaluate(
+        "path => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
+        f"/graphs/{ids['graph']}",
+    )
     page.locator('.react-flow__node[data-id="ask"]').click()
     page.locator('[data-node-panel="ask"]').wait_for()
     found["editor, node panel"] = serious_violations(page)
@@ -93,7 +102,9 @@ def test_the_editor_is_reachable_from_the_keyboard(page: Any, stack: Stack, shot
     page.locator('[data-node-panel="transform"]').wait_for()
     page.locator("#node-label").focus()
     page.keyboard.type("From the keyboard")
-    page.locator('.react-flow__node[data-id="transform"]').get_by_text("From the keyboard").wait_for()
+    page.locator('.react-flow__node[data-id="transform"]').get_by_text(
+        "From the keyboard"
+    ).wait_for()
     page.keyboard.press("Control+s")
     page.get_by_role("status").filter(has_text="Saved as version 2").wait_for()
     shot("keyboard")

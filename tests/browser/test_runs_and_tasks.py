@@ -27,7 +27,12 @@ APPROVAL_GRAPH = {
             },
             "position": {"x": 0, "y": 0},
         },
-        {"id": "ship", "type": "transform", "config": {"value": "shipped"}, "position": {"x": 300, "y": 0}},
+        {
+            "id": "ship",
+            "type": "transform",
+            "config": {"value": "shipped"},
+            "position": {"x": 300, "y": 0},
+        },
     ],
     "edges": [{"from": "ask", "to": "ship", "when": "approved"}],
 }
@@ -58,7 +63,9 @@ def start(stack: Stack, graph: dict[str, Any], inputs: dict[str, Any] | None = N
     with stack.client() as api:
         created = api.post("/v1/graphs", json=graph)
         assert created.status_code == 201, created.text
-        run = api.post(f"/v1/graphs/{created.json()['id']}/executions", json={"inputs": inputs or {}})
+        run = api.post(
+            f"/v1/graphs/{created.json()['id']}/executions", json={"inputs": inputs or {}}
+        )
         assert run.status_code == 201, run.text
         return str(run.json()["id"])
 
@@ -137,7 +144,9 @@ def test_retry_from_the_failed_node_reuses_what_succeeded(
     page.wait_for_url(lambda url: run_id.split(":")[-1] not in url)
     page.locator('[data-testid="run-status"][data-status="completed"]').wait_for(timeout=60_000)
     page.locator('.react-flow__node[data-id="prepare"]').click()
-    page.locator('[data-inspector="prepare"]').get_by_text("output taken from the earlier run").wait_for()
+    page.locator('[data-inspector="prepare"]').get_by_text(
+        "output taken from the earlier run"
+    ).wait_for()
     page.locator('.react-flow__node[data-id="fetch"]').click()
     page.locator('[data-inspector="fetch"]').get_by_text("42").wait_for()
     shot("retried")
