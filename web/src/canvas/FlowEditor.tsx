@@ -1,7 +1,7 @@
 /** The graph editor: canvas, palette, side panels, validation while editing, undo/redo,
  * copy/paste, auto-layout, save and run. One store: `nodes`, `edges` and `meta` here; the
  * node components only draw what they are given. */
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent, type ReactNode } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent, type ReactNode } from "react";
 import {
   Background,
   Controls,
@@ -49,6 +49,10 @@ interface Snapshot {
   nodes: StepNode[];
   edges: StepEdge[];
 }
+
+const MemoNodePanel = memo(NodePanel);
+const MemoPalette = memo(Palette);
+const NO_KINDS = {};
 
 let clipboard: { nodes: StepNode[]; edges: StepEdge[] } | null = null;
 
@@ -113,7 +117,13 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
   }, []);
   const history = useHistory(current, restore);
 
-  const graphDefinition = useMemo(() => fromFlow(meta, nodes, edges), [meta, nodes, edges]);
+  // While a node is dragged, the graph (what is validated and saved) waits for the drop:
+  // a drag frame then costs only the canvas.
+  const [dragging, setDragging] = useState(false);
+  const settled = useRef(nodes);
+  if (!dragging) settled.current = nodes;
+  const settledNodes = settled.current;
+  const graphDefinition = useMemo(() => fromFlow(meta, settledNodes, edges), [meta, settledNodes, edges]);
   const key = useMemo(() => contentKey(graphDefinition), [graphDefinition]);
   const currentLayout = useMemo(() => JSON.stringify(graphDefinition.nodes.map((node) => [node.id, node.position?.x, node.position?.y])), [graphDefinition]);
   const dirty = key !== savedKey || currentLayout !== savedLayout;
@@ -326,8 +336,9 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
     }
   };
 
+  const singleNode = single?.data.node;
   const environment = useMemo<ExpressionEnvironment>(() => {
-    const node = single?.data.node;
+    const node = singleNode;
     const kind = node ? kinds.data?.[node.type] : undefined;
     const flags = (kind?.["x-auterity"] ?? {}) as { secrets?: boolean };
     const properties = (meta.inputs?.properties ?? {}) as Record<string, unknown>;
@@ -342,7 +353,11 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
       },
       vocabulary: vocabulary.data ?? { roots: ["inputs", "vars", "nodes", "secrets"], filters: [], tests: [], globals: [] },
     };
-  }, [single, kinds.data, meta, edges, secrets.data, vocabulary.data]);
+  }, [singleNode, kinds.data, meta, edges, secrets.data, vocabulary.data]);
+  const nodeIds = nodes.map((node) => node.id).join(" ");
+  const takenIds = useMemo(() => nodeIds.split(" ").filter((id) => id && id !== singleNode?.id), [nodeIds, singleNode?.id]);
+  const onRename = useCallback((to: string) => singleNode && renameNode(singleNode.id, to), [singleNode, renameNode]);
+  const onAdd = useCallback((kind: string) => addNode(kind), [addNode]);
 
   const issueCount = [...validation.issues.byNode.values()].reduce((sum, list) => sum + list.length, 0) + validation.issues.graph.length;
   const edgeOnly = [...validation.issues.byEdge.entries()].filter(([index]) => {
@@ -392,7 +407,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
         </div>
       ) : null}
       <div className="flex min-h-0 flex-1">
-        <Palette kinds={kinds.data ?? {}} onAdd={(kind) => addNode(kind)} />
+        <MemoPalette kinds={kinds.data ?? NO_KINDS} onAdd={onAdd} />
         <div className="relative min-w-0 flex-1" ref={wrapper} onDragOver={(event) => event.preventDefault()} onDrop={onDrop}>
           <ReactFlow<StepNode, StepEdge>
             nodes={shownNodes}
@@ -401,7 +416,11 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
-            onNodeDragStart={() => history.commit()}
+            onNodeDragStart={() => {
+              history.commit();
+              setDragging(true);
+            }}
+            onNodeDragStop={() => setDragging(false)}
             onSelectionChange={({ nodes: picked }) => {
               if (picked.length === 1) setTab((current) => (current === "graph" || current === "node" ? "node" : current));
             }}
@@ -442,14 +461,14 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
             <ExpressionContext.Provider value={environment}>
               {tab === "node" ? (
                 single && kinds.data ? (
-                  <NodePanel
+                  <MemoNodePanel
                     key={single.id}
                     node={single.data.node}
                     kinds={kinds.data}
                     issues={validation.issues.byNode.get(single.id)}
-                    takenIds={nodes.map((node) => node.id).filter((id) => id !== single.id)}
+                    takenIds={takenIds}
                     onChange={updateNode}
-                    onRename={(to) => renameNode(single.id, to)}
+                    onRename={onRename}
                     onDelete={deleteSelected}
                   />
                 ) : (
