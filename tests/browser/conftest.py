@@ -62,6 +62,9 @@ def page(browser: Any, stack: Stack, request: pytest.FixtureRequest) -> Iterator
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
+    folder = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    opened.screenshot(path=str(folder / "zz-last.png"))
     context.close()
     assert not errors, f"the page threw: {errors}"
 

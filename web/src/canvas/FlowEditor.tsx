@@ -103,7 +103,8 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
   const [validation, setValidation] = useState<Validation>({ state: "idle", issues: emptyIssues() });
   const [saving, setSaving] = useState(false);
   const [notice, setNotice] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
-  const [savedKey, setSavedKey] = useState(() => contentKey(definition));
+  // Compared in the builder's own normal form (the API adds defaults such as on_error).
+  const [savedKey, setSavedKey] = useState(() => contentKey(fromFlow(metaOf(definition), initial.nodes, initial.edges)));
   const [savedLayout, setSavedLayout] = useState(() => JSON.stringify(initial.nodes.map((node) => [node.id, Math.round(node.position.x), Math.round(node.position.y)])));
   const wrapper = useRef<HTMLDivElement>(null);
 

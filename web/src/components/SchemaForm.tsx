@@ -240,8 +240,61 @@ function Control({
     case "map":
       return <MapControl id={id} field={field} value={value} onChange={onChange} readOnly={readOnly} />;
     default:
+      if (field.template) return <TemplateOrJson id={id} field={field} value={value} onChange={onChange} invalid={invalid} describedBy={describedBy} readOnly={readOnly} />;
       return <JsonControl id={id} value={value} onChange={onChange} invalid={invalid} describedBy={describedBy} readOnly={readOnly} />;
   }
+}
+
+/** A template field that may hold any JSON (a transform's value, a request body): text
+ * with completion, or JSON whose strings are templates. */
+function TemplateOrJson({
+  id,
+  field,
+  value,
+  onChange,
+  invalid,
+  describedBy,
+  readOnly,
+}: {
+  id: string;
+  field: FieldSpec;
+  value: unknown;
+  onChange: (value: unknown) => void;
+  invalid: boolean;
+  describedBy?: string;
+  readOnly?: boolean;
+}) {
+  const [json, setJson] = useState(value !== undefined && value !== null && typeof value !== "string");
+  return (
+    <div>
+      {json ? (
+        <JsonControl id={id} value={value} onChange={onChange} invalid={invalid} describedBy={describedBy} readOnly={readOnly} />
+      ) : (
+        <ExpressionInput
+          id={id}
+          mode="template"
+          multiline
+          value={typeof value === "string" ? value : ""}
+          invalid={invalid}
+          describedBy={describedBy}
+          readOnly={readOnly}
+          onChange={(text) => onChange(text === "" && !field.required ? undefined : text)}
+        />
+      )}
+      {!readOnly ? (
+        <button
+          type="button"
+          className="mt-0.5 text-xs text-indigo-700 underline"
+          onClick={() => {
+            if (json && typeof value !== "string") onChange(value === undefined ? undefined : JSON.stringify(value));
+            setJson(!json);
+          }}
+        >
+          {json ? "Edit as text" : "Edit as JSON (numbers, lists, objects)"}
+        </button>
+      ) : null}
+    </div>
+  );
 }
 
 function ListControl({

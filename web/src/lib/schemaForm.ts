@@ -31,6 +31,8 @@ export interface FieldSpec {
   minimum?: number;
   maximum?: number;
   multiline?: boolean;
+  /** Strings inside are templates (a JSON field of a template: text or any JSON). */
+  template?: boolean;
   item?: FieldSpec;
   fields?: FieldSpec[];
   value?: FieldSpec;
@@ -106,6 +108,7 @@ export function fieldOf(
     nullable,
     kind: "json",
   };
+  if (options.template) spec.template = true;
   const description = typeof raw.description === "string" ? raw.description : schema.description;
   if (typeof description === "string" && !schema.$defs) spec.description = description;
   if ("default" in schema && schema.default !== null) spec.default = schema.default;

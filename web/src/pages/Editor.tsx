@@ -50,7 +50,7 @@ export default function EditorPage() {
   return (
     <>
       <FlowEditor
-        key={`${graph.data.id}:${graph.data.version_id}`}
+        key={graph.data.id}
         graph={graph.data}
         definition={graph.data.definition as unknown as GraphDefinition}
         onRun={setRunning}
