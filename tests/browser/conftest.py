@@ -57,7 +57,7 @@ def browser(chromium: str) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, stack: Stack, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))

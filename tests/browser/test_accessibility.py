@@ -86,13 +86,16 @@ def test_no_serious_violation_on_any_page(page: Any, stack: Stack, shot: Any) ->
 
 def test_the_editor_is_reachable_from_the_keyboard(page: Any, stack: Stack, shot: Any) -> None:
     sign_in(page, stack)
+    page.get_by_role("button", name="New graph").wait_for()
     # Tab from the top of the page to the New graph button, then drive the dialog by keys.
-    page.keyboard.press("Tab")
-    for _ in range(30):
+    for _ in range(40):
+        page.keyboard.press("Tab")
         if page.evaluate("() => document.activeElement?.textContent") == "New graph":
             break
-        page.keyboard.press("Tab")
+    else:
+        raise AssertionError("Tab never reached the New graph button")
     page.keyboard.press("Enter")
+    page.get_by_role("dialog", name="New graph").wait_for()
     page.keyboard.type("keyboard-made")
     page.keyboard.press("Enter")
     page.wait_for_url("**/graphs/gr_*")

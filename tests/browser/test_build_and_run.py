@@ -46,7 +46,7 @@ def select_node(page: Any, node_id: str) -> None:
 def test_draw_validate_save_run_and_watch(page: Any, stack: Stack, shot: Any) -> None:
     sign_in(page, stack)
     page.get_by_role("button", name="New graph").click()
-    page.get_by_label("Name").fill("check-a-page")
+    page.get_by_role("dialog", name="New graph").get_by_label("Name").fill("check-a-page")
     page.get_by_role("button", name="Create and open").click()
     page.wait_for_url("**/graphs/gr_*")
     page.get_by_text("Drag a node from the palette to start.").wait_for()

@@ -131,7 +131,7 @@ def test_an_api_key_is_shown_once_and_the_audit_chain_verifies(
 ) -> None:
     sign_in(page, stack, "/admin/api-keys")
     page.get_by_role("button", name="New API key").click()
-    page.get_by_label("Name").fill("dashboard")
+    page.get_by_role("dialog", name="New API key").get_by_label("Name").fill("dashboard")
     page.get_by_role("button", name="Create").click()
     key = page.get_by_label("The key (shown this once: copy it now)").inner_text()
     assert key.startswith("ak_") or len(key) > 20, key

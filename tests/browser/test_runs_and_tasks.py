@@ -148,7 +148,7 @@ def test_retry_from_the_failed_node_reuses_what_succeeded(
         "output taken from the earlier run"
     ).wait_for()
     page.locator('.react-flow__node[data-id="fetch"]').click()
-    page.locator('[data-inspector="fetch"]').get_by_text("42").wait_for()
+    page.locator('[data-inspector="fetch"]').get_by_text("42", exact=True).wait_for()
     shot("retried")
 
 

@@ -129,6 +129,14 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
   const currentLayout = useMemo(() => JSON.stringify(graphDefinition.nodes.map((node) => [node.id, node.position?.x, node.position?.y])), [graphDefinition]);
   const dirty = key !== savedKey || currentLayout !== savedLayout;
 
+  // Leaving with unsaved changes asks first (closing the tab or reloading).
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (event: BeforeUnloadEvent) => event.preventDefault();
+    addEventListener("beforeunload", warn);
+    return () => removeEventListener("beforeunload", warn);
+  }, [dirty]);
+
   // Validation while editing: debounced, against the API (the only judge of a graph).
   useEffect(() => {
     const timer = setTimeout(async () => {

@@ -25,6 +25,8 @@ export function RunsPage() {
     refetchInterval: 5000,
   });
   const items = runs.data?.pages.flatMap((page) => page.items) ?? [];
+  const graphs = useQuery({ queryKey: ["graphs", ""], queryFn: () => api.get<GraphRead[]>("/v1/graphs?limit=200") });
+  const names = new Map((graphs.data ?? []).map((entry) => [entry.id, entry.name]));
   const set = (key: string, value: string) => {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
@@ -79,8 +81,8 @@ export function RunsPage() {
               </td>
               <td className="px-3 py-2">
                 {run.graph_id ? (
-                  <Link to={`/runs?graph_id=${run.graph_id}`} className="text-slate-800 hover:underline">
-                    {run.graph_id}
+                  <Link to={`/runs?graph_id=${run.graph_id}`} className="text-slate-800 hover:underline" title={run.graph_id}>
+                    {names.get(run.graph_id) ?? run.graph_id}
                   </Link>
                 ) : (
                   "—"
