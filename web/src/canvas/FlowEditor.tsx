@@ -56,6 +56,19 @@ const NO_KINDS = {};
 
 let clipboard: { nodes: StepNode[]; edges: StepEdge[] } | null = null;
 
+/** Near `wanted`, a place where a new node covers no other (added by click or keyboard). */
+function freeSpot(nodes: StepNode[], wanted: { x: number; y: number }): { x: number; y: number } {
+  const taken = (x: number, y: number) => nodes.some((node) => Math.abs(node.position.x - x) < 210 && Math.abs(node.position.y - y) < 90);
+  for (let ring = 0; ring < 12; ring += 1) {
+    for (const [dx, dy] of [[0, ring], [0, -ring], [ring, 0], [ring, ring], [ring, -ring]] as const) {
+      const x = wanted.x + dx * 230;
+      const y = wanted.y + dy * 100;
+      if (!taken(x, y)) return { x, y };
+    }
+  }
+  return wanted;
+}
+
 function metaOf(definition: GraphDefinition): GraphMeta {
   const { nodes: _n, edges: _e, ...meta } = definition;
   return meta;
@@ -107,6 +120,7 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
   const [savedKey, setSavedKey] = useState(() => contentKey(fromFlow(metaOf(definition), initial.nodes, initial.edges)));
   const [savedLayout, setSavedLayout] = useState(() => JSON.stringify(initial.nodes.map((node) => [node.id, Math.round(node.position.x), Math.round(node.position.y)])));
   const wrapper = useRef<HTMLDivElement>(null);
+  const lastPicked = useRef<string | null>(null);
 
   const state = useRef<Snapshot>({ meta, nodes, edges });
   state.current = { meta, nodes, edges };
@@ -194,7 +208,10 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
       const bounds = wrapper.current?.getBoundingClientRect();
       const at =
         position ??
-        flow.screenToFlowPosition({ x: (bounds?.left ?? 0) + (bounds?.width ?? 600) / 2 - 100, y: (bounds?.top ?? 0) + (bounds?.height ?? 400) / 2 - 30 });
+        freeSpot(
+          state.current.nodes,
+          flow.screenToFlowPosition({ x: (bounds?.left ?? 0) + (bounds?.width ?? 600) / 2 - 100, y: (bounds?.top ?? 0) + (bounds?.height ?? 400) / 2 - 30 }),
+        );
       const node: GraphNode = { id, type: kind, config: starterConfig(kind) };
       history.commit();
       setNodes((all) => [
@@ -431,7 +448,10 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
             }}
             onNodeDragStop={() => setDragging(false)}
             onSelectionChange={({ nodes: picked }) => {
-              if (picked.length === 1) setTab((current) => (current === "graph" || current === "node" ? "node" : current));
+              // A newly picked node opens its panel (not every re-render of the same pick).
+              const id = picked.length === 1 ? (picked[0]?.id ?? null) : null;
+              if (id !== lastPicked.current && id !== null) setTab("node");
+              lastPicked.current = id;
             }}
             deleteKeyCode={null}
             fitView={initial.nodes.length > 0}
