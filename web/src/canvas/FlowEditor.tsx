@@ -463,7 +463,8 @@ function Editor({ graph, definition, toolbar, onRun, side = [] }: FlowEditorProp
           >
             <Background gap={16} />
             <Controls showInteractive={false} />
-            <MiniMap pannable zoomable ariaLabel="Minimap" nodeColor="#a5b4fc" nodeStrokeColor="#4f46e5" />
+            {/* Redrawn on every frame of a drag otherwise; it catches up on the drop. */}
+            {dragging ? null : <MiniMap pannable zoomable ariaLabel="Minimap" nodeColor="#a5b4fc" nodeStrokeColor="#4f46e5" />}
           </ReactFlow>
           {nodes.length === 0 ? (
             <div className="pointer-events-none absolute inset-0 flex items-center justify-center">

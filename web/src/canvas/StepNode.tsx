@@ -15,7 +15,7 @@ function StepNodeView({ id, data }: NodeProps<StepNode>) {
   const height = Math.max(64, 22 + labelled.length * 18);
   return (
     <div
-      className={`relative w-[200px] rounded-lg border-2 bg-white shadow-sm ${ring}`}
+      className={`relative w-[200px] rounded-lg border-2 bg-white ${ring}`}
       style={{ minHeight: height }}
       data-testid={`node-${id}`}
       data-status={run?.status}
