@@ -4,84 +4,12 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, eventsUrl } from "../api/client";
-import type { ExecutionRead, ExecutionStarted, GraphVersionRead, NodeState } from "../api/types";
-import type { GraphDefinition, NodeRunStatus, StepData } from "../lib/graph";
+import type { ExecutionRead, ExecutionStarted, GraphVersionRead } from "../api/types";
+import type { GraphDefinition, StepData } from "../lib/graph";
+import { FINISHED_RUN, RUN_STATUS, applyEvent, fromState, type LiveNode, type RunEvent } from "../lib/runEvents";
 import { StaticCanvas } from "../canvas/StaticCanvas";
 import { JsonView } from "../components/JsonView";
 import { Button, ErrorBox, Spinner, StatusBadge, formatDuration, formatTime } from "../components/ui";
-
-interface LiveNode {
-  status: NodeRunStatus;
-  output?: unknown;
-  error?: { type: string; message: string; details?: unknown } | null;
-  attempts?: number | null;
-  started_at?: string | null;
-  finished_at?: string | null;
-  label?: string | null;
-  reused?: boolean;
-  task_id?: string;
-  waiting?: boolean;
-}
-
-interface RunEvent {
-  type: string;
-  node?: string;
-  status?: string;
-  at?: string | null;
-  output?: unknown;
-  error?: LiveNode["error"];
-  attempts?: number;
-  label?: string;
-  task_id?: string;
-  failed_node?: string;
-}
-
-const FINISHED_RUN = new Set(["completed", "failed", "cancelled", "terminated", "timed_out"]);
-const RUN_STATUS: Record<string, string> = { succeeded: "completed", failed: "failed", cancelled: "cancelled", terminated: "terminated", timed_out: "timed_out" };
-
-function fromState(state: NodeState): LiveNode {
-  return {
-    status: state.status as NodeRunStatus,
-    output: state.output,
-    error: state.error as LiveNode["error"],
-    attempts: state.attempts,
-    started_at: state.started_at,
-    finished_at: state.finished_at,
-    label: state.label,
-    reused: state.reused,
-  };
-}
-
-export function applyEvent(nodes: Record<string, LiveNode>, event: RunEvent): Record<string, LiveNode> {
-  if (!event.node) return nodes;
-  const before = nodes[event.node] ?? { status: "pending" };
-  const next: LiveNode = { ...before };
-  switch (event.type) {
-    case "node.started":
-      next.status = "running";
-      next.started_at = event.at ?? before.started_at;
-      break;
-    case "node.completed":
-      Object.assign(next, { status: "succeeded", output: event.output, label: event.label, finished_at: event.at, waiting: false });
-      break;
-    case "node.failed":
-      Object.assign(next, { status: "failed", error: event.error, finished_at: event.at, waiting: false });
-      break;
-    case "node.waiting":
-      Object.assign(next, { status: "running", waiting: true, task_id: event.task_id });
-      break;
-    case "node.skipped":
-      next.status = "skipped";
-      break;
-    case "node.cancelled":
-      Object.assign(next, { status: "cancelled", finished_at: event.at, waiting: false });
-      break;
-    default:
-      return nodes;
-  }
-  if (event.attempts != null) next.attempts = event.attempts;
-  return { ...nodes, [event.node]: next };
-}
 
 function useNow(active: boolean): number {
   const [now, setNow] = useState(Date.now());
