@@ -61,12 +61,20 @@ def page(browser: Any, stack: Stack, request: pytest.FixtureRequest) -> Iterator
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    # Nothing is loaded from anywhere but the stack itself (no CDN for fonts, icons, code).
+    elsewhere: list[str] = []
+    local = (stack.url, stack.url.replace("http:", "ws:"), "data:", "blob:", "about:")
+    opened.on(
+        "request",
+        lambda sent: None if sent.url.startswith(local) else elsewhere.append(sent.url),
+    )
     yield opened
     folder = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
     opened.screenshot(path=str(folder / "zz-last.png"))
     context.close()
     assert not errors, f"the page threw: {errors}"
+    assert not elsewhere, f"the builder loaded from outside the stack: {elsewhere}"
 
 
 @pytest.fixture
