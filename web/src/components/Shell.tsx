@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { NavLink, useNavigate } from "react-router-dom";
 import { useQueryClient } from "@tanstack/react-query";
 import { logout } from "../api/client";
@@ -17,6 +17,14 @@ export function Shell({ children }: { children: ReactNode }) {
   const navigate = useNavigate();
   const queries = useQueryClient();
   const [menu, setMenu] = useState(false);
+  // Fetch the canvas code while the person reads the list, so the first graph opens at once.
+  useEffect(() => {
+    const idle = window.requestIdleCallback ?? ((work: () => void) => setTimeout(work, 500));
+    idle(() => {
+      void import("../pages/Editor");
+      void import("../pages/Run");
+    });
+  }, []);
   const can = (permission?: string) => !permission || !me.data || me.data.permissions.includes(permission);
   return (
     <div className="flex h-full flex-col">

@@ -1,6 +1,6 @@
 /** /graphs/:id — the editor of the current version; `?version=N` opens a past version
  * read-only; `?compare=A,B` draws the difference of two versions on the canvas. */
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../api/client";
@@ -18,20 +18,24 @@ export default function EditorPage() {
   const { graphId = "" } = useParams();
   const [params, setParams] = useSearchParams();
   const graph = useQuery({ queryKey: ["graph", graphId], queryFn: () => api.get<GraphRead>(`/v1/graphs/${graphId}`) });
+  const version = params.get("version");
+  const compare = params.get("compare")?.split(",");
+  // Every version's definition is only needed to open or compare versions: fetched when the
+  // Versions tab is first shown (or the address asks for a version), not on every open.
+  const [wantVersions, setWantVersions] = useState(false);
   const versions = useQuery({
     queryKey: ["versions", graphId],
+    enabled: wantVersions || Boolean(version) || Boolean(compare),
     queryFn: () => api.get<GraphVersionRead[]>(`/v1/graphs/${graphId}/versions?definitions=true`),
   });
   const [running, setRunning] = useState<GraphDefinition | null>(null);
-  const version = params.get("version");
-  const compare = params.get("compare")?.split(",");
 
   if (graph.error) return <div className="p-6"><ErrorBox error={graph.error} /></div>;
   if (!graph.data) return <div className="p-6"><Spinner /></div>;
 
   const versionsPanel = {
     label: "Versions",
-    content: <VersionsPanel versions={versions.data} current={graph.data.version} onOpen={(n) => setParams({ version: String(n) })} onCompare={(a, b) => setParams({ compare: `${a},${b}` })} />,
+    content: <VersionsPanel onShow={() => setWantVersions(true)} versions={versions.data} current={graph.data.version} onOpen={(n) => setParams({ version: String(n) })} onCompare={(a, b) => setParams({ compare: `${a},${b}` })} />,
   };
   const runsPanel = { label: "Runs", content: <GraphRuns graphId={graphId} /> };
 
@@ -66,13 +70,16 @@ function VersionsPanel({
   current,
   onOpen,
   onCompare,
+  onShow,
 }: {
+  onShow: () => void;
   versions: GraphVersionRead[] | undefined;
   current: number;
   onOpen: (n: number) => void;
   onCompare: (a: number, b: number) => void;
 }) {
   const [picked, setPicked] = useState<number[]>([]);
+  useEffect(onShow, [onShow]);
   if (!versions) return <Spinner />;
   const toggle = (n: number) => setPicked((all) => (all.includes(n) ? all.filter((x) => x !== n) : [...all, n].slice(-2)));
   const [a, b] = [...picked].sort((x, y) => x - y);
