@@ -1,6 +1,7 @@
 # Two commands: `make run` starts the platform, `make test` runs the whole suite.
 # Both create .venv and install on first use; a reinstall happens only when
-# pyproject.toml or constraints.txt changed.
+# pyproject.toml or constraints.txt changed. The web builder (web/) is built the
+# same way: `npm ci` when package-lock.json changed, `vite build` when a source did.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,8 +10,12 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_REQUIREMENTS := tests/operations/infrastructure/checkov-requirements.txt
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+NPM_STAMP := web/node_modules/.installed
+WEB_STAMP := web/dist/.built
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) \
+	web/index.html web/package.json web/tsconfig.json web/vite.config.ts
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean web web-types
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,20 +28,37 @@ $(CHECKOV_STAMP): $(CHECKOV_REQUIREMENTS)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r $(CHECKOV_REQUIREMENTS)
 	touch $(CHECKOV_STAMP)
 
-install: $(STAMP)
+$(NPM_STAMP): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
 
-run: $(STAMP)
+$(WEB_STAMP): $(NPM_STAMP) $(WEB_SOURCES)
+	cd web && npm run --silent build
+	touch $(WEB_STAMP)
+
+install: $(STAMP) $(NPM_STAMP)
+
+web: $(WEB_STAMP)
+
+# Regenerate web/src/api/schema.d.ts from the app's OpenAPI document (after an API change).
+web-types: $(STAMP) $(NPM_STAMP)
+	$(BIN)/python web/scripts/openapi.py > web/.openapi.json
+	cd web && npx openapi-typescript .openapi.json -o src/api/schema.d.ts
+
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/auterity migrate
 	$(BIN)/auterity dev $(ARGS)
 
-test: $(STAMP) $(CHECKOV_STAMP)
+test: $(STAMP) $(CHECKOV_STAMP) $(WEB_STAMP)
+	cd web && npx vitest run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	cd web && npx tsc -b
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache web/node_modules web/dist

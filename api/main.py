@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.builder import builder_dir, install_builder
 from api.logs import install_log_redaction
 from api.middleware import RequestLimits
 from api.problems import install_problem_handlers
@@ -51,4 +52,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(v1)
+    install_builder(app, builder_dir(settings.web_dir))
     return app

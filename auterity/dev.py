@@ -179,6 +179,7 @@ def _banner(
     lines = [
         "",
         "Auterity is running.",
+        f"  Builder        {api}  (sign in with the login below)",
         f"  API            {api}",
         f"  API docs       {api}/docs",
         f"  Temporal UI    http://{HOST}:{ui_port}",

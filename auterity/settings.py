@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         description="Prometheus port of the worker's Temporal metrics; 0: off",
     )
     log_level: str = "INFO"
+    web_dir: Path | None = Field(
+        default=None, description="The built web builder; web/dist of the checkout when unset"
+    )
 
     @field_validator("database_url", "migration_database_url")
     @classmethod

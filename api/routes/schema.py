@@ -1,6 +1,7 @@
-"""The JSON Schemas a builder renders forms from: a whole graph, and each node kind's config.
+"""What a builder renders forms from and completes templates with: the JSON Schemas of a
+graph and of each node kind's config, and the expression language's vocabulary.
 
-Its two paths share no prefix (both are part of the contract), so they are spelled in full.
+Its paths share no prefix (they are part of the contract), so they are spelled in full.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.auth import GraphsReader
+from api.schemas.schema import ExpressionVocabulary
+from auterity.graph.expressions import vocabulary
 from auterity.graph.kinds import graph_schema, kind_schemas
 
 router = APIRouter(tags=["graphs", "schema"])
@@ -25,3 +28,9 @@ def read_graph_schema(_principal: GraphsReader) -> dict[str, Any]:
 def list_node_kinds(_principal: GraphsReader) -> dict[str, Any]:
     """Every node kind with the JSON Schema of its config and how it runs."""
     return kind_schemas()
+
+
+@router.get("/schema/expressions")
+def read_expression_vocabulary(_principal: GraphsReader) -> ExpressionVocabulary:
+    """Scope roots, filters, tests and globals that templates and expressions may use."""
+    return ExpressionVocabulary(**vocabulary())

@@ -339,6 +339,16 @@ def _make_environment() -> _Environment:
 _ENV = _make_environment()
 
 
+def vocabulary() -> dict[str, list[str]]:
+    """What a template may name: scope roots, filters and tests (for a builder's completion)."""
+    return {
+        "roots": sorted(SCOPE_ROOTS),
+        "filters": sorted(_ENV.filters),
+        "tests": sorted(_ENV.tests),
+        "globals": sorted(_ENV.globals),
+    }
+
+
 # --- values -------------------------------------------------------------------------------
 
 

@@ -1,0 +1,28 @@
+import type { Schemas } from "./client";
+
+export type GraphRead = Schemas["GraphRead"];
+export type GraphVersionRead = Schemas["GraphVersionRead"];
+export type ExecutionRead = Schemas["ExecutionRead"];
+export type ExecutionSummary = Schemas["ExecutionSummary"];
+export type ExecutionList = Schemas["ExecutionList"];
+export type ExecutionStarted = Schemas["ExecutionStarted"];
+export type NodeState = Schemas["NodeState"];
+export type MeRead = Schemas["MeRead"];
+export type TemplateRead = Schemas["TemplateRead"];
+export type TaskRead = Schemas["TaskRead"];
+export type UserRead = Schemas["UserRead"];
+export type UserCreated = Schemas["UserCreated"];
+export type RoleRead = Schemas["RoleRead"];
+export type RoleList = Schemas["RoleList"];
+export type ApiKeyRead = Schemas["ApiKeyRead"];
+export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type SecretRead = Schemas["SecretRead"];
+export type TriggerRead = Schemas["TriggerRead"];
+export type TriggerCreated = Schemas["TriggerCreated"];
+export type ScheduleRead = Schemas["ScheduleRead"];
+export type AuditEntryRead = Schemas["AuditEntryRead"];
+export type AuditPage = Schemas["AuditPage"];
+export type VerificationRead = Schemas["VerificationRead"];
+export type ResumeLink = Schemas["ResumeLink"];
+export type ExpressionVocabulary = Schemas["ExpressionVocabulary"];
+export type ValidationResult = Schemas["ValidationResult"];
