@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from auterity import secrets
 from auterity.db import transaction
+from auterity.dev import DEV_EGRESS_ALLOW
 from auterity.graph import contracts
 from auterity.graph.contracts import CloseTaskInput, OpenTaskInput, is_blob_ref
 from auterity.models import Tenant
@@ -40,6 +41,7 @@ def worker_settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         blob_threshold_bytes=1024,
         model_routes={"default": ["mock/echo"]},
+        egress_allow=DEV_EGRESS_ALLOW.split(","),
     )
 
 
@@ -59,6 +61,14 @@ def tenant_slug(sessions: sessionmaker[Session], worker_settings: Settings) -> s
 async def runtime(worker_settings: Settings) -> AsyncIterator[ActivityRuntime]:
     """The worker's own runtime: secrets come from the database-backed store."""
     async with ActivityRuntime(worker_settings) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def default_runtime(database_url: str, tmp_path: Path) -> AsyncIterator[ActivityRuntime]:
+    """The worker's runtime with the egress policy production starts with: no allow-list."""
+    settings = load_settings(env="test", home=tmp_path, database_url=database_url)
+    async with ActivityRuntime(settings) as runtime:
         yield runtime
 
 
@@ -186,3 +196,24 @@ async def test_llm_mock_route_and_the_task_lifecycle(
         task = session.get(HumanTask, task_id)
         assert task is not None
         assert (task.status, task.decision, task.completed_by) == ("completed", "approved", "ann")
+
+
+async def test_an_http_node_cannot_read_the_platform_s_own_api(
+    temporal_client: Client,
+    default_runtime: ActivityRuntime,
+    task_queue: str,
+    tenant_slug: str,
+    api_url: str,
+) -> None:
+    """Attack: an editor's http node used to fetch the API's /openapi.json over loopback."""
+    request = node_request("http", {"url": f"{api_url}/openapi.json"}, tenant=tenant_slug)
+    with pytest.raises(WorkflowFailureError) as caught:
+        await _probe(
+            temporal_client, default_runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
+        )
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError) and cause.retry_state is not None
+    assert isinstance(cause.cause, ApplicationError)
+    assert cause.cause.type == "EgressRefused" and cause.cause.non_retryable
+    assert "egress to 127.0.0.1 refused: loopback address" in cause.cause.message
+    assert "AUTERITY_EGRESS_ALLOW" in cause.cause.message
