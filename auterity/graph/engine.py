@@ -66,6 +66,8 @@ MAX_CALL_DEPTH = 64
 """Deepest nesting of macro calls (and recursive loops)."""
 MAX_INT_BITS = 100_000
 """Largest integer an operator may produce."""
+DEADLINE_SECONDS = 5.0
+"""The default wall-clock limit of a render outside workflow code."""
 
 ENGINE_MODULES = tuple(
     sorted(name for name in sys.modules if name.partition(".")[0] in ("jinja2", "markupsafe"))

@@ -26,6 +26,11 @@ class ErrorType(StrEnum):
     HTTP_UNEXPECTED_STATUS = "HttpUnexpectedStatus"
     HTTP_REQUEST_INVALID = "HttpRequestInvalid"
     HTTP_RESPONSE_TOO_LARGE = "HttpResponseTooLarge"
+    # Walls around what a tenant controls (never retryable).
+    EGRESS_REFUSED = "EgressRefused"
+    """The URL leads to an address the egress policy refuses (loopback, private, ...)."""
+    SECRET_REFUSED = "SecretRefused"
+    """A secret used where no credential belongs, or bound to other hosts."""
     # llm nodes.
     UNKNOWN_ROUTE = "UnknownRoute"
     UNKNOWN_MODEL = "UnknownModel"
