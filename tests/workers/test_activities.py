@@ -54,6 +54,7 @@ def tenant_slug(sessions: sessionmaker[Session], worker_settings: Settings) -> s
     with transaction(sessions, row.id) as session:
         secrets.bind_keyring(session, secrets.keyring(worker_settings))
         secrets.put(session, "token", TOKEN)
+        secrets.put(session, "partner", TOKEN, allowed_hosts=["api.partner.example"])
     return row.slug
 
 
@@ -217,3 +218,28 @@ async def test_an_http_node_cannot_read_the_platform_s_own_api(
     assert cause.cause.type == "EgressRefused" and cause.cause.non_retryable
     assert "egress to 127.0.0.1 refused: loopback address" in cause.cause.message
     assert "AUTERITY_EGRESS_ALLOW" in cause.cause.message
+
+
+async def test_a_stored_secret_is_not_sent_to_a_host_it_is_not_bound_to(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    task_queue: str,
+    tenant_slug: str,
+    service: tuple[str, Recorder],
+) -> None:
+    url, recorder = service
+    before = len(recorder.requests)
+    request = node_request(
+        "http", {"url": f"{url}/echo", "headers": {"X-Key": "{{ secrets.partner }}"}},
+        tenant=tenant_slug,
+    )  # fmt: skip
+    with pytest.raises(WorkflowFailureError) as caught:
+        await _probe(
+            temporal_client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
+        )
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
+    assert cause.cause.type == "SecretRefused" and cause.cause.non_retryable
+    assert "secret 'partner' may not be sent to 127.0.0.1" in cause.cause.message
+    assert TOKEN not in cause.cause.message
+    assert len(recorder.requests) == before
