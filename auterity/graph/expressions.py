@@ -80,6 +80,12 @@ __all__ = [
 
 MAX_SOURCE_CHARS = 100_000
 """Longest accepted template or expression."""
+MAX_TOKENS = 5_000
+"""Most tokens (names, operators, literals, text runs) in one template or expression:
+parsing costs by the token (about a millisecond per hundred), prose costs next to nothing."""
+MAX_NESTING = 64
+"""Deepest nesting of a template's syntax (brackets, operators, blocks): what is walked
+recursively, here and by Python's own compiler, stays far from the recursion limit."""
 
 SCOPE_ROOTS = frozenset({"inputs", "nodes", "vars", "secrets", "item", "index"})
 """Names a template may start from."""
@@ -126,6 +132,11 @@ class _PositionedTokens:
     def _tokens(self) -> Iterator[jinja2.lexer.Token]:
         for token in _ENV.lexer.wrap(self._raw(), None, None):
             self._starts.append((token, self._start))
+            if len(self._starts) > MAX_TOKENS:
+                raise jinja2.exceptions.TemplateSyntaxError(
+                    f"more than {MAX_TOKENS:,} tokens: split it, or move data into inputs",
+                    token.lineno,
+                )
             yield token
 
     def error_position(self, stream: jinja2.lexer.TokenStream | None) -> int:
@@ -173,7 +184,10 @@ def _check_names(source: str, tree: jinja2.nodes.Node) -> None:
             )
 
 
+@functools.lru_cache(maxsize=32)
 def _parse(source: str, *, expression: bool) -> jinja2.nodes.Node:
+    """The parsed tree, shared read-only: validating a template parses it once for every
+    check (a long one takes seconds)."""
     if not isinstance(source, str):
         raise ExpressionError(f"expected text, not {type(source).__name__}")
     if len(source) > MAX_SOURCE_CHARS:
@@ -207,8 +221,28 @@ def _parse(source: str, *, expression: bool) -> jinja2.nodes.Node:
     except jinja2.exceptions.TemplateSyntaxError as error:
         message = re.sub(r" at \d+$", "", error.message or "syntax error")
         raise ExpressionError(message, tokens.error_position(stream)) from None
+    except RecursionError:
+        raise _too_deep(tokens.end) from None
+    if _depth(tree) > MAX_NESTING:
+        raise _too_deep(None)
     _check_names(source, tree)
     return tree
+
+
+def _too_deep(position: int | None) -> ExpressionError:
+    return ExpressionError(f"nested more than {MAX_NESTING} levels deep", position)
+
+
+def _depth(tree: jinja2.nodes.Node) -> int:
+    """How deep a parsed tree nests, walked without recursion."""
+    deepest = 0
+    pending = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_NESTING:
+            pending.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 @dataclass(frozen=True)
@@ -223,8 +257,8 @@ def _as_expression(expr: jinja2.nodes.Expr) -> jinja2.environment.TemplateExpres
     body = [jinja2.nodes.Assign(jinja2.nodes.Name("result", "store"), expr, lineno=1)]
     try:
         template = _ENV.from_string(jinja2.nodes.Template(body, lineno=1))
-    except jinja2.exceptions.TemplateSyntaxError as error:
-        raise ExpressionError(error.message or "invalid expression") from None
+    except (jinja2.exceptions.TemplateSyntaxError, SyntaxError, RecursionError) as error:
+        raise ExpressionError(_compile_error(error)) from None
     return jinja2.environment.TemplateExpression(template, undefined_to_none=False)
 
 
@@ -242,8 +276,14 @@ def _compile_template(source: str) -> _Template:
         return _Template(source, _as_expression(body[0].nodes[0]), None)
     try:
         return _Template(source, None, _ENV.from_string(tree))
-    except jinja2.exceptions.TemplateSyntaxError as error:
-        raise ExpressionError(error.message or "invalid template") from None
+    except (jinja2.exceptions.TemplateSyntaxError, SyntaxError, RecursionError) as error:
+        raise ExpressionError(_compile_error(error)) from None
+
+
+def _compile_error(error: Exception) -> str:
+    if isinstance(error, jinja2.exceptions.TemplateSyntaxError):
+        return error.message or "invalid template"
+    return f"too complex to compile ({type(error).__name__}): nest it less deeply"
 
 
 @functools.lru_cache(maxsize=4096)

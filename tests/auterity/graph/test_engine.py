@@ -35,7 +35,7 @@ def test_a_nested_loop_over_a_long_string_is_stopped_by_the_budget() -> None:
     """Attack: 9 million empty iterations used to render to completion."""
     message, seconds = _refused(NESTED.replace("BODY", "") + "done")
     assert f"budget of {MAX_STEPS:,} steps" in message
-    assert seconds < 10
+    assert seconds < 30
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_a_nested_loop_over_a_long_string_is_stopped_by_the_budget() -> None:
 def test_work_inside_loops_is_counted(body: str) -> None:
     message, seconds = _refused(NESTED.replace("BODY", body))
     assert "too much work" in message or "too large" in message
-    assert seconds < 10
+    assert seconds < 30
 
 
 @pytest.mark.parametrize(
@@ -104,14 +104,14 @@ def test_work_inside_loops_is_counted(body: str) -> None:
 )
 def test_what_would_explode_is_refused_before_it_runs(template: str, complaint: str) -> None:
     message, seconds = _refused(template)
-    assert seconds < 10
+    assert seconds < 30
     assert any(part in message for part in complaint.split("|")), message
 
 
 def test_a_deadline_stops_a_render_outside_workflow_code() -> None:
     message, seconds = _refused(NESTED.replace("BODY", ""), Budget(seconds=0.05))
     assert "deadline of 0.05 s" in message
-    assert seconds < 2
+    assert seconds < 10
 
 
 def test_the_count_is_deterministic_and_shared_by_a_node_s_fields() -> None:
