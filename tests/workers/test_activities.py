@@ -88,6 +88,17 @@ def _step(activity: str, argument: Any) -> ProbeStep:
     return ProbeStep(activity=activity, argument=argument.model_dump(mode="json"))
 
 
+async def _http_failure(
+    client: Client, runtime: ActivityRuntime, task_queue: str, request: Any
+) -> ApplicationError:
+    """How an http node's activity failed, for good, on a real worker."""
+    with pytest.raises(WorkflowFailureError) as caught:
+        await _probe(client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)])
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
+    return cause.cause
+
+
 async def test_a_flaky_endpoint_is_retried_with_one_idempotency_key(
     temporal_client: Client,
     runtime: ActivityRuntime,
@@ -124,14 +135,8 @@ async def test_a_client_error_is_not_retried(
     url, recorder = service
     before = len(recorder.calls("/status/403"))
     request = node_request("http", {"url": f"{url}/status/403"}, tenant=tenant_slug)
-    with pytest.raises(WorkflowFailureError) as caught:
-        await _probe(
-            temporal_client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
-        )
-    cause = caught.value.cause
-    assert isinstance(cause, ActivityError)
-    assert isinstance(cause.cause, ApplicationError)
-    assert cause.cause.type == "HttpClientError" and cause.cause.non_retryable
+    error = await _http_failure(temporal_client, runtime, task_queue, request)
+    assert error.type == "HttpClientError" and error.non_retryable
     assert len(recorder.calls("/status/403")) == before + 1
 
 
@@ -208,16 +213,10 @@ async def test_an_http_node_cannot_read_the_platform_s_own_api(
 ) -> None:
     """Attack: an editor's http node used to fetch the API's /openapi.json over loopback."""
     request = node_request("http", {"url": f"{api_url}/openapi.json"}, tenant=tenant_slug)
-    with pytest.raises(WorkflowFailureError) as caught:
-        await _probe(
-            temporal_client, default_runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
-        )
-    cause = caught.value.cause
-    assert isinstance(cause, ActivityError) and cause.retry_state is not None
-    assert isinstance(cause.cause, ApplicationError)
-    assert cause.cause.type == "EgressRefused" and cause.cause.non_retryable
-    assert "egress to 127.0.0.1 refused: loopback address" in cause.cause.message
-    assert "AUTERITY_EGRESS_ALLOW" in cause.cause.message
+    error = await _http_failure(temporal_client, default_runtime, task_queue, request)
+    assert error.type == "EgressRefused" and error.non_retryable
+    assert "egress to 127.0.0.1 refused: loopback address" in error.message
+    assert "AUTERITY_EGRESS_ALLOW" in error.message
 
 
 async def test_a_stored_secret_is_not_sent_to_a_host_it_is_not_bound_to(
@@ -233,13 +232,8 @@ async def test_a_stored_secret_is_not_sent_to_a_host_it_is_not_bound_to(
         "http", {"url": f"{url}/echo", "headers": {"X-Key": "{{ secrets.partner }}"}},
         tenant=tenant_slug,
     )  # fmt: skip
-    with pytest.raises(WorkflowFailureError) as caught:
-        await _probe(
-            temporal_client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
-        )
-    cause = caught.value.cause
-    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
-    assert cause.cause.type == "SecretRefused" and cause.cause.non_retryable
-    assert "secret 'partner' may not be sent to 127.0.0.1" in cause.cause.message
-    assert TOKEN not in cause.cause.message
+    error = await _http_failure(temporal_client, runtime, task_queue, request)
+    assert error.type == "SecretRefused" and error.non_retryable
+    assert "secret 'partner' may not be sent to 127.0.0.1" in error.message
+    assert TOKEN not in error.message
     assert len(recorder.requests) == before
