@@ -148,6 +148,20 @@ async def test_loopback_is_refused_by_default_before_anything_is_sent(
     assert len(hits) == before
 
 
+@pytest.mark.parametrize(
+    "host",
+    ["2130706433", "0x7f000001", "127.1", "[::ffff:127.0.0.1]", "[0:0:0:0:0:ffff:7f00:1]",
+     "0.0.0.0", "[::]", "[::1]", "localhost"],
+)  # fmt: skip
+async def test_every_spelling_of_this_machine_is_refused(internal: str, host: str) -> None:
+    """Numeric, short and IPv6 spellings resolve to what they are: the check is on the
+    resolved address, not the text."""
+    port = httpx.URL(internal).port
+    async with EgressClient(DEFAULT) as client:
+        with pytest.raises(EgressRefused, match="(loopback|unspecified)"):
+            await client.get(f"http://{host}:{port}/")
+
+
 async def test_the_allow_list_opens_loopback(internal: str) -> None:
     async with EgressClient(LOOPBACK_EGRESS) as client:
         assert (await client.get(f"{internal}/ok")).json() == {"path": "ok"}
