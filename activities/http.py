@@ -30,8 +30,8 @@ from activities.rendering import (
 )
 from activities.secrets import SecretSource
 from auterity.egress import EgressClient, EgressRefused
+from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import HTTP_ACTIVITY, NodeActivityInput, NodeActivityOutput
-from auterity.graph.engine import DEADLINE_SECONDS
 from auterity.graph.errors import ErrorType
 from auterity.graph.kinds import HTTP_METHODS, HttpAuth, HttpConfig
 from auterity.graph.model import parse_duration

@@ -53,8 +53,8 @@ from activities.rendering import (
 )
 from activities.secrets import SecretSource
 from auterity.egress import EgressPolicy, EgressRefused, check_url
+from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivityOutput
-from auterity.graph.engine import DEADLINE_SECONDS
 from auterity.graph.errors import ErrorType
 from auterity.graph.kinds import LlmConfig
 

@@ -23,8 +23,8 @@ from temporalio.exceptions import ApplicationError
 from activities.blobs import BlobStore, resolve_refs
 from activities.secrets import SecretSource
 from auterity.graph import expressions
+from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import NodeActivityInput
-from auterity.graph.engine import DEADLINE_SECONDS
 from auterity.graph.errors import ErrorType
 from auterity.graph.expressions import Budget, ExpressionError, render_value
 from auterity.graph.kinds import NODE_KINDS

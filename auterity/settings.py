@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from auterity.egress import EgressPolicy
 from auterity.errors import ConfigError
-from auterity.graph.engine import DEADLINE_SECONDS
+from auterity.graph.budget import DEADLINE_SECONDS
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdef"
 

@@ -1,40 +1,28 @@
-"""The template engine: Jinja2's immutable sandbox with a work budget no template can bypass.
+"""The template engine: Jinja2's immutable sandbox, metered by `auterity.graph.budget`.
 
-Every render runs under one `Budget`. A *step* is one loop iteration, attribute
-or item lookup, call, filter, test, operator or comparison, plus one for every
-`CHARS_PER_STEP` characters a step builds, copies, compares or prints (and for
-every few items of a list it walks); a render that takes more than
-`MAX_STEPS` fails with an `ExpressionError` naming the budget. The count is
-deterministic, so the budget is safe inside workflow code. Outside it
-(activities, the API) a budget may also carry a wall-clock deadline
-(`Budget(seconds=...)`), read only there.
-
-What a step cannot measure is refused before it runs: repetition, padding,
-`replace`, `join` and any conversion to text are checked against
-`MAX_OUTPUT_CHARS` *before* they build anything (a list holding one big string
-a thousand times measures a thousand times its size), as is every text buffer
-(`{% set %}` blocks, macros). Macro calls nest at most `MAX_CALL_DEPTH` deep.
-Compile-time constant folding is off, so saving a template runs none of it.
+`Environment` and its code generator route every loop iteration, lookup, call,
+filter, test, operator, comparison, slice, `~` and text buffer (`{% set %}`
+blocks, macros) through the render's budget; what would build too much
+(repetition, padding, `replace`, `join`, any conversion to text, `batch` and
+`slice` fill values) is refused before it runs; macro calls and recursive loops
+nest at most `MAX_CALL_DEPTH` deep. Compile-time constant folding is off, so
+saving a template runs none of it.
 
 In text, lists and objects print as JSON, `None` as nothing and booleans as
 `true`/`false`: in output, through `| string`, `~`, `join` and `%`-formatting
-alike. `Budget(compat=True)` keeps what runs started before this budget saw
-(Python's `str` in those four, and only lookups, calls, operators and `range`
-counted), for `GraphWorkflow` replaying them.
+alike. Compat budgets (runs started before the budget) keep Python's `str` in
+those four.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
 import operator
 import re
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextvars import ContextVar
 from typing import Any
 
 import jinja2
@@ -45,206 +33,37 @@ import jinja2.runtime
 import jinja2.sandbox
 import jinja2.utils
 
-MAX_OUTPUT_CHARS = 1_000_000
-"""Largest rendered value (characters of text, roughly bytes of JSON), and largest text any
-one operation may build."""
+from auterity.graph.budget import (
+    CHARS_PER_STEP,
+    FILTER_STEPS,
+    LOOKUP_STEPS,
+    MAX_CALL_DEPTH,
+    MAX_DEPTH,
+    MAX_INT_BITS,
+    MAX_OUTPUT_CHARS,
+    NESTED_CALL_STEPS,
+    Budget,
+    JsonSize,
+    charge,
+    charge_reading,
+    charge_size,
+    check_size,
+    check_text,
+    current_budget,
+    in_compat,
+    step,
+    text_size,
+)
+from auterity.graph.errors import ExpressionError
+
 MAX_RANGE = 10_000
 """Most items one `range()` may produce."""
-MAX_STEPS = 1_000_000
-"""The work budget of one render, in steps (see the module docstring)."""
-CHARS_PER_STEP = 256
-"""Characters built, copied or compared per step."""
-LOOKUP_STEPS = 5
-"""A lookup the sandbox checks (anything but a key of a JSON object), and a call."""
-FILTER_STEPS = 3
-"""A filter."""
-NESTED_CALL_STEPS = 10
-"""A macro call, or a recursive loop's `loop(...)`."""
-MAX_DEPTH = 64
-"""Deepest nesting of lists and objects in a value."""
-MAX_CALL_DEPTH = 64
-"""Deepest nesting of macro calls (and recursive loops)."""
-MAX_INT_BITS = 100_000
-"""Largest integer an operator may produce."""
-DEADLINE_SECONDS = 5.0
-"""The default wall-clock limit of a render outside workflow code."""
 
 ENGINE_MODULES = tuple(
     sorted(name for name in sys.modules if name.partition(".")[0] in ("jinja2", "markupsafe"))
 )
 """Every module of the template engine, loaded up front: Jinja imports some of them while
 compiling, so Temporal's workflow sandbox must be given them all as pass-through."""
-
-
-class ExpressionError(Exception):
-    """A template or expression that cannot be parsed or evaluated."""
-
-    def __init__(self, message: str, position: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = position
-
-    def __str__(self) -> str:
-        if self.position is None:
-            return self.message
-        return f"{self.message} (at position {self.position})"
-
-
-# --- the budget ---------------------------------------------------------------------------
-
-
-class Budget:
-    """The work one render may do: `steps` (deterministic) and, outside workflow code, a
-    wall-clock deadline `seconds` from now. A node's fields share one budget."""
-
-    __slots__ = ("limit", "seconds", "compat", "steps", "depth", "_deadline", "_next_check")
-
-    CLOCK_EVERY = 2048
-    """Steps between two looks at the clock."""
-
-    def __init__(
-        self, *, steps: int = MAX_STEPS, seconds: float | None = None, compat: bool = False
-    ) -> None:
-        self.limit = steps
-        self.seconds = seconds
-        self.compat = compat
-        self.steps = 0
-        self.depth = 0
-        self._deadline = time.monotonic() + seconds if seconds is not None else None
-        self._next_check = self.CLOCK_EVERY
-
-    def step(self, count: int = 1) -> None:
-        """Counts work that every budget counts, compat included."""
-        self.steps += count
-        if self.steps > self.limit:
-            raise ExpressionError(
-                f"the template does too much work: over its budget of {self.limit:,} steps "
-                f"(each loop iteration, lookup, call, filter or operator is a step, and so "
-                f"is every {CHARS_PER_STEP} characters built)"
-            )
-        if self._deadline is not None and self.steps >= self._next_check:
-            self._next_check = self.steps + self.CLOCK_EVERY
-            self.check_clock()
-
-    def charge(self, count: int = 1) -> None:
-        """Counts work that compat budgets (runs started before the budget) did not."""
-        if not self.compat and count > 0:
-            self.step(count)
-
-    def charge_chars(self, chars: int) -> None:
-        self.charge(chars // CHARS_PER_STEP)
-
-    def check_clock(self) -> None:
-        if self._deadline is not None and time.monotonic() > self._deadline:
-            raise ExpressionError(
-                f"the template ran past its deadline of {self.seconds:g} s "
-                f"(after {self.steps:,} steps of its {self.limit:,}-step budget)"
-            )
-
-
-_current: ContextVar[Budget | None] = ContextVar("auterity_template_budget", default=None)
-
-
-def current_budget() -> Budget | None:
-    return _current.get()
-
-
-@contextlib.contextmanager
-def metered(budget: Budget | None = None) -> Iterator[Budget]:
-    """Runs the block under `budget` (a fresh one if None); inside an outer metered block
-    with no budget given, the outer one is shared."""
-    outer = _current.get()
-    if budget is None and outer is not None:
-        yield outer
-        return
-    budget = budget or Budget()
-    token = _current.set(budget)
-    try:
-        yield budget
-    finally:
-        _current.reset(token)
-
-
-def _step(count: int = 1) -> None:
-    budget = _current.get()
-    if budget is not None:
-        budget.step(count)
-
-
-def _charge(count: int = 1) -> None:
-    budget = _current.get()
-    if budget is not None:
-        budget.charge(count)
-
-
-def _compat() -> bool:
-    budget = _current.get()
-    return budget is not None and budget.compat
-
-
-def _charge_size(value: Any) -> None:
-    """Charges what building or copying `value` costs: its characters, or a step per item."""
-    budget = _current.get()
-    if budget is None or budget.compat:
-        return
-    if isinstance(value, str):
-        budget.charge_chars(len(value))
-    elif isinstance(value, list | tuple | dict):
-        budget.charge(len(value))
-
-
-# --- sizes --------------------------------------------------------------------------------
-
-
-def _check_size(size: int, what: str) -> None:
-    if size > MAX_OUTPUT_CHARS:
-        raise ExpressionError(f"{what} would be too large (over {MAX_OUTPUT_CHARS:,} characters)")
-
-
-def text_size(value: Any, limit: int = MAX_OUTPUT_CHARS) -> int:
-    """About how many characters `value` takes as text, counting a list's items one by one
-    (so repeated references count every time). Stops counting past `limit`; the walk is
-    charged to the budget."""
-    budget = _current.get()
-    total = 0
-    walked = 0
-    pending: list[Any] = [value]
-    while pending and total <= limit:
-        item = pending.pop()
-        if isinstance(item, str):
-            total += len(item)
-        elif isinstance(item, bool) or item is None:
-            total += 5
-        elif isinstance(item, int):
-            total += item.bit_length() // 3 + 1
-        elif isinstance(item, float):
-            total += 24
-        elif isinstance(item, Mapping):
-            total += 2 + 4 * len(item)
-            walked += len(item)
-            for key, entry in item.items():
-                pending.append(key)
-                pending.append(entry)
-        elif isinstance(item, list | tuple):
-            total += 2 + 2 * len(item)
-            walked += len(item)
-            pending.extend(item)
-        else:
-            total += 16
-    if budget is not None:
-        budget.charge(walked)
-    return total
-
-
-def _check_text(value: Any, what: str) -> None:
-    """Refuses to turn `value` into text when the text would be too large."""
-    if not isinstance(value, str):
-        _check_size(text_size(value), what)
-
-
-def _check_int(value: Any) -> None:
-    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
-        raise ExpressionError("the number is too large")
 
 
 _PRINTF_HUGE = re.compile(r"%[-#0 +]*(?:\*|\d{7,})|%[-#0 +]*\d*\.(?:\*|\d{7,})")
@@ -256,7 +75,7 @@ def _check_printf(fmt: object, args: Any) -> None:
         return
     if _PRINTF_HUGE.search(fmt):
         raise ExpressionError("format widths of a million or more, or '*', are not allowed")
-    _check_size(len(fmt) + text_size(args), "the formatted text")
+    check_size(len(fmt) + text_size(args), "the formatted text")
 
 
 # --- values as text -----------------------------------------------------------------------
@@ -272,20 +91,6 @@ def _key(key: Any) -> str:
     raise ExpressionError(f"an object key must be text, not {type(key).__name__}")
 
 
-class JsonSize:
-    """Counts the size of a value being converted to JSON, against `MAX_OUTPUT_CHARS`."""
-
-    __slots__ = ("total",)
-
-    def __init__(self) -> None:
-        self.total = 0
-
-    def grow(self, size: int) -> None:
-        self.total += size
-        if self.total > MAX_OUTPUT_CHARS:
-            raise ExpressionError(f"the value is too large (over {MAX_OUTPUT_CHARS:,} characters)")
-
-
 def plain(value: Any, size: JsonSize, depth: int = 0) -> Any:
     """The JSON value of an evaluation result; fails on undefined and non-JSON values.
     Charges a step per item and per `CHARS_PER_STEP` characters."""
@@ -295,20 +100,20 @@ def plain(value: Any, size: JsonSize, depth: int = 0) -> Any:
     if kind is str:
         size.grow(len(value))
         if len(value) >= CHARS_PER_STEP:
-            _charge_size(value)
+            charge_size(value)
         return value
     if kind is int or kind is bool or value is None:
         size.grow(8)
         return value
     if kind is dict:
         size.grow(2)
-        _charge(1 + len(value))
+        charge(1 + len(value))
         return {
             k if type(k) is str else _key(k): plain(v, size, depth + 1) for k, v in value.items()
         }
     if kind is list:
         size.grow(2)
-        _charge(1 + len(value))
+        charge(1 + len(value))
         return [plain(item, size, depth + 1) for item in value]
     if isinstance(value, jinja2.Undefined):
         raise ExpressionError(value._undefined_message)
@@ -322,16 +127,16 @@ def plain(value: Any, size: JsonSize, depth: int = 0) -> Any:
         return value
     if isinstance(value, str):
         size.grow(len(value))
-        _charge_size(value)
+        charge_size(value)
         return str(value)
     if isinstance(value, Mapping):
         size.grow(2)
-        _charge(1 + len(value))
+        charge(1 + len(value))
         return {_key(k): plain(v, size, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | range | Iterator):
         size.grow(2)
         items = [plain(item, size, depth + 1) for item in value]
-        _charge(1 + len(items))
+        charge(1 + len(items))
         return items
     raise ExpressionError(f"the result is a {type(value).__name__}, which is not a JSON value")
 
@@ -350,13 +155,13 @@ def to_text(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     text = json.dumps(plain(value, JsonSize()), ensure_ascii=False)
-    _charge_size(text)
+    charge_size(text)
     return text
 
 
 def _finalize(value: Any) -> Any:
     """How a `{{ }}` inside text prints (numbers stay numbers for Jinja to print)."""
-    _charge()
+    charge()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
     return to_text(value)
@@ -364,17 +169,17 @@ def _finalize(value: Any) -> Any:
 
 def _text_of(value: Any) -> str:
     """`to_text`, or Python's `str` for compat budgets; the caller checked the size."""
-    return str(value) if _compat() else to_text(value)
+    return str(value) if in_compat() else to_text(value)
 
 
 def _as_text(value: Any) -> str:
-    _check_text(value, "the text")
+    check_text(value, "the text")
     return _text_of(value)
 
 
 def _json_args(fmt: str, args: Any) -> Any:
     """`%`-format arguments with lists and objects as JSON (not for compat budgets)."""
-    if _compat():
+    if in_compat():
         return args
     if isinstance(args, tuple):
         return tuple(to_text(a) if isinstance(a, list | Mapping) else a for a in args)
@@ -397,8 +202,8 @@ class _Namespace(jinja2.utils.Namespace):
 
     def __setitem__(self, name: str, value: Any) -> None:
         size = len(value) if isinstance(value, str | list | dict | tuple) else 1
-        _check_size(size, "the value")
-        _step(1 + size // 100)
+        check_size(size, "the value")
+        step(1 + size // 100)
         super().__setitem__(name, value)
 
 
@@ -406,7 +211,7 @@ def _range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
         raise ExpressionError(f"range() may produce at most {MAX_RANGE} items")
-    _step(len(numbers))
+    step(len(numbers))
     return numbers
 
 
@@ -423,9 +228,9 @@ def _binop(operator: str, left: Any, right: Any) -> None:
         for seq, count in ((left, right), (right, left)):
             if isinstance(seq, str | list | tuple) and isinstance(count, int):
                 times = max(count, 0)
-                _check_size(len(seq) * times, "the repeated value")
+                check_size(len(seq) * times, "the repeated value")
                 if times and not isinstance(seq, str):
-                    _check_size(
+                    check_size(
                         text_size(seq, MAX_OUTPUT_CHARS // times) * times, "the repeated value"
                     )
         if (
@@ -444,9 +249,9 @@ def _binop(operator: str, left: Any, right: Any) -> None:
             raise ExpressionError("the power is too large")
     elif operator == "+":
         if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
-            _check_size(len(left) + len(right), "the concatenation")
+            check_size(len(left) + len(right), "the concatenation")
             if not isinstance(left, str):
-                _check_size(text_size(left) + text_size(right), "the concatenation")
+                check_size(text_size(left) + text_size(right), "the concatenation")
     elif operator == "%":
         _check_printf(left, right)
 
@@ -464,36 +269,21 @@ def _str_method(obj: Any, args: tuple[Any, ...]) -> None:
         return
     name = getattr(target, "__name__", "")
     if name in ("format", "format_map"):
-        _check_size(len(owner) + text_size(args), f"{name}()")
+        check_size(len(owner) + text_size(args), f"{name}()")
         return
     if not args:
         return
     if name in ("center", "ljust", "rjust", "zfill") and isinstance(args[0], int):
-        _check_size(args[0], f"{name}()")
+        check_size(args[0], f"{name}()")
     elif name == "expandtabs" and isinstance(args[0], int):
-        _check_size(len(owner) + owner.count("\t") * args[0], "expandtabs()")
+        check_size(len(owner) + owner.count("\t") * args[0], "expandtabs()")
     elif name == "replace" and len(args) >= 2 and isinstance(args[0], str):
         old, new = args[0], args[1]
         if isinstance(new, str):
             hits = len(owner) + 1 if old == "" else owner.count(old)
-            _check_size(len(owner) + hits * max(len(new) - len(old), 0), "replace()")
+            check_size(len(owner) + hits * max(len(new) - len(old), 0), "replace()")
     elif name == "join" and isinstance(args[0], list | tuple):
-        _check_size(text_size(args[0]) + len(owner) * len(args[0]), "join()")
-
-
-def _work(value: Any, *, deep: bool = False) -> None:
-    """Charges the work of reading `value` once: its characters, or a step per item (of
-    every nested list and object too when `deep`, for comparing or searching it)."""
-    budget = _current.get()
-    if budget is None or budget.compat:
-        return
-    if isinstance(value, str):
-        budget.charge_chars(len(value))
-    elif isinstance(value, list | tuple | Mapping):
-        if deep:
-            budget.charge_chars(text_size(value))
-        else:
-            budget.charge(len(value))
+        check_size(text_size(args[0]) + len(owner) * len(args[0]), "join()")
 
 
 def _metered_items(items: Iterable[Any], budget: Budget) -> Iterator[Any]:
@@ -503,14 +293,14 @@ def _metered_items(items: Iterable[Any], budget: Budget) -> Iterator[Any]:
 
 
 def _compare(left: Any, op: str, right: Any) -> bool:
-    _charge(1)
+    charge(1)
     if op in ("in", "notin"):
-        _work(right, deep=True)
+        charge_reading(right, deep=True)
         found = operator.contains(right, left)
         return found if op == "in" else not found
     if isinstance(left, str | list | tuple | Mapping):
-        _work(left, deep=True)
-        _work(right, deep=True)
+        charge_reading(left, deep=True)
+        charge_reading(right, deep=True)
     return bool(_COMPARISONS[op](left, right))
 
 
@@ -538,8 +328,8 @@ class _OutputBuffer(list[str]):
 
     def append(self, chunk: str) -> None:
         self.size += len(chunk)
-        _check_size(self.size, "the text")
-        _charge_size(chunk)
+        check_size(self.size, "the text")
+        charge_size(chunk)
         super().append(chunk)
 
     def extend(self, chunks: Iterable[str]) -> None:
@@ -610,10 +400,10 @@ class Environment(jinja2.sandbox.ImmutableSandboxedEnvironment):
     code_generator_class = _CodeGenerator
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        _step()
+        step()
         if type(obj) is dict and attribute in obj:
             return obj[attribute]
-        _charge(LOOKUP_STEPS)
+        charge(LOOKUP_STEPS)
         if isinstance(obj, Mapping):
             try:
                 return obj[attribute]
@@ -625,28 +415,28 @@ class Environment(jinja2.sandbox.ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        _step()
+        step()
         if type(obj) is dict or type(obj) is list:
             try:
                 return obj[argument]
             except (TypeError, LookupError):
                 pass
-        _charge(LOOKUP_STEPS)
+        charge(LOOKUP_STEPS)
         value = super().getitem(obj, argument)
         if isinstance(value, jinja2.Undefined) and isinstance(obj, Mapping):
             return self.undefined(obj=obj, name=argument, hint=_keys_hint(obj, argument))
         return value
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        _step()
+        step()
         _str_method(__obj, args)
-        budget = _current.get()
+        budget = current_budget()
         if budget is None:
             return super().call(__context, __obj, *args, **kwargs)
         budget.charge(LOOKUP_STEPS)
         receiver = _receiver(__obj)
         if isinstance(receiver, str | list | tuple):
-            _charge_size(receiver)
+            charge_size(receiver)
         nested = isinstance(__obj, jinja2.runtime.Macro | jinja2.runtime.LoopContext)
         if isinstance(__obj, jinja2.runtime.LoopContext) and args and not budget.compat:
             args = (_metered_items(args[0], budget), *args[1:])
@@ -660,19 +450,19 @@ class Environment(jinja2.sandbox.ImmutableSandboxedEnvironment):
         finally:
             if nested:
                 budget.depth -= 1
-        _charge_size(result)
+        charge_size(result)
         return result
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator in _COUNTED_BEFORE:
-            _step()
+            step()
         else:
-            _charge()
+            charge()
         _binop(operator, left, right)
         if operator == "%" and isinstance(left, str):
             right = _json_args(left, right)
         result = super().call_binop(context, operator, left, right)
-        _charge_size(result)
+        charge_size(result)
         return result
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -685,17 +475,17 @@ class Environment(jinja2.sandbox.ImmutableSandboxedEnvironment):
 
     def meter_iter(self, items: Any) -> Any:
         """Every loop's items, one step each."""
-        budget = _current.get()
+        budget = current_budget()
         if budget is None or budget.compat or isinstance(items, jinja2.Undefined):
             return items
         return _metered_items(items, budget)
 
     def concat_text(self, parts: tuple[Any, ...]) -> str:
         """`a ~ b`."""
-        _charge()
-        _check_size(sum(text_size(part) for part in parts), "the concatenation")
+        charge()
+        check_size(sum(text_size(part) for part in parts), "the concatenation")
         text = "".join(_text_of(part) for part in parts)
-        _charge_size(text)
+        charge_size(text)
         return text
 
     def compare(self, left: Any, operations: tuple[tuple[str, Any], ...]) -> bool:
@@ -706,11 +496,11 @@ class Environment(jinja2.sandbox.ImmutableSandboxedEnvironment):
             left = right
         return True
 
-    def slice_of(self, obj: Any, start: Any, stop: Any, step: Any) -> Any:
+    def slice_of(self, obj: Any, start: Any, stop: Any, stride: Any) -> Any:
         """`x[a:b:c]`."""
-        _step()
-        result = obj[start:stop:step]
-        _charge_size(result)
+        step()
+        result = obj[start:stop:stride]
+        charge_size(result)
         return result
 
     def output_buffer(self) -> _OutputBuffer:
@@ -752,8 +542,8 @@ def _metered_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         if len(args) > at:
             value = args[at]
             if name in _TO_TEXT:
-                _check_text(value, f"the text of {name}")
-            budget = _current.get()
+                check_text(value, f"the text of {name}")
+            budget = current_budget()
             if budget is not None and not budget.compat:
                 budget.charge(FILTER_STEPS)
                 if per_char is not None and isinstance(value, str):
@@ -761,9 +551,9 @@ def _metered_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
                 elif name in _SORTING and isinstance(value, list | tuple | Mapping):
                     budget.charge(2 * len(value))
                 elif name not in _CONSTANT_TIME:
-                    _work(value)
+                    charge_reading(value)
         result = func(*args, **kwargs)
-        _charge_size(result)
+        charge_size(result)
         return result
 
     return run
@@ -772,11 +562,11 @@ def _metered_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 def _metered_test(name: str, func: Any) -> Callable[..., Any]:
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
-        budget = _current.get()
+        budget = current_budget()
         if budget is not None and not budget.compat:
             budget.charge(1)
             if name == "in" and len(args) > 1:
-                _work(args[1], deep=True)
+                charge_reading(args[1], deep=True)
         return func(*args, **kwargs)
 
     return run
@@ -792,7 +582,7 @@ def _bounded_filters(filters: dict[str, Callable[..., Any]]) -> None:
     )  # fmt: skip
 
     def do_center(value: Any, width: int = 80) -> str:
-        _check_size(width, "center")
+        check_size(width, "center")
         return center(value, width)
 
     def do_indent(
@@ -800,7 +590,7 @@ def _bounded_filters(filters: dict[str, Callable[..., Any]]) -> None:
     ) -> str:
         lines = str(value).count("\n") + 1
         size = width * lines if isinstance(width, int) else len(str(width)) * lines
-        _check_size(len(str(value)) + size, "indent")
+        check_size(len(str(value)) + size, "indent")
         return indent(value, width, first, blank)
 
     def do_format(value: Any, *args: Any, **kwargs: Any) -> str:
@@ -812,43 +602,43 @@ def _bounded_filters(filters: dict[str, Callable[..., Any]]) -> None:
         return fmt(value, *_json_args(value, args))
 
     def do_batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
-        _check_size(linecount, "batch")
+        check_size(linecount, "batch")
         if fill_with is not None:
-            _check_size(text_size(fill_with) * linecount, "batch")
+            check_size(text_size(fill_with) * linecount, "batch")
         return batch(value, linecount, fill_with)
 
     @functools.wraps(slice_)
     def do_slice(eval_ctx: Any, value: Any, slices: int, fill_with: Any = None) -> Any:
-        _check_size(slices, "slice")
+        check_size(slices, "slice")
         if fill_with is not None:
-            _check_size(text_size(fill_with) * slices, "slice")
+            check_size(text_size(fill_with) * slices, "slice")
         return slice_(eval_ctx, value, slices, fill_with)
 
     @functools.wraps(tojson)
     def do_tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
         size = text_size(value)
         if isinstance(indent, int):
-            _check_size(indent * 1000, "tojson indent")
+            check_size(indent * 1000, "tojson indent")
             size += size * min(max(indent, 0), 1000) // 4
-        _check_size(size, "tojson")
-        _charge(size // 2)
+        check_size(size, "tojson")
+        charge(size // 2)
         return tojson(eval_ctx, value, indent)
 
     @functools.wraps(replace)
     def do_replace(eval_ctx: Any, value: Any, old: Any, new: Any, count: int | None = None) -> Any:
-        _check_text(value, "replace")
+        check_text(value, "replace")
         _str_method(str(value).replace, (str(old), str(new)))
         return replace(eval_ctx, value, old, new, count)
 
     @functools.wraps(join)
     def do_join(eval_ctx: Any, value: Any, d: str = "", attribute: str | int | None = None) -> str:
         items = list(value)
-        _charge(len(items))
+        charge(len(items))
         if attribute is None:
-            _check_size(text_size(items) + len(str(d)) * len(items), "join")
+            check_size(text_size(items) + len(str(d)) * len(items), "join")
             items = [_text_of(item) for item in items]
         result: str = join(eval_ctx, items, d, attribute)
-        _check_size(len(result), "join")
+        check_size(len(result), "join")
         return result
 
     @functools.wraps(sum_)
@@ -858,13 +648,13 @@ def _bounded_filters(filters: dict[str, Callable[..., Any]]) -> None:
         return sum_(environment, iterable, attribute, start)
 
     def do_urlencode(value: Any) -> str:
-        _check_text(value, "urlencode")
+        check_text(value, "urlencode")
         return urlencode(value)  # type: ignore[no-any-return]
 
     def do_pprint(value: Any) -> str:
         size = text_size(value)
-        _check_size(size * 2, "pprint")
-        _charge(size)
+        check_size(size * 2, "pprint")
+        charge(size)
         return pprint(value)  # type: ignore[no-any-return]
 
     @functools.wraps(wordwrap)
@@ -873,7 +663,7 @@ def _bounded_filters(filters: dict[str, Callable[..., Any]]) -> None:
         if isinstance(width, int) and width > 0:
             longest = max((len(word) for word in text.split()), default=0)
             # Long words are cut by copying what is left of them each time: quadratic.
-            _charge(longest * longest // (2 * width * CHARS_PER_STEP))
+            charge(longest * longest // (2 * width * CHARS_PER_STEP))
         return wordwrap(environment, s, width, *args, **kwargs)  # type: ignore[no-any-return]
 
     def do_string(value: Any) -> str:

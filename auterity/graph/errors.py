@@ -56,3 +56,17 @@ class ErrorType(StrEnum):
     # The run itself.
     NODE_FAILED = "NodeFailed"
     """A run failed by a node under `on_error: "fail"`; details name the node."""
+
+
+class ExpressionError(Exception):
+    """A template or expression that cannot be parsed or evaluated."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+    def __str__(self) -> str:
+        if self.position is None:
+            return self.message
+        return f"{self.message} (at position {self.position})"

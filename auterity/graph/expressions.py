@@ -16,7 +16,7 @@ Evaluation is deterministic and bounded, so it is safe inside workflow code:
 no clock, randomness (`random` filter and `lipsum` are gone) or I/O (no loader:
 `include`, `import`, `extends` are rejected); a missing key or name is an error
 (unless tested with `is defined` or given a `default`). Every render runs under
-one work budget (`auterity.graph.engine`): loop iterations, lookups, calls,
+one work budget (`auterity.graph.budget`): loop iterations, lookups, calls,
 filters, operators and the text built all count, and whatever would build too
 much is refused before it does. In text, `None` renders as an empty string,
 booleans as `true`/`false`, and lists and objects as JSON (`| string`, `~` and
@@ -42,19 +42,16 @@ import jinja2.meta
 import jinja2.nodes
 import jinja2.parser
 
-from auterity.graph.engine import (
-    ENGINE_MODULES,
+from auterity.graph.budget import (
     MAX_DEPTH,
     MAX_OUTPUT_CHARS,
-    MAX_RANGE,
     MAX_STEPS,
     Budget,
-    ExpressionError,
     JsonSize,
-    make_environment,
     metered,
-    plain,
 )
+from auterity.graph.engine import ENGINE_MODULES, MAX_RANGE, make_environment, plain
+from auterity.graph.errors import ExpressionError
 
 __all__ = [
     "ENGINE_MODULES",
