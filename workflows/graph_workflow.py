@@ -46,6 +46,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeout
 with workflow.unsafe.imports_passed_through():
     from auterity.graph import contracts, naming
     from auterity.graph.compiler import ExecutionPlan, PlanNode
+    from auterity.graph.engine import to_text
     from auterity.graph.errors import ErrorType
     from auterity.graph.expressions import ENGINE_MODULES, Budget
     from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
@@ -319,6 +320,10 @@ class GraphWorkflow:
         """A node's template work budget: steps only (no clock in workflow code)."""
         return Budget(compat=self._compat_templates)
 
+    def _text(self, value: Any) -> str:
+        """A rendered value as text: JSON for objects (Python's `str` in compat runs)."""
+        return str(value) if self._compat_templates else to_text(value)
+
     async def _resolved(self, value: Any) -> Any:
         """`value` with blob refs replaced by their values, for expressions in the workflow."""
         if contracts.is_blob_ref(value):
@@ -400,9 +405,9 @@ class GraphWorkflow:
                 execution_id=self._execution_id(),
                 node_id=node.id,
                 task_id=task_id,
-                title=str(title),
-                description=str(description),
-                assignees=[str(assignee) for assignee in assignees],
+                title=self._text(title),
+                description=self._text(description),
+                assignees=[self._text(assignee) for assignee in assignees],
                 form=config.form,
                 due_at=due_at,
                 context={
@@ -419,7 +424,7 @@ class GraphWorkflow:
             task_id=task_id,
             node_id=node.id,
             outcomes=config.outcomes,
-            assignees=[str(assignee) for assignee in assignees],
+            assignees=[self._text(assignee) for assignee in assignees],
             due_at=due_at,
         )
         try:
