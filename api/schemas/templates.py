@@ -1,51 +1,15 @@
-"""Request and response bodies shared by the routes (unknown fields are rejected)."""
+"""Templates: parameterized graphs, saved and instantiated."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Body(BaseModel):
-    """A request body: unknown fields are an error, never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
+from api.schemas import Body
 
 
-class GraphRead(BaseModel):
-    id: str
-    name: str
-    description: str | None
-    version_id: str
-    version: int
-    versions: int
-    created_at: datetime
-    updated_at: datetime
-    created_by: str | None
-    definition: dict[str, Any] | None = None
-    created: bool | None = Field(
-        default=None, description="On save: whether a new version was made"
-    )
-
-
-class GraphVersionRead(BaseModel):
-    graph_id: str
-    version_id: str
-    number: int
-    created_at: datetime
-    created_by: str | None
-    definition: dict[str, Any] | None = None
-
-
-class ValidationResult(BaseModel):
-    valid: bool
-    version_id: str
-    nodes: int
-    order: list[str]
-
-
+# Validated from a `services.templates.TemplateSpec` (built-in or the tenant's own).
 class TemplateRead(BaseModel):
     id: str
     name: str
