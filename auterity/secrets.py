@@ -172,7 +172,7 @@ class SecretStore:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         self._sessions = sessions
         self._ring = keyring(settings)
-        self._unbound: tuple[str, ...] | None = () if settings.env == "production" else None
+        self._unbound: tuple[str, ...] | None = () if settings.secrets_require_hosts else None
 
     async def get(self, tenant: str, names: set[str]) -> dict[str, Credential]:
         """The credentials of `names` the tenant has; unknown names are left out."""

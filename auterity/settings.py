@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         return [entry.strip() for entry in entries if entry.strip()]
 
     @property
+    def secrets_require_hosts(self) -> bool:
+        """Whether every secret must be bound to hosts (production): one without is refused
+        by the API and sent nowhere by activities."""
+        return self.env == "production"
+
+    @property
     def egress_policy(self) -> EgressPolicy:
         """What tenant-controlled URLs may reach (`auterity.egress`)."""
         return EgressPolicy.parse(self.egress_allow)
