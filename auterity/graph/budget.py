@@ -139,15 +139,19 @@ def in_compat() -> bool:
     return budget is not None and budget.compat
 
 
-def charge_size(value: Any) -> None:
-    """Charges what building or copying `value` costs: its characters, or a step per item."""
+def charge_size(value: Any, *, deep: bool = False) -> None:
+    """Charges what building, copying or reading `value` costs: its characters, or a step per
+    item (of every nested list and object too when `deep`, for comparing or searching it)."""
     budget = _current.get()
     if budget is None or budget.compat:
         return
     if isinstance(value, str):
         budget.charge_chars(len(value))
-    elif isinstance(value, list | tuple | dict):
-        budget.charge(len(value))
+    elif isinstance(value, list | tuple | Mapping):
+        if deep:
+            budget.charge_chars(text_size(value))
+        else:
+            budget.charge(len(value))
 
 
 def check_size(size: int, what: str) -> None:
@@ -208,18 +212,3 @@ class JsonSize:
         self.total += size
         if self.total > MAX_OUTPUT_CHARS:
             raise ExpressionError(f"the value is too large (over {MAX_OUTPUT_CHARS:,} characters)")
-
-
-def charge_reading(value: Any, *, deep: bool = False) -> None:
-    """Charges the work of reading `value` once: its characters, or a step per item (of
-    every nested list and object too when `deep`, for comparing or searching it)."""
-    budget = _current.get()
-    if budget is None or budget.compat:
-        return
-    if isinstance(value, str):
-        budget.charge_chars(len(value))
-    elif isinstance(value, list | tuple | Mapping):
-        if deep:
-            budget.charge_chars(text_size(value))
-        else:
-            budget.charge(len(value))

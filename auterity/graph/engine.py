@@ -45,7 +45,6 @@ from auterity.graph.budget import (
     Budget,
     JsonSize,
     charge,
-    charge_reading,
     charge_size,
     check_size,
     check_text,
@@ -295,12 +294,12 @@ def _metered_items(items: Iterable[Any], budget: Budget) -> Iterator[Any]:
 def _compare(left: Any, op: str, right: Any) -> bool:
     charge(1)
     if op in ("in", "notin"):
-        charge_reading(right, deep=True)
+        charge_size(right, deep=True)
         found = operator.contains(right, left)
         return found if op == "in" else not found
     if isinstance(left, str | list | tuple | Mapping):
-        charge_reading(left, deep=True)
-        charge_reading(right, deep=True)
+        charge_size(left, deep=True)
+        charge_size(right, deep=True)
     return bool(_COMPARISONS[op](left, right))
 
 
@@ -551,7 +550,7 @@ def _metered_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
                 elif name in _SORTING and isinstance(value, list | tuple | Mapping):
                     budget.charge(2 * len(value))
                 elif name not in _CONSTANT_TIME:
-                    charge_reading(value)
+                    charge_size(value)
         result = func(*args, **kwargs)
         charge_size(result)
         return result
@@ -566,7 +565,7 @@ def _metered_test(name: str, func: Any) -> Callable[..., Any]:
         if budget is not None and not budget.compat:
             budget.charge(1)
             if name == "in" and len(args) > 1:
-                charge_reading(args[1], deep=True)
+                charge_size(args[1], deep=True)
         return func(*args, **kwargs)
 
     return run
