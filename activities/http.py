@@ -3,10 +3,16 @@
 Retry semantics follow the status: 4xx is the caller's fault and is not retried,
 except 408 and 429; 5xx and network failures are retried by the node's policy
 (honouring `Retry-After` when the server sends seconds).
+
+Two walls stand before anything is sent: every secret the node uses must be
+bound to the URL's host (`SecretRefused`), and the `EgressClient` connects only
+to addresses its policy allows (`EgressRefused`); both fail the node for good.
+Redirects are answers, never followed.
 """
 
 from __future__ import annotations
 
+import base64
 import codecs
 import json
 from datetime import timedelta
@@ -23,9 +29,11 @@ from activities.rendering import (
     prepare,
 )
 from activities.secrets import SecretSource
+from auterity.egress import EgressClient, EgressRefused
+from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import HTTP_ACTIVITY, NodeActivityInput, NodeActivityOutput
 from auterity.graph.errors import ErrorType
-from auterity.graph.kinds import HTTP_METHODS, HttpConfig
+from auterity.graph.kinds import HTTP_METHODS, HttpAuth, HttpConfig
 from auterity.graph.model import parse_duration
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -55,28 +63,31 @@ def idempotency_key(request: NodeActivityInput) -> str:
 
 
 class HttpActivities:
-    """Runs `http` nodes with a shared client; secrets come from `secrets`, large bodies go to
-    `blobs`."""
+    """Runs `http` nodes with a shared `EgressClient` (whose policy decides which addresses
+    they may reach); secrets come from `secrets`, large bodies go to `blobs`."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: EgressClient,
         secrets: SecretSource,
         blobs: BlobStore,
         threshold_bytes: int = DEFAULT_THRESHOLD_BYTES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        template_seconds: float = DEADLINE_SECONDS,
     ) -> None:
         self.client = client
         self.secrets = secrets
         self.blobs = blobs
         self.threshold_bytes = threshold_bytes
         self.max_response_bytes = max_response_bytes
+        self.template_seconds = template_seconds
 
     @activity.defn(name=HTTP_ACTIVITY)
     async def request(self, request: NodeActivityInput) -> NodeActivityOutput:
-        rendering = await prepare(request, self.blobs, self.secrets)
+        rendering = await prepare(request, self.blobs, self.secrets, self.template_seconds)
         config = rendering.parse(HttpConfig)
         outgoing = self._build(request, config, rendering)
+        rendering.check_destination(outgoing.url.host)
         status, headers, raw = await self._send(outgoing, rendering)
         output = rendering.redact(
             {"status": status, "headers": headers, "body": _parse_body(headers, raw)}
@@ -102,6 +113,8 @@ class HttpActivities:
         url = rendering.render("url", config.url)
         headers = _text_mapping(rendering, "headers", config.headers)
         query = _text_mapping(rendering, "query", config.query)
+        if config.auth is not None:
+            headers["Authorization"] = _authorization(rendering, config.auth)
         if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
             headers[IDEMPOTENCY_HEADER] = idempotency_key(request)
         payload: Any = None
@@ -141,7 +154,11 @@ class HttpActivities:
     ) -> tuple[int, dict[str, str], bytes]:
         target = _target(outgoing)
         try:
-            response = await self.client.send(outgoing, stream=True)
+            response = await self.client.send(outgoing, stream=True, follow_redirects=False)
+        except EgressRefused as exc:
+            raise rendering.failure(
+                str(exc), type=ErrorType.EGRESS_REFUSED, non_retryable=True
+            ) from None
         except httpx.UnsupportedProtocol as exc:
             raise rendering.failure(
                 f"{target}: {exc}", type=ErrorType.HTTP_REQUEST_INVALID, non_retryable=True
@@ -172,6 +189,25 @@ class HttpActivities:
             name: response.headers[name] for name in RESPONSE_HEADERS if name in response.headers
         }
         return response.status_code, headers, bytes(raw)
+
+
+def _authorization(rendering: NodeRendering, auth: HttpAuth) -> str:
+    """The Authorization header of `auth`; what it derives from secrets is masked too."""
+    fields = rendering.render("auth", auth.model_dump(exclude_none=True))
+    if not all(isinstance(value, str) for value in fields.values()):
+        raise rendering.failure(
+            "auth: username, password and token must render to text",
+            type=ErrorType.HTTP_REQUEST_INVALID,
+            non_retryable=True,
+        )
+    if auth.scheme == "basic":
+        pair = f"{fields['username']}:{fields['password']}"
+        header = "Basic " + base64.b64encode(pair.encode()).decode()
+    else:
+        header = f"Bearer {fields['token']}"
+    if rendering.credentials:
+        rendering.guard(header, header.split(" ", 1)[1])
+    return header
 
 
 def _text_mapping(rendering: NodeRendering, path: str, raw: Any) -> dict[str, str]:

@@ -14,6 +14,11 @@ as servers such as Ollama or vLLM expect none. `mock/echo` answers with the last
 user message and `mock/<text>` with `<text>`, so the platform runs with no keys.
 A node's `model` must be one of the models the routes name (the operator's
 allowlist); it runs alone, without fallbacks.
+
+An entry's `api_base` is checked against the egress policy (resolved, every
+address) before each call. A node's `api_key` (a secret) replaces the
+provider's key; it must be bound to the host of every model the call may reach,
+fallbacks included.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 
@@ -31,6 +37,7 @@ import jsonschema
 # set here, in the one module that imports it, so no process can forget (or block on) it.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import httpcore  # noqa: E402
 import litellm  # noqa: E402
 from litellm import CustomLLM  # noqa: E402
 from litellm.types.utils import ModelResponse  # noqa: E402
@@ -45,6 +52,8 @@ from activities.rendering import (
     prepare,
 )
 from activities.secrets import SecretSource
+from auterity.egress import EgressPolicy, EgressRefused, check_url
+from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivityOutput
 from auterity.graph.errors import ErrorType
 from auterity.graph.kinds import LlmConfig
@@ -53,6 +62,13 @@ DEFAULT_ROUTE = "default"
 MOCK_PROVIDER = "mock"
 REJECTED_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
 """Provider answers that another attempt cannot change."""
+PROVIDER_HOSTS = {
+    "openai": "api.openai.com",
+    "anthropic": "api.anthropic.com",
+    "gemini": "generativelanguage.googleapis.com",
+    "cohere": "api.cohere.ai",
+}
+"""Where providers that LiteLLM does not give a default base for are served from."""
 
 litellm.suppress_debug_info = True
 
@@ -70,6 +86,18 @@ class ModelEntry:
         if not separator:
             return cls(model=entry)
         return cls(model=model, api_base=f"http{rest}")
+
+    def host(self) -> str | None:
+        """The host a call to this model goes to; None when unknown."""
+        if self.api_base:
+            return urlsplit(self.api_base).hostname
+        try:
+            _, provider, _, api_base = litellm.get_llm_provider(self.model)
+        except Exception:  # noqa: BLE001 - a model LiteLLM cannot place has no known host
+            return None
+        if api_base:
+            return urlsplit(api_base).hostname
+        return PROVIDER_HOSTS.get(provider)
 
     def litellm_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model}
@@ -117,11 +145,15 @@ class LlmActivities:
         blobs: BlobStore,
         threshold_bytes: int = DEFAULT_THRESHOLD_BYTES,
         secrets: SecretSource | None = None,
+        egress: EgressPolicy | None = None,
+        template_seconds: float = DEADLINE_SECONDS,
     ) -> None:
         _register_mock_provider()
         self.blobs = blobs
         self.threshold_bytes = threshold_bytes
         self.secrets = secrets
+        self.egress = egress or EgressPolicy()
+        self.template_seconds = template_seconds
         self.routes = {
             name: [ModelEntry.parse(e) for e in entries] for name, entries in routes.items()
         }
@@ -154,11 +186,18 @@ class LlmActivities:
 
     @activity.defn(name=LLM_ACTIVITY)
     async def complete(self, request: NodeActivityInput) -> NodeActivityOutput:
-        rendering = await prepare(request, self.blobs, self.secrets)
+        rendering = await prepare(request, self.blobs, self.secrets, self.template_seconds)
         config = rendering.parse(LlmConfig)
         deployment = self._deployment(config, rendering)
+        entries = self._entries(config)
         messages = _messages(config, rendering)
         options: dict[str, Any] = {}
+        if config.api_key is not None:
+            options["api_key"] = rendering.render("api_key", config.api_key)
+            for entry in entries:
+                if not entry.model.startswith(f"{MOCK_PROVIDER}/"):
+                    rendering.check_destination(entry.host())
+        await self._check_egress(entries, rendering)
         if config.temperature is not None:
             options["temperature"] = config.temperature
         if config.max_tokens is not None:
@@ -213,6 +252,29 @@ class LlmActivities:
                 non_retryable=True,
             )
         return _route_deployment(route, 0)
+
+    def _entries(self, config: LlmConfig) -> list[ModelEntry]:
+        """The models a call may reach: the node's model, or its route with fallbacks."""
+        if config.model is not None:
+            return [self.models[config.model]]
+        return self.routes[config.route or DEFAULT_ROUTE]
+
+    async def _check_egress(self, entries: list[ModelEntry], rendering: NodeRendering) -> None:
+        for entry in entries:
+            if entry.api_base is None:
+                continue
+            try:
+                await check_url(self.egress, entry.api_base)
+            except EgressRefused as exc:
+                raise rendering.failure(
+                    f"model {entry.model}: {exc}",
+                    type=ErrorType.EGRESS_REFUSED,
+                    non_retryable=True,
+                ) from None
+            except httpcore.ConnectError as exc:
+                raise rendering.failure(
+                    f"model {entry.model}: {exc}", type=ErrorType.LLM_PROVIDER_ERROR
+                ) from None
 
 
 def _route_deployment(route: str, index: int) -> str:

@@ -26,6 +26,9 @@ from auterity.network import ensure_port_free, wait_for_port
 from auterity.settings import load_settings
 
 HOST = "127.0.0.1"
+DEV_EGRESS_ALLOW = "127.0.0.0/8,::1"
+"""What `auterity dev` lets nodes reach beyond the public internet when
+AUTERITY_EGRESS_ALLOW is unset: this machine, for local tests. Production opens nothing."""
 
 
 def temporal_binary() -> str:
@@ -102,6 +105,8 @@ def run_dev(*, port: int, temporal_port: int, ui_port: int, home: Path | None) -
         AUTERITY_API_PORT=str(port),
     )
     settings = load_settings(home=home, temporal_address=env["AUTERITY_TEMPORAL_ADDRESS"])
+    if not settings.egress_allow:
+        env["AUTERITY_EGRESS_ALLOW"] = DEV_EGRESS_ALLOW
     migrate.upgrade(settings.database_url_resolved)
     login = _bootstrap(settings)
     password_file = home / "admin-password"
@@ -125,7 +130,8 @@ def run_dev(*, port: int, temporal_port: int, ui_port: int, home: Path | None) -
         supervisor.start("worker", [python, "-m", "auterity.cli", "worker"], env, None)
         supervisor.start("api", [python, "-m", "auterity.cli", "api"], env, None)
         _wait_ready(f"http://{HOST}:{port}/readyz", supervisor)
-        _banner(port, ui_port, home, login, password_file)
+        egress = env.get("AUTERITY_EGRESS_ALLOW") or ",".join(settings.egress_allow)
+        _banner(port, ui_port, home, login, egress)
         while (exited := supervisor.exited()) is None:
             time.sleep(0.5)
         name, code = exited
@@ -173,7 +179,7 @@ def _wait_ready(url: str, supervisor: Supervisor, timeout: float = 90) -> None:
 
 
 def _banner(
-    port: int, ui_port: int, home: Path, login: tuple[str, str | None] | None, password_file: Path
+    port: int, ui_port: int, home: Path, login: tuple[str, str | None] | None, egress: str
 ) -> None:
     api = f"http://{HOST}:{port}"
     lines = [
@@ -184,6 +190,7 @@ def _banner(
         f"  API docs       {api}/docs",
         f"  Temporal UI    http://{HOST}:{ui_port}",
         f"  Data           {home}",
+        f"  Nodes may call the public internet and {egress} (AUTERITY_EGRESS_ALLOW)",
     ]
     if login:
         email, password = login

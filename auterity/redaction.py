@@ -12,9 +12,11 @@ Credentials in query strings (`?access_token=…`) are masked in logged URLs.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "[REDACTED]"
 MIN_SUBSTRING = 4
@@ -51,6 +53,14 @@ class SecretValues:
         for value in self.inside:
             text = text.replace(value, MASK)
         return text
+
+
+def encoded_forms(value: str) -> set[str]:
+    """A secret value as it may come back from a server that echoes a request: as is,
+    URL-encoded (path, query, form) and in base64 (`Basic` credentials)."""
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
+    forms.add(base64.b64encode(value.encode()).decode())
+    return {form for form in forms if form}
 
 
 def redact(

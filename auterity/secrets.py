@@ -7,6 +7,11 @@ row or tenant does not open. Rotation: set the new key, list the old one in
 `AUTERITY_SECRET_KEYS_PREVIOUS` (old values still open), run
 `auterity secrets reencrypt`, then drop the old key.
 
+A secret is a credential bound to the hosts it may be sent to
+(`allowed_hosts`: names, `*.domain`, addresses); activities refuse to send it
+anywhere else. One written without hosts is unbound: usable wherever the egress
+policy allows outside production, nowhere in production.
+
 The API only ever writes values; `SecretStore.get` (the activities'
 `SecretSource`) is the only reader, plus `stored_values`, which the audit trail
 uses to redact every stored value.
@@ -16,11 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from auterity.db import transaction
+from auterity.egress import host_matches, host_pattern
 from auterity.models.base import utcnow
 from auterity.models.secrets import Secret
 from auterity.models.tenancy import Tenant
@@ -31,6 +39,31 @@ from auterity.settings import Settings
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_VALUE_BYTES = 64 * 1024
 _KEYRING = "auterity.secrets_keyring"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A secret's value and the hosts it may be sent to (None: not bound to any)."""
+
+    value: str
+    allowed_hosts: tuple[str, ...] | None = None
+
+    def allows(self, host: str) -> bool:
+        if self.allowed_hosts is None:
+            return True
+        return any(host_matches(pattern, host) for pattern in self.allowed_hosts)
+
+    def bound_to(self) -> str:
+        """The hosts, for messages."""
+        if self.allowed_hosts is None:
+            return "any host"
+        return ", ".join(self.allowed_hosts) or "no host"
+
+
+def normalize_hosts(entries: Iterable[str]) -> list[str]:
+    """Allowed hosts as stored: lower case, unique, in order; `ValueError` naming the first
+    entry that is not a host name, `*.domain` or an address."""
+    return list(dict.fromkeys(host_pattern(entry) for entry in entries))
 
 
 class SecretKeysMissing(RuntimeError):
@@ -67,8 +100,11 @@ def put(
     *,
     description: str | None = None,
     created_by: str | None = None,
+    allowed_hosts: Iterable[str] | None = None,
 ) -> tuple[Secret, bool]:
-    """Create or replace the session tenant's secret `name`; (row, created)."""
+    """Create or replace the session tenant's secret `name`; (row, created). `allowed_hosts`
+    None leaves a replaced secret's hosts as they were (a new one unbound)."""
+    hosts = normalize_hosts(allowed_hosts) if allowed_hosts is not None else None
     tenant_id = current_tenant(session)
     if tenant_id is None:
         raise SecretKeysMissing("secrets are written in a tenant-scoped session")
@@ -83,6 +119,7 @@ def put(
             ciphertext=blob,
             version=1,
             created_by=created_by,
+            allowed_hosts=hosts,
         )
         session.add(row)
         session.flush()
@@ -92,6 +129,8 @@ def put(
     row.updated_at = utcnow()
     if description is not None:
         row.description = description
+    if hosts is not None:
+        row.allowed_hosts = hosts
     session.flush()
     return row, False
 
@@ -127,19 +166,21 @@ def reencrypt(session: Session) -> int:
 
 
 class SecretStore:
-    """The activities' `SecretSource`: a tenant's secret values by name (tenant = slug)."""
+    """The activities' `SecretSource`: a tenant's credentials by name (tenant = slug). In
+    production an unbound secret is bound to no host."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         self._sessions = sessions
         self._ring = keyring(settings)
+        self._unbound: tuple[str, ...] | None = () if settings.secrets_require_hosts else None
 
-    async def get(self, tenant: str, names: set[str]) -> dict[str, str]:
-        """The values of `names` the tenant has; unknown names are left out."""
+    async def get(self, tenant: str, names: set[str]) -> dict[str, Credential]:
+        """The credentials of `names` the tenant has; unknown names are left out."""
         if not names:
             return {}
         return await asyncio.to_thread(self._get, tenant, names)
 
-    def _get(self, tenant_slug: str, names: set[str]) -> dict[str, str]:
+    def _get(self, tenant_slug: str, names: set[str]) -> dict[str, Credential]:
         with transaction(self._sessions) as session:
             tenant = session.scalars(select(Tenant).where(Tenant.slug == tenant_slug)).one_or_none()
             if tenant is None:
@@ -147,7 +188,13 @@ class SecretStore:
             set_tenant(session, tenant.id)
             bind_keyring(session, self._ring)
             rows = session.scalars(select(Secret).where(Secret.name.in_(sorted(names)))).all()
-            return {row.name: open_secret(session, row) for row in rows}
+            return {
+                row.name: Credential(
+                    open_secret(session, row),
+                    tuple(row.allowed_hosts) if row.allowed_hosts is not None else self._unbound,
+                )
+                for row in rows
+            }
 
     def reencrypt_all(self) -> int:
         """Re-seal every tenant's secrets under the current key; the number re-sealed."""

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from auterity.egress import EgressPolicy
 from auterity.errors import ConfigError
+from auterity.graph.budget import DEADLINE_SECONDS
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdef"
 
@@ -66,6 +69,20 @@ class Settings(BaseSettings):
         description="Route name -> model names, first is primary, the rest are fallbacks",
     )
 
+    egress_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses, CIDRs and host names (*.corp for a domain) that http nodes "
+        "and model api_bases may reach although they are loopback, private, link-local or "
+        "otherwise not public; comma-separated or a JSON list. Empty: public internet only",
+    )
+    template_deadline_seconds: float = Field(
+        default=DEADLINE_SECONDS,
+        gt=0,
+        le=300,
+        description="Wall-clock limit of one template render in activities and the API "
+        "(workflow code counts steps only)",
+    )
+
     blob_threshold_bytes: int = Field(default=64 * 1024, ge=1024)
     blob_url: str = Field(default="", description="s3://bucket/prefix; filesystem if empty")
 
@@ -90,6 +107,31 @@ class Settings(BaseSettings):
         }:
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         return value
+
+    @field_validator("egress_allow", mode="before")
+    @classmethod
+    def _allow_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return value
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _allow_entries(cls, entries: list[str]) -> list[str]:
+        EgressPolicy.parse(entries)
+        return [entry.strip() for entry in entries if entry.strip()]
+
+    @property
+    def secrets_require_hosts(self) -> bool:
+        """Whether every secret must be bound to hosts (production): one without is refused
+        by the API and sent nowhere by activities."""
+        return self.env == "production"
+
+    @property
+    def egress_policy(self) -> EgressPolicy:
+        """What tenant-controlled URLs may reach (`auterity.egress`)."""
+        return EgressPolicy.parse(self.egress_allow)
 
     @field_validator("temporal_address")
     @classmethod

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from auterity import migrate
 from auterity.db import make_engine, make_sessionmaker
+from auterity.dev import DEV_EGRESS_ALLOW
 from auterity.graph import naming
 from auterity.settings import Settings, load_settings
 from tests.support import fresh_postgres_database, postgres_reachable, serve
@@ -128,6 +129,7 @@ def settings(
         temporal_address=temporal_address,
         task_queue=f"api-{uuid.uuid4()}",
         model_routes={"default": ["mock/echo"], "normal": ["mock/normal"]},
+        egress_allow=DEV_EGRESS_ALLOW.split(","),
     )
 
 

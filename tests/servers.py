@@ -69,6 +69,11 @@ def _service(recorder: Recorder) -> FastAPI:
             return JSONResponse({"error": "try again"}, status_code=503)
         return JSONResponse({"ok": True, "key": key})
 
+    @app.get("/redirect")
+    async def redirect(request: Request) -> Response:
+        await record(request)
+        return Response(status_code=302, headers={"Location": request.query_params["to"]})
+
     @app.get("/text")
     async def text(request: Request) -> Response:
         await record(request)
@@ -99,6 +104,8 @@ class ChatServer:
 
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)
+    """The Authorization header of each request."""
 
     def models(self) -> list[str]:
         return [request["model"] for request in self.requests]
@@ -111,6 +118,7 @@ def _chat_app(server: ChatServer) -> FastAPI:
     async def chat(request: Request) -> Response:
         body = await request.json()
         server.requests.append(body)
+        server.keys.append(request.headers.get("authorization"))
         model = body["model"]
         if model == "broken":
             return JSONResponse(

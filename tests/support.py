@@ -9,10 +9,18 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
+
+from auterity.dev import DEV_EGRESS_ALLOW
+from auterity.egress import EgressPolicy
+
+LOOPBACK_EGRESS = EgressPolicy.parse(DEV_EGRESS_ALLOW.split(","))
+"""What `auterity dev` opens, so nodes may call the test servers on loopback; the default
+policy (nothing but the public internet) is what attack tests use."""
 
 POSTGRES_URL = os.environ.get(
     "AUTERITY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -26,10 +34,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI, port: int | None = None) -> Iterator[str]:
-    """Serve an ASGI app over real HTTP on loopback in a thread; yield its base URL."""
+def serve(
+    app: FastAPI, port: int | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[str]:
+    """Serve an ASGI app over real HTTP on loopback in a thread; yield its base URL. With
+    `tls` (certificate and key files), over HTTPS."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+        ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -39,7 +53,7 @@ def serve(app: FastAPI, port: int | None = None) -> Iterator[str]:
             raise RuntimeError("test API server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

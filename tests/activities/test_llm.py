@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.blobs import FileBlobStore
 from activities.llm import LlmActivities, ModelEntry
-from activities.secrets import StaticSecretSource
+from activities.secrets import Credential, StaticSecretSource
 from auterity.graph.contracts import is_blob_ref
-from auterity.redaction import MASK as REDACTED
 from tests.activities.nodes import TENANT, node_request
 from tests.servers import ChatServer
+from tests.support import LOOPBACK_EGRESS
 
 # LiteLLM and openai lazily import TypedDicts with `ReadOnly` items, which pydantic warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
 
 TOKEN = "sk-very-secret-0001"
+LOCAL_KEY = "sk-local-key-0002"
 LABEL_SCHEMA = {
     "type": "object",
     "properties": {
@@ -42,8 +41,18 @@ def llm(chat_server: ChatServer, blobs: FileBlobStore) -> LlmActivities:
         "priced": [f"openai/gpt-4o-mini@{base}"],
         "canned": ["mock/canned-reply"],
     }
-    secrets = StaticSecretSource({TENANT: {"token": TOKEN}})
-    return LlmActivities(routes, blobs, threshold_bytes=2048, secrets=secrets)
+    secrets = StaticSecretSource(
+        {
+            TENANT: {
+                "token": TOKEN,
+                "local_key": Credential(LOCAL_KEY, ("127.0.0.1",)),
+                "cloud_key": Credential(LOCAL_KEY, ("api.openai.com",)),
+            }
+        }
+    )
+    return LlmActivities(
+        routes, blobs, threshold_bytes=2048, secrets=secrets, egress=LOOPBACK_EGRESS
+    )
 
 
 async def _fail(env: ActivityEnvironment, llm: LlmActivities, config: dict) -> ApplicationError:
@@ -211,14 +220,52 @@ async def test_model_must_be_one_the_routes_name(
     assert "nowhere" in error.message
 
 
-async def test_secrets_in_prompts_are_redacted_from_the_output(
+@pytest.mark.parametrize(
+    "prompt",
+    ["{{ secrets.token | reverse }}", "key={{ secrets.token }}", "{{ secrets.token[1:] }}"],
+)
+async def test_a_secret_in_a_prompt_is_refused_before_it_is_fetched(
+    activity_env: ActivityEnvironment, llm: LlmActivities, chat_server: ChatServer, prompt: str
+) -> None:
+    """Attack: `{{ secrets.x | reverse }}` in a prompt used to come back reversed in the
+    output, past the redaction of the exact value."""
+    before = len(chat_server.requests)
+    error = await _fail(activity_env, llm, {"route": "local", "prompt": prompt})
+    assert error.type == "SecretRefused" and error.non_retryable
+    assert error.message.startswith("node 'call': prompt at position ")
+    assert "may appear only in" in error.message
+    assert TOKEN not in error.message and TOKEN[::-1] not in error.message
+    assert len(chat_server.requests) == before
+
+
+async def test_a_provider_key_goes_only_to_the_hosts_it_is_bound_to(
     activity_env: ActivityEnvironment, llm: LlmActivities, chat_server: ChatServer
 ) -> None:
-    config = {"route": "local", "prompt": "key={{ secrets.token }}"}
+    config = {"route": "local", "prompt": "hi", "api_key": "{{ secrets.local_key }}"}
     result = await activity_env.run(llm.complete, node_request("llm", config))
-    assert chat_server.requests[-1]["messages"][-1]["content"] == f"key={TOKEN}"
-    assert result.output["text"] == f"key={REDACTED}"
-    assert TOKEN not in json.dumps(result.model_dump(mode="json"))
+    assert chat_server.keys[-1] == f"Bearer {LOCAL_KEY}"
+    assert result.output["text"] == "hi"
+
+    before = len(chat_server.requests)
+    config = {"route": "local", "prompt": "hi", "api_key": "{{ secrets.cloud_key }}"}
+    error = await _fail(activity_env, llm, config)
+    assert error.type == "SecretRefused" and error.non_retryable
+    assert "secret 'cloud_key' may not be sent to 127.0.0.1" in error.message
+    assert "bound to api.openai.com" in error.message and LOCAL_KEY not in error.message
+    assert len(chat_server.requests) == before
+
+
+async def test_an_api_base_on_an_internal_address_is_refused_by_default(
+    chat_server: ChatServer, blobs: FileBlobStore, activity_env: ActivityEnvironment
+) -> None:
+    routes = {"default": [f"openai/echo@{chat_server.url}/v1"]}
+    strict = LlmActivities(routes, blobs)
+    before = len(chat_server.requests)
+    error = await _fail(activity_env, strict, {"prompt": "hi"})
+    assert error.type == "EgressRefused" and error.non_retryable
+    assert "egress to 127.0.0.1 refused: loopback address" in error.message
+    assert "AUTERITY_EGRESS_ALLOW" in error.message
+    assert len(chat_server.requests) == before
 
 
 async def test_long_replies_are_offloaded_to_the_blob_store(

@@ -80,6 +80,47 @@ async def test_bad_graphs_are_422_never_ignored(api, owner, mutate, node, field)
     assert any(e["node"] == node and e["field"].startswith(field) for e in errors), errors
 
 
+@pytest.mark.parametrize(
+    ("node", "position", "complaint"),
+    [
+        (
+            {"id": "leak", "type": "transform", "config": {"value": "{{ ''.__class__ }}"}},
+            5,
+            "'.__class__' is not readable",
+        ),
+        (
+            {"id": "leak", "type": "transform", "config": {"value": "{{ '{0.__init__}'.format(1) }}"}},
+            17,
+            "may not read attributes",
+        ),
+        (
+            {"id": "leak", "type": "llm", "config": {"prompt": "{{ secrets.token | reverse }}"}},
+            3,
+            "secrets are credentials",
+        ),
+        (
+            {"id": "leak", "type": "http", "config": {"url": "https://x.example/", "headers": {"A": "{{ secrets.token ~ '' }}"}}},
+            3,
+            "write a secret as {{ secrets.<name> }}",
+        ),
+    ],
+)  # fmt: skip
+async def test_unsafe_templates_and_misplaced_secrets_are_422_at_save(
+    api: httpx.AsyncClient, owner, node: dict, position: int, complaint: str
+) -> None:
+    """Attacks that used to be saved and fail (or leak) only when the run reached them."""
+    _member, headers = owner
+    response = await api.post(
+        "/v1/graphs", json={"name": "hostile", "nodes": [node], "edges": []}, headers=headers
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    field = next(iter(node["config"])) if node["type"] != "http" else "headers"
+    assert (error["node"], error["position"]) == ("leak", position)
+    assert error["field"].startswith(f"config.{field}")
+    assert complaint in error["msg"]
+
+
 async def test_malformed_json_is_a_clear_422(api: httpx.AsyncClient, owner) -> None:
     _member, headers = owner
     response = await api.post(

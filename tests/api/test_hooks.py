@@ -216,6 +216,55 @@ async def test_bad_deliveries_are_422_naming_what(
     assert detail in response.json()["detail"]
 
 
+async def test_a_mapping_over_its_budget_is_a_422_rendered_off_the_event_loop(
+    api: httpx.AsyncClient, owner
+) -> None:
+    """Attack: a mapping looping 9 million times used to render to completion on the API's
+    event loop, stalling every other request meanwhile."""
+    _member, headers = owner
+    graph_id = await save_graph(api, headers, TICKET)
+    loop = "{% for a in body.s %}{% for b in body.s %}{% endfor %}{% endfor %}x"
+    trigger = await make_trigger(api, headers, graph_id, inputs={"title": loop})
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def poll_health() -> None:
+        while not done.is_set():
+            started = time.monotonic()
+            assert (await api.get("/healthz")).status_code == 200
+            latencies.append(time.monotonic() - started)
+            await asyncio.sleep(0.01)
+
+    poller = asyncio.create_task(poll_health())
+    started = time.monotonic()
+    response = await deliver(api, trigger, {"s": "x" * 3000})
+    rendering = time.monotonic() - started
+    done.set()
+    await poller
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["inputs", "title"]
+    detail = response.json()["detail"]
+    assert detail.startswith("input 'title' could not be mapped from the delivery: ")
+    assert "budget of 1,000,000 steps" in detail
+    assert len(latencies) >= 3 and max(latencies) < max(rendering / 3, 0.05), (
+        rendering,
+        latencies,
+    )
+
+
+async def test_a_mapping_the_sandbox_would_refuse_is_refused_with_the_trigger(
+    api: httpx.AsyncClient, owner
+) -> None:
+    _member, headers = owner
+    graph_id = await save_graph(api, headers, TICKET)
+    body = {"name": "x", "graph_id": graph_id, "inputs": {"title": "{{ body.__class__ }}"}}
+    response = await api.post("/v1/triggers", json=body, headers=headers)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["loc"], error["position"]) == (["body", "inputs", "title"], 7)
+    assert "'.__class__' is not readable" in error["msg"]
+
+
 def test_hook_url_is_absolute_with_a_public_url() -> None:
     assert hook_url(load_settings(env="test"), "wh_1") == "/v1/hooks/wh_1"
     public = load_settings(env="test", public_url="https://auterity.example.com/")

@@ -17,13 +17,17 @@ from temporalio.client import Client
 
 from auterity.db import transaction
 from auterity.models.secrets import Secret
-from auterity.secrets import SecretStore
+from auterity.secrets import Credential, SecretStore
 from auterity.settings import Settings
 from tests.api.conftest import Member, TwoTenants
 from tests.support import serve
 
 MemberFactory = Callable[..., Awaitable[Member]]
 VALUE = "sk-live-3f9a1c7e-very-secret"
+
+
+def _values(found: dict[str, Credential]) -> dict[str, str]:
+    return {name: credential.value for name, credential in found.items()}
 
 
 async def test_values_go_in_and_never_come_out(
@@ -90,8 +94,8 @@ async def test_sealed_at_rest_and_resolved_only_for_its_tenant(
         assert row.key_id
 
     store = SecretStore(sessions, settings)
-    assert await store.get(a.tenant_slug, {"token", "missing"}) == {"token": VALUE}
-    assert await store.get(b.tenant_slug, {"token"}) == {"token": "b-value"}
+    assert _values(await store.get(a.tenant_slug, {"token", "missing"})) == {"token": VALUE}
+    assert _values(await store.get(b.tenant_slug, {"token"})) == {"token": "b-value"}
     assert await store.get("no-such-tenant", {"token"}) == {}
 
 
@@ -109,11 +113,11 @@ async def test_rotation_keeps_values_readable_and_reencrypts(
         update={"secret_key": new_key, "secret_keys_previous": [settings.secret_key]}
     )
     store = SecretStore(sessions, rotating)
-    assert await store.get(owner.tenant_slug, {"token"}) == {"token": VALUE}
+    assert _values(await store.get(owner.tenant_slug, {"token"})) == {"token": VALUE}
     assert store.reencrypt_all() >= 1
     assert store.reencrypt_all() == 0
     after = SecretStore(sessions, settings.model_copy(update={"secret_key": new_key}))
-    assert await after.get(owner.tenant_slug, {"token"}) == {"token": VALUE}
+    assert _values(await after.get(owner.tenant_slug, {"token"})) == {"token": VALUE}
     with pytest.raises(Exception, match="no key with id"):
         await SecretStore(sessions, settings).get(owner.tenant_slug, {"token"})
 
@@ -196,3 +200,60 @@ async def test_a_secret_value_never_lands_in_a_runs_temporal_history(
     history = await temporal_client.get_workflow_handle(execution_id).fetch_history()
     assert VALUE not in history.to_json()
     assert VALUE not in json.dumps(body)
+
+
+async def test_a_secret_is_bound_to_the_hosts_it_may_be_sent_to(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    body = {"name": "hook", "value": VALUE, "allowed_hosts": ["Hooks.Slack.com.", "*.example.org"]}
+    created = await api.post("/v1/secrets", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["allowed_hosts"] == ["hooks.slack.com", "*.example.org"]
+    kept = await api.put("/v1/secrets/hook", json={"value": VALUE + "2"}, headers=headers)
+    assert kept.json()["allowed_hosts"] == ["hooks.slack.com", "*.example.org"]
+    moved = await api.put(
+        "/v1/secrets/hook", json={"value": VALUE, "allowed_hosts": ["10.0.0.7"]}, headers=headers
+    )
+    assert moved.json()["allowed_hosts"] == ["10.0.0.7"]
+    assert (await api.get("/v1/secrets/hook", headers=headers)).json()["allowed_hosts"] == [
+        "10.0.0.7"
+    ]
+    unbound = await api.post("/v1/secrets", json={"name": "x", "value": "v"}, headers=headers)
+    assert unbound.status_code == 201 and unbound.json()["allowed_hosts"] is None
+    for hosts in (["https://evil.example/"], [], ["a b"]):
+        bad = await api.post(
+            "/v1/secrets", json={"name": "y", "value": "v", "allowed_hosts": hosts}, headers=headers
+        )
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["errors"][0]["loc"][:2] == ["body", "allowed_hosts"]
+    entries = (await api.get("/v1/audit", params={"action": "secrets.*"}, headers=headers)).json()
+    assert ["10.0.0.7"] in [entry["details"].get("allowed_hosts") for entry in entries["items"]]
+
+
+async def test_in_production_every_secret_names_its_hosts(
+    settings: Settings, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    from api.main import create_app
+
+    owner = await member(make_tenant())
+    production = settings.model_copy(update={"env": "production"})
+    with serve(create_app(production)) as url:
+        async with httpx.AsyncClient(base_url=url, headers=owner.headers) as client:
+            missing = await client.post("/v1/secrets", json={"name": "t", "value": VALUE})
+            assert missing.status_code == 422
+            assert missing.json()["errors"] == [
+                {
+                    "loc": ["body", "allowed_hosts"],
+                    "msg": "a secret must name the hosts it may be sent to in production",
+                }
+            ]
+            assert VALUE not in missing.text
+            upsert = await client.put("/v1/secrets/t", json={"value": VALUE})
+            assert upsert.status_code == 422
+            bound = {"name": "t", "value": VALUE, "allowed_hosts": ["api.example.com"]}
+            assert (await client.post("/v1/secrets", json=bound)).status_code == 201
+            replaced = await client.put("/v1/secrets/t", json={"value": VALUE + "2"})
+            assert replaced.status_code == 200
+            assert replaced.json()["allowed_hosts"] == ["api.example.com"]

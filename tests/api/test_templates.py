@@ -44,3 +44,35 @@ async def test_templates_gallery_and_instantiation(api: httpx.AsyncClient, owner
         "/v1/templates/greeter/instantiate", json={"params": {"greeting": "Howdy"}}, headers=headers
     )
     assert graph.json()["definition"]["nodes"][0]["config"]["value"] == "Howdy {{ inputs.name }}"
+
+
+async def test_params_cannot_blow_a_template_up(api: httpx.AsyncClient, owner) -> None:
+    """Attack: 2,000 placeholders of a 100 KB parameter made a 200 MB graph to validate and
+    store; the instantiated graph may take 1,000,000 characters at most."""
+    _member, headers = owner
+    template = {
+        "id": "amplifier",
+        "name": "Amplifier",
+        "parameters": {"type": "object", "properties": {"blob": {"type": "string"}}},
+        "graph": {
+            "name": "amplified",
+            "nodes": [
+                {"id": "whole", "type": "transform", "config": {"value": ["{{ params.blob }}"] * 1000}},
+                {"id": "text", "type": "transform", "config": {"value": ["x {{ params.blob }}"] * 1000}},
+            ],
+            "edges": [],
+        },
+    }  # fmt: skip
+    assert (await api.post("/v1/templates", json=template, headers=headers)).status_code == 201
+    response = await api.post(
+        "/v1/templates/amplifier/instantiate",
+        json={"params": {"blob": "y" * 100_000}},
+        headers=headers,
+    )
+    assert response.status_code == 422, response.text[:500]
+    assert response.json()["errors"][0]["loc"] == ["body", "params"]
+    assert "too large" in response.json()["detail"]
+    small = await api.post(
+        "/v1/templates/amplifier/instantiate", json={"params": {"blob": "y"}}, headers=headers
+    )
+    assert small.status_code == 201, small.text[:500]

@@ -71,3 +71,22 @@ def test_migrations_may_run_as_the_tables_owner() -> None:
     )
     with pytest.raises(ConfigError, match="AUTERITY_MIGRATION_DATABASE_URL: must be a sqlite://"):
         load_settings(migration_database_url="mysql://x")
+
+
+def test_the_egress_allow_list_is_parsed_and_checked() -> None:
+    settings = load_settings(egress_allow="10.0.0.0/8, wiki.corp ,*.intra.example")
+    assert settings.egress_allow == ["10.0.0.0/8", "wiki.corp", "*.intra.example"]
+    assert settings.egress_policy.allows_host("a.intra.example")
+    assert load_settings(egress_allow='["::1"]').egress_policy.networks[0].compressed == "::1/128"
+    assert load_settings().egress_policy.networks == ()
+    with pytest.raises(ConfigError) as error:
+        load_settings(egress_allow="10.0.0.0/8,not a host")
+    assert str(error.value) == (
+        "AUTERITY_EGRESS_ALLOW: 'not a host' is neither an address, a CIDR nor a host name"
+    )
+
+
+def test_the_template_deadline_is_bounded() -> None:
+    assert load_settings().template_deadline_seconds == 5.0
+    with pytest.raises(ConfigError, match="AUTERITY_TEMPLATE_DEADLINE_SECONDS"):
+        load_settings(template_deadline_seconds=0)

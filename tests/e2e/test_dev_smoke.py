@@ -51,6 +51,7 @@ def test_dev_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
     env = dict(os.environ, AUTERITY_HOME=str(tmp_path / "home"))
     env.pop("AUTERITY_DATABASE_URL", None)
+    env.pop("AUTERITY_EGRESS_ALLOW", None)
     command = [sys.executable, "-m", "auterity.cli", "dev", "--port", str(api_port)]
     command += ["--temporal-port", str(temporal_port), "--temporal-ui-port", str(ui_port)]
     log = tmp_path / "dev.log"
@@ -76,6 +77,7 @@ def test_dev_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         banner = log.read_text()
         assert f"http://127.0.0.1:{api_port}/docs" in banner
         assert f"http://127.0.0.1:{ui_port}" in banner
+        assert "127.0.0.0/8,::1 (AUTERITY_EGRESS_ALLOW)" in banner  # local tests call loopback
         assert httpx.get(f"http://127.0.0.1:{ui_port}", timeout=5).status_code == 200
 
         process.send_signal(signal.SIGINT)

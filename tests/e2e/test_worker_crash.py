@@ -21,6 +21,7 @@ from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
 from api.services.executions import start_execution
+from auterity.dev import DEV_EGRESS_ALLOW
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import GraphRunInput, GraphRunResult
 from tests.support import serve
@@ -98,7 +99,7 @@ async def test_sigkilled_worker_mid_call_is_replaced_and_the_effect_lands_once(
     env = dict(
         os.environ, AUTERITY_HOME=str(tmp_path), AUTERITY_DATABASE_URL=database_url,
         AUTERITY_TEMPORAL_ADDRESS=temporal_address, AUTERITY_TASK_QUEUE=task_queue,
-        AUTERITY_WORKER_METRICS_PORT="0",
+        AUTERITY_WORKER_METRICS_PORT="0", AUTERITY_EGRESS_ALLOW=DEV_EGRESS_ALLOW,
     )  # fmt: skip
     with serve(ledger.app()) as base:
         graph = {"name": "charge", "nodes": [

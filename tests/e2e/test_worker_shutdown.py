@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.services.executions import start_execution
+from auterity.dev import DEV_EGRESS_ALLOW
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import GraphRunInput
 from tests.support import free_port, serve
@@ -42,7 +43,7 @@ async def test_sigterm_drains_the_in_flight_activity(
     env = dict(
         os.environ, AUTERITY_HOME=str(tmp_path), AUTERITY_DATABASE_URL=database_url,
         AUTERITY_TEMPORAL_ADDRESS=temporal_address, AUTERITY_TASK_QUEUE=task_queue,
-        AUTERITY_WORKER_METRICS_PORT=str(metrics_port),
+        AUTERITY_WORKER_METRICS_PORT=str(metrics_port), AUTERITY_EGRESS_ALLOW=DEV_EGRESS_ALLOW,
     )  # fmt: skip
     with serve(slow) as base:
         graph = {"name": "slow", "nodes": [

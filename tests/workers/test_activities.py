@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from auterity import secrets
 from auterity.db import transaction
+from auterity.dev import DEV_EGRESS_ALLOW
 from auterity.graph import contracts
 from auterity.graph.contracts import CloseTaskInput, OpenTaskInput, is_blob_ref
 from auterity.models import Tenant
@@ -40,6 +41,7 @@ def worker_settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         blob_threshold_bytes=1024,
         model_routes={"default": ["mock/echo"]},
+        egress_allow=DEV_EGRESS_ALLOW.split(","),
     )
 
 
@@ -52,6 +54,7 @@ def tenant_slug(sessions: sessionmaker[Session], worker_settings: Settings) -> s
     with transaction(sessions, row.id) as session:
         secrets.bind_keyring(session, secrets.keyring(worker_settings))
         secrets.put(session, "token", TOKEN)
+        secrets.put(session, "partner", TOKEN, allowed_hosts=["api.partner.example"])
     return row.slug
 
 
@@ -59,6 +62,14 @@ def tenant_slug(sessions: sessionmaker[Session], worker_settings: Settings) -> s
 async def runtime(worker_settings: Settings) -> AsyncIterator[ActivityRuntime]:
     """The worker's own runtime: secrets come from the database-backed store."""
     async with ActivityRuntime(worker_settings) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def default_runtime(database_url: str, tmp_path: Path) -> AsyncIterator[ActivityRuntime]:
+    """The worker's runtime with the egress policy production starts with: no allow-list."""
+    settings = load_settings(env="test", home=tmp_path, database_url=database_url)
+    async with ActivityRuntime(settings) as runtime:
         yield runtime
 
 
@@ -75,6 +86,17 @@ async def _probe(
 
 def _step(activity: str, argument: Any) -> ProbeStep:
     return ProbeStep(activity=activity, argument=argument.model_dump(mode="json"))
+
+
+async def _http_failure(
+    client: Client, runtime: ActivityRuntime, task_queue: str, request: Any
+) -> ApplicationError:
+    """How an http node's activity failed, for good, on a real worker."""
+    with pytest.raises(WorkflowFailureError) as caught:
+        await _probe(client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)])
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
+    return cause.cause
 
 
 async def test_a_flaky_endpoint_is_retried_with_one_idempotency_key(
@@ -113,14 +135,8 @@ async def test_a_client_error_is_not_retried(
     url, recorder = service
     before = len(recorder.calls("/status/403"))
     request = node_request("http", {"url": f"{url}/status/403"}, tenant=tenant_slug)
-    with pytest.raises(WorkflowFailureError) as caught:
-        await _probe(
-            temporal_client, runtime, task_queue, [_step(contracts.HTTP_ACTIVITY, request)]
-        )
-    cause = caught.value.cause
-    assert isinstance(cause, ActivityError)
-    assert isinstance(cause.cause, ApplicationError)
-    assert cause.cause.type == "HttpClientError" and cause.cause.non_retryable
+    error = await _http_failure(temporal_client, runtime, task_queue, request)
+    assert error.type == "HttpClientError" and error.non_retryable
     assert len(recorder.calls("/status/403")) == before + 1
 
 
@@ -186,3 +202,38 @@ async def test_llm_mock_route_and_the_task_lifecycle(
         task = session.get(HumanTask, task_id)
         assert task is not None
         assert (task.status, task.decision, task.completed_by) == ("completed", "approved", "ann")
+
+
+async def test_an_http_node_cannot_read_the_platform_s_own_api(
+    temporal_client: Client,
+    default_runtime: ActivityRuntime,
+    task_queue: str,
+    tenant_slug: str,
+    api_url: str,
+) -> None:
+    """Attack: an editor's http node used to fetch the API's /openapi.json over loopback."""
+    request = node_request("http", {"url": f"{api_url}/openapi.json"}, tenant=tenant_slug)
+    error = await _http_failure(temporal_client, default_runtime, task_queue, request)
+    assert error.type == "EgressRefused" and error.non_retryable
+    assert "egress to 127.0.0.1 refused: loopback address" in error.message
+    assert "AUTERITY_EGRESS_ALLOW" in error.message
+
+
+async def test_a_stored_secret_is_not_sent_to_a_host_it_is_not_bound_to(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    task_queue: str,
+    tenant_slug: str,
+    service: tuple[str, Recorder],
+) -> None:
+    url, recorder = service
+    before = len(recorder.requests)
+    request = node_request(
+        "http", {"url": f"{url}/echo", "headers": {"X-Key": "{{ secrets.partner }}"}},
+        tenant=tenant_slug,
+    )  # fmt: skip
+    error = await _http_failure(temporal_client, runtime, task_queue, request)
+    assert error.type == "SecretRefused" and error.non_retryable
+    assert "secret 'partner' may not be sent to 127.0.0.1" in error.message
+    assert TOKEN not in error.message
+    assert len(recorder.requests) == before

@@ -256,3 +256,25 @@ def test_reference_position() -> None:
     text = "Hi {{ nodes['fetch'].output }} {{ vars.a }}"
     assert reference_position(text, Reference("nodes", "fetch")) == 6
     assert reference_position(text, Reference("vars", "a")) == 34
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "nested more than 64 levels deep"),
+        ("{% if 1 %}" * 3000 + "{% endif %}" * 3000, "nested more than 64 levels deep"),
+        ("{{ x" + ".a" * 30000 + " }}", "nested more than 64 levels deep|more than 5,000 tokens"),
+        ("{{ " + "not " * 20000 + "1 }}", "nested more than 64 levels deep"),
+        ("{{ " + " ~ ".join(["(a == b)"] * 9000) + " }}", "more than 5,000 tokens"),
+    ],
+    ids=["parentheses", "blocks", "attributes", "nots", "tokens"],
+)
+def test_what_would_crash_or_stall_the_parser_is_refused(source: str, message: str) -> None:
+    """Attack: deep nesting raised RecursionError (a 500 at save); expression-dense
+    templates took the API tens of seconds to validate."""
+    with pytest.raises(ExpressionError, match=message):
+        parse_template(source)
+
+
+def test_long_prose_is_cheap_and_accepted() -> None:
+    parse_template("Some prose. " * 8000 + "{{ inputs.n }}")

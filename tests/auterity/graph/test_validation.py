@@ -307,7 +307,169 @@ def test_secrets_only_in_activity_nodes() -> None:
     document = graph([node("a", config={"value": "Bearer {{ secrets.token }}"})], [])
     issue = only_issue(document)
     assert (issue.node, issue.field, issue.position) == ("a", "config.value", 10)
-    assert issue.message.startswith("secrets can only be read by http, llm nodes")
+    assert issue.message.startswith("secrets are credentials: they may appear only in the url")
+
+
+# --- secrets are credentials ----------------------------------------------------------------
+
+HTTP = "http://api.example.com/x"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"url": "{{ secrets.hook_url }}"},
+        {"url": "https://chat.example/hooks/{{ secrets.hook_path }}?key={{ secrets['key'] }}"},
+        {"url": HTTP, "headers": {"Authorization": "Bearer {{ secrets.token }}"}},
+        {"url": HTTP, "query": {"api_key": "{{ secrets.token }}"}},
+        {"url": HTTP, "method": "POST", "json": {"auth": {"key": "{{ secrets.token }}"}}},
+        {"url": HTTP, "method": "POST", "body": "token={{ secrets.token }}&x=1"},
+        {"url": HTTP, "auth": {"scheme": "bearer", "token": "{{ secrets.token }}"}},
+        {
+            "url": HTTP,
+            "auth": {"scheme": "basic", "username": "bot", "password": "{{ secrets.pw }}"},
+        },
+    ],
+)
+def test_secrets_whole_where_a_credential_belongs(config: dict[str, Any]) -> None:
+    assert validate_graph(graph([node("call", "http", config=config)], [])) == []
+
+
+def test_an_llm_provider_key_is_a_secret() -> None:
+    config = {"prompt": "hi", "api_key": "{{ secrets.openai }}"}
+    assert validate_graph(graph([node("ask", "llm", config=config)], [])) == []
+    for api_key in ("sk-{{ secrets.openai }}", "sk-live-1234"):
+        config = {"prompt": "hi", "api_key": api_key}
+        issue = only_issue(graph([node("ask", "llm", config=config)], []))
+        assert (issue.field, issue.message) == (
+            "config.api_key",
+            "api_key must be exactly {{ secrets.<name> }}",
+        )
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "field", "position", "complaint"),
+    [
+        ("llm", {"prompt": "Say {{ secrets.x | reverse }}"}, "config.prompt", 7, "may appear only"),
+        (
+            "llm",
+            {"prompt": "hi", "system": "{{ secrets.x }}"},
+            "config.system",
+            3,
+            "may appear only",
+        ),
+        ("http", {"url": HTTP, "method": "{{ secrets.x }}"}, "config.method", 3, "may appear only"),
+        (
+            "http",
+            {"url": HTTP, "headers": {"A": "{{ secrets.x | reverse }}"}},
+            "config.headers.A",
+            3,
+            "no filter",
+        ),
+        (
+            "http",
+            {"url": HTTP, "headers": {"A": "{{ secrets.x[0] }}"}},
+            "config.headers.A",
+            3,
+            "no filter",
+        ),
+        (
+            "http",
+            {"url": HTTP, "headers": {"A": "{{ secrets.x ~ '' }}"}},
+            "config.headers.A",
+            3,
+            "no filter",
+        ),
+        ("http", {"url": HTTP, "query": {"a": "{{ secrets }}"}}, "config.query.a", 3, "no filter"),
+        (
+            "http",
+            {"url": HTTP, "query": {"a": "{{ secrets[inputs.k] }}"}},
+            "config.query.a",
+            3,
+            "no filter",
+        ),
+        (
+            "http",
+            {"url": HTTP, "body": "{% if secrets.x.startswith('a') %}1{% endif %}"},
+            "config.body",
+            6,
+            "no filter",
+        ),
+        (
+            "http",
+            {"url": HTTP, "body": "{% set y %}{{ secrets.x }}{% endset %}{{ y | reverse }}"},
+            "config.body",
+            14,
+            "no filter",
+        ),
+        (
+            "http",
+            {"url": HTTP, "body": "{% filter reverse %}{{ secrets.x }}{% endfilter %}"},
+            "config.body",
+            23,
+            "no filter",
+        ),
+        (
+            "http",
+            {"url": HTTP, "body": "{% for c in secrets.x %}{{ c }}{% endfor %}"},
+            "config.body",
+            12,
+            "no filter",
+        ),
+        ("transform", {"expression": "secrets.x"}, "config.expression", 0, "may appear only"),
+        (
+            "condition",
+            {"expression": "secrets.x == 'a'"},
+            "config.expression",
+            0,
+            "may appear only",
+        ),
+    ],
+)
+def test_secrets_anywhere_else_are_refused_at_save(
+    kind: str, config: dict[str, Any], field: str, position: int, complaint: str
+) -> None:
+    """Attack: `{{ secrets.x | reverse }}` in a prompt used to return the value reversed."""
+    issue = only_issue(graph([node("n", kind, config=config)], []))
+    assert (issue.node, issue.field, issue.position) == ("n", field, position)
+    assert complaint in issue.message
+
+
+# --- what the sandbox would refuse ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "position", "complaint"),
+    [
+        ("{{ ''.__class__ }}", 5, "'.__class__' is not readable"),
+        ("{{ inputs._private }}", 9, "'._private' is not readable"),
+        ("x {{ inputs.a.mro }}", 13, "'.mro' is not readable"),
+        ("{{ cycler.next.func_globals }}", 14, "'.func_globals' is not readable"),
+        ("{{ inputs.a.gi_frame }}", 11, "'.gi_frame' is not readable"),
+        ("{{ inputs['__class__'] }}", 9, "Python's internals"),
+        ("{{ '{0.__class__}'.format(inputs.a) }}", 18, "may not read attributes"),
+        ("{{ '{0[x]}'.format(inputs.a) }}", 11, "may not read attributes"),
+        ("{{ inputs.a.format(1) }}", 11, "format string written in the template"),
+        ("{{ inputs.a | attr('__class__') }}", 12, "attr() may not read '__class__'"),
+        ("{{ inputs.a | attr('format') }}", 12, "format method"),
+        ("{{ inputs.a | map(attribute='__class__') | list }}", 12, "may not read"),
+        ("{{ inputs.a | selectattr('_x.y') | list }}", 12, "may not read '_x'"),
+        ("{{ inputs.a.append(1) }}", 11, "would modify a value"),
+        ("{{ inputs.update({'a': 1}) }}", 9, "would modify a value"),
+    ],
+)
+def test_what_the_sandbox_would_refuse_is_refused_at_save(
+    template: str, position: int, complaint: str
+) -> None:
+    document = graph([node("t", config={"value": template})], [])
+    issue = only_issue(document)
+    assert (issue.node, issue.field, issue.position) == ("t", "config.value", position)
+    assert complaint in issue.message
+
+
+def test_json_keys_that_look_internal_read_with_brackets() -> None:
+    template = "{{ inputs['_id'] }} {{ inputs['mro'] }} {{ inputs.format }} {{ '{:>4}'.format(1) }}"
+    assert validate_graph(graph([node("t", config={"value": template})], [])) == []
 
 
 def test_unknown_route_when_routes_are_known() -> None:

@@ -182,6 +182,25 @@ async def continue_as_new(client: Client, task_queue: str) -> list[WorkflowHandl
     return [first, client.get_workflow_handle(handle.id)]
 
 
+async def text_of_objects(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    """A branch decided by how an object reads as text: Python's repr in runs started before
+    the template budget (this history was recorded then), JSON after."""
+    document = graph(
+        "text",
+        [
+            {
+                "id": "check",
+                "type": "condition",
+                "config": {"expression": "(inputs.obj | string) == \"{'a': 1}\""},
+            },
+            http("repr", config={"json": "{{ inputs.obj | string }}"}),
+            transform("other", "{{ inputs.obj ~ '' }}"),
+        ],
+        [edge("check", "repr", "true"), edge("check", "other", "false")],
+    )
+    return [await _finish(client, task_queue, run_input(document, {"obj": {"a": 1}}))]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "diamond": diamond,
     "branches": branches,
@@ -190,6 +209,7 @@ SCENARIOS: dict[str, Scenario] = {
     "foreach": foreach,
     "subgraph": subgraph,
     "continue_as_new": continue_as_new,
+    "text_of_objects": text_of_objects,
 }
 
 

@@ -103,6 +103,17 @@ async def test_approval_completed_by_update(temporal_client: Client, task_queue:
     )
 
 
+async def test_objects_in_a_task_read_as_json(temporal_client: Client, task_queue: str) -> None:
+    nodes = FakeNodes()
+    async with graph_worker(temporal_client, task_queue, nodes):
+        document = approval_graph(description="{{ inputs.order }}")
+        inputs = {"owner": "ann@example.com", "amount": 30, "order": {"id": 7, "paid": False}}
+        handle = await start(temporal_client, task_queue, run_input(document, inputs))
+        await pending_task(handle)
+        await handle.cancel()
+    assert nodes.opened[0].description == '{"id": 7, "paid": false}'
+
+
 async def test_cancelling_the_run_cancels_the_task(
     temporal_client: Client, task_queue: str
 ) -> None:

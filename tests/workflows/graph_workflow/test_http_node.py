@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +14,8 @@ from temporalio.worker import Worker
 from activities.blobs import BlobActivities, FileBlobStore
 from activities.http import HttpActivities
 from activities.secrets import StaticSecretSource
-from tests.support import serve
+from auterity.egress import EgressClient
+from tests.support import LOOPBACK_EGRESS, serve
 from tests.workflows.graph_workflow.support import TENANT, edge, graph, run_input, start, transform
 from workflows.graph_workflow import GraphWorkflow
 
@@ -65,7 +65,7 @@ async def real_worker(
     temporal_client: Client, task_queue: str, tmp_path: Path
 ) -> AsyncIterator[Worker]:
     store = FileBlobStore(tmp_path)
-    async with httpx.AsyncClient() as client:
+    async with EgressClient(LOOPBACK_EGRESS) as client:
         http = HttpActivities(
             client, StaticSecretSource({TENANT: {"token": SECRET}}), store, threshold_bytes=256
         )

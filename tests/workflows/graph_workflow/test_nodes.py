@@ -99,6 +99,34 @@ async def test_expression_errors_fail_the_node_with_the_field(
     assert error.details[0]["error"]["message"].startswith("config.value: the object has no key")
 
 
+async def test_a_template_over_its_work_budget_fails_its_node(
+    temporal_client: Client, task_queue: str
+) -> None:
+    """Attack: 9 million loop iterations over a 3,000-character input ran to completion
+    inside the workflow task."""
+    loop = "{% for a in inputs.s %}{% for b in inputs.s %}{% endfor %}{% endfor %}done"
+    document = graph("budget", [transform("t", loop)], [])
+    async with graph_worker(temporal_client, task_queue, FakeNodes()):
+        handle = await start(temporal_client, task_queue, run_input(document, {"s": "x" * 3000}))
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == ErrorType.NODE_FAILED
+    assert cause.details[0]["node"] == "t"
+    error = cause.details[0]["error"]
+    assert error["type"] == "ExpressionError"
+    assert error["message"].startswith("config.value: the template does too much work")
+    assert "budget of 1,000,000 steps" in error["message"]
+
+
+async def test_objects_in_text_read_as_json(temporal_client: Client, task_queue: str) -> None:
+    document = graph(
+        "json-text", [transform("t", "{{ inputs.body | string }} ~ {{ inputs.body ~ '' }}")], []
+    )
+    _, result = await run_graph(temporal_client, task_queue, document, {"body": {"status": "ok"}})
+    assert result.output == {"t": '{"status": "ok"} ~ {"status": "ok"}'}
+
+
 async def test_wait_for_a_duration_and_until(temporal_client: Client, task_queue: str) -> None:
     document = graph(
         "waits",

@@ -716,7 +716,8 @@ export interface paths {
         put?: never;
         /**
          * Create Secret
-         * @description Store a new secret; 409 if the name is taken (PUT /v1/secrets/{name} replaces).
+         * @description Store a new secret bound to `allowed_hosts`; 409 if the name is taken (PUT
+         *     /v1/secrets/{name} replaces).
          */
         post: operations["create_secret_v1_secrets_post"];
         delete?: never;
@@ -739,7 +740,8 @@ export interface paths {
         get: operations["read_secret_v1_secrets__secret_ref__get"];
         /**
          * Put Secret
-         * @description Replace a secret's value (by id or name); a new name creates the secret (201).
+         * @description Replace a secret's value, and its hosts if given (by id or name); a new name creates
+         *     the secret (201).
          */
         put: operations["put_secret_v1_secrets__secret_ref__put"];
         post?: never;
@@ -1913,12 +1915,20 @@ export interface components {
         /**
          * SecretCreate
          * @example {
+         *       "allowed_hosts": [
+         *         "hooks.slack.com"
+         *       ],
          *       "description": "Incoming webhook of #ops",
          *       "name": "SLACK_WEBHOOK_URL",
          *       "value": "https://hooks.slack.com/services/T000/B000/XXXXXXXX"
          *     }
          */
         SecretCreate: {
+            /**
+             * Allowed Hosts
+             * @description Host names (`*.example.com` for the hosts under a domain) and addresses this secret may be sent to; nodes refuse to send it anywhere else. Required in production; omitted on a replace, the secret keeps the hosts it had
+             */
+            allowed_hosts?: string[] | null;
             /** Description */
             description?: string | null;
             /**
@@ -1939,6 +1949,11 @@ export interface components {
         };
         /** SecretRead */
         SecretRead: {
+            /**
+             * Allowed Hosts
+             * @description Where the secret may be sent; null: not bound (refused in production)
+             */
+            allowed_hosts: string[] | null;
             /**
              * Created At
              * Format: date-time
@@ -1963,6 +1978,9 @@ export interface components {
         /**
          * SecretUpdate
          * @example {
+         *       "allowed_hosts": [
+         *         "hooks.slack.com"
+         *       ],
          *       "value": "https://hooks.slack.com/services/T000/B000/YYYYYYYY"
          *     }
          * @example {
@@ -1971,6 +1989,11 @@ export interface components {
          *     }
          */
         SecretUpdate: {
+            /**
+             * Allowed Hosts
+             * @description Host names (`*.example.com` for the hosts under a domain) and addresses this secret may be sent to; nodes refuse to send it anywhere else. Required in production; omitted on a replace, the secret keeps the hosts it had
+             */
+            allowed_hosts?: string[] | null;
             /** Description */
             description?: string | null;
             /**
