@@ -20,7 +20,9 @@ from api.routes import (
     health,
     roles,
     schedules,
+    scim,
     secrets,
+    sso,
     tasks,
     templates,
     triggers,
@@ -66,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (
         auth, users, roles, api_keys, secrets, audit, graphs, templates, executions, tasks,
-        triggers, schedules,
+        triggers, schedules, sso, scim,
     ):  # fmt: skip
         app.include_router(module.router)
     return app

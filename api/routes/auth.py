@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep, StateDep
-from api.problems import Unauthorized, Unprocessable
+from api.problems import Forbidden, Unauthorized, Unprocessable
 from auterity import audit
 from auterity.db import transaction
 from auterity.models.identity import AuthSession
@@ -118,6 +118,8 @@ def login(body: LoginBody, request: Request, state: StateDep, response: Response
             ) from None
         if refused.status == 422:
             raise Unprocessable(refused.detail, errors=refused.errors) from None
+        if refused.status == 403:
+            raise Forbidden(refused.detail) from None
         raise Unauthorized(refused.detail) from None
     response.headers["Cache-Control"] = "no-store"
     return TokenPair(

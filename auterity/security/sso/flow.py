@@ -45,8 +45,8 @@ CLOCK_SKEW = timedelta(minutes=3)
 HANDOFF_PREFIX = "ash_"
 MAX_RETURN_TO = 512
 # A path on this site: one leading slash (never `//host` or `/\host`), no scheme, no
-# backslashes, no control characters or spaces.
-_RETURN_TO = re.compile(r"^/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/%?#]*$")
+# backslashes, no control characters, spaces or fragment (the code is appended as a query).
+_RETURN_TO = re.compile(r"^/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*$")
 
 
 class SsoRefused(Exception):

@@ -253,12 +253,12 @@ def _checked(
     groups: list[Any] = (
         [found] if isinstance(found, str) else found if isinstance(found, list) else []
     )
-    name = claims.get(conn.name_claim)
+    display = claims.get(conn.name_claim)
     return Assertion(
         protocol="oidc",
         issuer=conn.issuer,
         subject=subject,
         email=email if isinstance(email, str) else None,
-        name=name if isinstance(name, str) else "",
+        name=display if isinstance(display, str) else "",
         groups=tuple(str(group) for group in groups if isinstance(group, str | int)),
     )

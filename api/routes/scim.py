@@ -1,0 +1,232 @@
+"""SCIM 2.0 (RFC 7644) for the tenant's IdP: Users, Groups and the discovery documents.
+
+Authenticated by the tenant's SCIM token (`POST /v1/sso/scim-token`), answered in
+`application/scim+json`, errors in SCIM's own error shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.auth import bearer_credential
+from api.deps import StateDep
+from api.routes.sso import base_url
+from api.services import scim as service
+from auterity.security.sso import scim, scim_schemas
+
+router = APIRouter(prefix="/v1/scim/v2", tags=["scim"])
+SCIM_JSON = "application/scim+json"
+
+
+def _json(body: Any, status: int = 200, location: str | None = None) -> JSONResponse:
+    headers = {"Location": location} if location else None
+    return JSONResponse(body, status_code=status, media_type=SCIM_JSON, headers=headers)
+
+
+def _error(exc: scim.ScimError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(exc.body(), status_code=exc.status, media_type=SCIM_JSON, headers=headers)
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise scim.ScimError(400, "the body is not JSON", "invalidSyntax") from None
+
+
+def _page(request: Request) -> tuple[str | None, int, int]:
+    query = request.query_params
+    try:
+        start = int(query.get("startIndex", "1"))
+        count = int(query.get("count", str(scim.MAX_PAGE)))
+    except ValueError:
+        raise scim.ScimError(400, "startIndex and count must be integers", "invalidValue") from None
+    return query.get("filter"), start, count
+
+
+async def _call(request: Request, state: StateDep, work: service.Work[Any], *, write: bool,
+                status: int = 200) -> Response:  # fmt: skip
+    base = f"{base_url(state.settings, request)}/v1/scim/v2"
+    try:
+        result = await run_in_threadpool(
+            service.run, state, bearer_credential(request), base, work, write=write, request=request
+        )
+    except scim.ScimError as exc:
+        return _error(exc)
+    if result is None:
+        return Response(status_code=204)
+    location = result.get("meta", {}).get("location") if status == 201 else None
+    return _json(result, status, location)
+
+
+def _discovery(request: Request, state: StateDep) -> str:
+    return f"{base_url(state.settings, request)}/v1/scim/v2"
+
+
+@router.get("/ServiceProviderConfig")
+async def read_service_provider_config(request: Request, state: StateDep) -> Response:
+    """What this SCIM service supports."""
+    base = _discovery(request, state)
+    return await _call(request, state, lambda *_: scim_schemas.service_provider_config(
+        base, f"{base_url(state.settings, request)}/docs"), write=False)  # fmt: skip
+
+
+@router.get("/ResourceTypes")
+async def list_resource_types(request: Request, state: StateDep) -> Response:
+    """User and Group."""
+    types = scim_schemas.resource_types(_discovery(request, state))
+    return await _call(
+        request, state, lambda *_: scim.list_response(types, len(types), 1), write=False
+    )
+
+
+@router.get("/ResourceTypes/{name}")
+async def read_resource_type(name: str, request: Request, state: StateDep) -> Response:
+    """One resource type."""
+    found = [t for t in scim_schemas.resource_types(_discovery(request, state)) if t["id"] == name]
+    return await _call(request, state, lambda *_: _one(found, f"ResourceType {name}"), write=False)
+
+
+@router.get("/Schemas")
+async def list_schemas(request: Request, state: StateDep) -> Response:
+    """The attributes of User, Group and the enterprise extension."""
+    found = scim_schemas.schemas(_discovery(request, state))
+    return await _call(
+        request, state, lambda *_: scim.list_response(found, len(found), 1), write=False
+    )
+
+
+@router.get("/Schemas/{schema_id}")
+async def read_schema(schema_id: str, request: Request, state: StateDep) -> Response:
+    """One schema."""
+    found = [s for s in scim_schemas.schemas(_discovery(request, state)) if s["id"] == schema_id]
+    return await _call(request, state, lambda *_: _one(found, f"Schema {schema_id}"), write=False)
+
+
+def _one(found: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    if not found:
+        raise scim.ScimError(404, f"{what} not found")
+    return found[0]
+
+
+@router.get("/Users")
+async def list_scim_users(request: Request, state: StateDep) -> Response:
+    """Users, filtered by `userName eq "..."`, `externalId eq` or `emails.value eq`."""
+    try:
+        filter_, start, count = _page(request)
+    except scim.ScimError as exc:
+        return _error(exc)
+    return await _call(request, state, lambda s, c, _cfg, _now: scim.list_user_resources(
+        s, c, filter_, start, count), write=False)  # fmt: skip
+
+
+@router.post("/Users")
+async def create_scim_user(request: Request, state: StateDep) -> Response:
+    """Provision a person: a new account, or an existing one joining the tenant."""
+    try:
+        body = await _body(request)
+    except scim.ScimError as exc:
+        return _error(exc)
+    return await _call(request, state, lambda s, c, cfg, now: scim.create_user_resource(
+        s, c, cfg, body, now), write=True, status=201)  # fmt: skip
+
+
+@router.get("/Users/{user_id}")
+async def read_scim_user(user_id: str, request: Request, state: StateDep) -> Response:
+    """One user."""
+    return await _call(request, state, lambda s, c, _cfg, _now: scim.read_user_resource(
+        s, c, user_id), write=False)  # fmt: skip
+
+
+@router.put("/Users/{user_id}")
+async def replace_scim_user(user_id: str, request: Request, state: StateDep) -> Response:
+    """Replace a user; `active: false` ends their sessions at once."""
+    try:
+        body = await _body(request)
+    except scim.ScimError as exc:
+        return _error(exc)
+    return await _call(request, state, lambda s, c, cfg, now: scim.replace_user_resource(
+        s, c, cfg, user_id, body, now), write=True)  # fmt: skip
+
+
+@router.patch("/Users/{user_id}")
+async def patch_scim_user(user_id: str, request: Request, state: StateDep) -> Response:
+    """Change a user with PatchOp operations (Okta and Entra both deactivate this way)."""
+    try:
+        body = await _body(request)
+    except scim.ScimError as exc:
+        return _error(exc)
+    return await _call(request, state, lambda s, c, cfg, now: scim.patch_user_resource(
+        s, c, cfg, user_id, body, now), write=True)  # fmt: skip
+
+
+@router.delete("/Users/{user_id}")
+async def delete_scim_user(user_id: str, request: Request, state: StateDep) -> Response:
+    """Remove a person from the tenant (the account itself stays)."""
+    return await _call(request, state, lambda s, c, _cfg, now: scim.delete_user_resource(
+        s, c, user_id, now), write=True)  # fmt: skip
+
+
+@router.get("/Groups")
+async def list_scim_groups(request: Request, state: StateDep) -> Response:
+    """Groups, filtered by `displayName eq "..."` or `externalId eq`."""
+    try:
+        filter_, start, count = _page(request)
+    except scim.ScimError as exc:
+        return _error(exc)
+    return await _call(request, state, lambda s, c, _cfg, _now: scim.list_group_resources(
+        s, c, filter_, start, count), write=False)  # fmt: skip
+
+
+@router.post("/Groups")
+async def create_scim_group(request: Request, state: StateDep) -> Response:
+    """Push a group; its members get the roles its name is mapped to."""
+    try:
+        body = await _body(request)
+    except scim.ScimError as exc:
+        return _error(exc)
+    return await _call(request, state, lambda s, c, cfg, now: scim.create_group_resource(
+        s, c, cfg, body, now), write=True, status=201)  # fmt: skip
+
+
+@router.get("/Groups/{group_id}")
+async def read_scim_group(group_id: str, request: Request, state: StateDep) -> Response:
+    """One group with its members."""
+    return await _call(request, state, lambda s, c, _cfg, _now: scim.read_group_resource(
+        s, c, group_id), write=False)  # fmt: skip
+
+
+@router.put("/Groups/{group_id}")
+async def replace_scim_group(group_id: str, request: Request, state: StateDep) -> Response:
+    """Replace a group (name and members); roles follow."""
+    try:
+        body = await _body(request)
+    except scim.ScimError as exc:
+        return _error(exc)
+    return await _call(request, state, lambda s, c, cfg, now: scim.replace_group_resource(
+        s, c, cfg, group_id, body, now), write=True)  # fmt: skip
+
+
+@router.patch("/Groups/{group_id}")
+async def patch_scim_group(group_id: str, request: Request, state: StateDep) -> Response:
+    """Add or remove members, or rename; roles follow."""
+    try:
+        body = await _body(request)
+    except scim.ScimError as exc:
+        return _error(exc)
+    return await _call(request, state, lambda s, c, cfg, now: scim.patch_group_resource(
+        s, c, cfg, group_id, body, now), write=True)  # fmt: skip
+
+
+@router.delete("/Groups/{group_id}")
+async def delete_scim_group(group_id: str, request: Request, state: StateDep) -> Response:
+    """Delete a group; its members lose the roles it granted."""
+    return await _call(request, state, lambda s, c, cfg, _now: scim.delete_group_resource(
+        s, c, cfg, group_id), write=True)  # fmt: skip
