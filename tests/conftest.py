@@ -128,6 +128,7 @@ def settings(
         temporal_address=temporal_address,
         task_queue=f"api-{uuid.uuid4()}",
         model_routes={"default": ["mock/echo"], "normal": ["mock/normal"]},
+        sso_internal_hosts=["127.0.0.1"],  # the test IdPs listen on loopback
     )
 
 

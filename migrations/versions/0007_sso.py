@@ -6,6 +6,7 @@ Create Date: 2026-12-02
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -39,9 +40,9 @@ LOOKUP_POLICIES = (
 )
 
 
-def _tenant(table: str, *, primary: bool = False) -> list[sa.SchemaItem]:
+def _tenant(table: str) -> list[Any]:
     return [
-        sa.Column("tenant_id", sa.String(36), nullable=False, primary_key=primary),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"),
             ondelete="CASCADE",
@@ -49,7 +50,7 @@ def _tenant(table: str, *, primary: bool = False) -> list[sa.SchemaItem]:
     ]  # fmt: skip
 
 
-def _user(table: str, column: str = "user_id", ondelete: str = "CASCADE") -> sa.SchemaItem:
+def _user(table: str, column: str = "user_id", ondelete: str = "CASCADE") -> Any:
     return sa.ForeignKeyConstraint(
         [column], ["users.id"], name=op.f(f"fk_{table}_{column}_users"), ondelete=ondelete
     )
@@ -62,7 +63,7 @@ def _created() -> sa.Column:
 def upgrade() -> None:
     op.create_table(
         "sso_configs",
-        *_tenant("sso_configs", primary=True),
+        *_tenant("sso_configs"),
         sa.Column("saml", sa.JSON(), nullable=True),
         sa.Column("oidc", sa.JSON(), nullable=True),
         sa.Column("oidc_secret_key_id", sa.String(16), nullable=True),
@@ -118,7 +119,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_sso_requests_tenant_id"), "sso_requests", ["tenant_id"])
     op.create_table(
         "sso_seen_assertions",
-        *_tenant("sso_seen_assertions", primary=True),
+        *_tenant("sso_seen_assertions"),
         sa.Column("assertion_id", sa.String(256), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "assertion_id", name=op.f("pk_sso_seen_assertions")),
@@ -157,7 +158,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_scim_tokens_tenant_id"), "scim_tokens", ["tenant_id"])
     op.create_table(
         "scim_users",
-        *_tenant("scim_users", primary=True),
+        *_tenant("scim_users"),
         sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("user_name", sa.String(320), nullable=False),
         sa.Column("external_id", sa.String(256), nullable=True),
