@@ -52,7 +52,8 @@ def _page(request: Request) -> tuple[str | None, int, int]:
 
 
 async def _call(request: Request, state: StateDep, work: service.Work[Any], *, write: bool,
-                status: int = 200) -> Response:  # fmt: skip
+                status: int = 200, projection: tuple[str | None, str | None] | None = None,
+                ) -> Response:  # fmt: skip
     base = f"{base_url(state.settings, request)}/v1/scim/v2"
     try:
         result = await run_in_threadpool(
@@ -62,8 +63,67 @@ async def _call(request: Request, state: StateDep, work: service.Work[Any], *, w
         return _error(exc)
     if result is None:
         return Response(status_code=204)
+    attributes, excluded = projection or (
+        request.query_params.get("attributes"),
+        request.query_params.get("excludedAttributes"),
+    )
+    if "Resources" in result:
+        result = scim.project_list(result, attributes, excluded)
+    elif "id" in result and result.get("meta", {}).get("resourceType") in {"User", "Group"}:
+        result = scim.project(result, attributes, excluded)
     location = result.get("meta", {}).get("location") if status == 201 else None
     return _json(result, status, location)
+
+
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+async def _search(request: Request, state: StateDep, kinds: tuple[str, ...]) -> Response:
+    """POST .search (RFC 7644 §3.4.3): the query of a GET, in the body."""
+    try:
+        body = await _body(request)
+        if not isinstance(body, dict) or SEARCH not in (body.get("schemas") or []):
+            raise scim.ScimError(400, f"a search body has schemas [{SEARCH}]", "invalidSyntax")
+        filter_ = body.get("filter")
+        start, count = int(body.get("startIndex", 1)), int(body.get("count", scim.MAX_PAGE))
+        attributes, excluded = body.get("attributes"), body.get("excludedAttributes")
+    except (ValueError, TypeError):
+        return _error(scim.ScimError(400, "startIndex and count must be integers", "invalidValue"))
+    except scim.ScimError as exc:
+        return _error(exc)
+    joined = (",".join(attributes) if isinstance(attributes, list) else attributes,
+              ",".join(excluded) if isinstance(excluded, list) else excluded)  # fmt: skip
+
+    def work(session: Any, caller: scim.Caller, _config: Any, _now: Any) -> dict[str, Any]:
+        listings = [
+            (scim.list_user_resources if kind == "User" else scim.list_group_resources)(
+                session, caller, filter_, 1, scim.MAX_PAGE
+            )
+            for kind in kinds
+        ]
+        everything = [r for listing in listings for r in listing["Resources"]]
+        page = everything[max(start, 1) - 1 : max(start, 1) - 1 + max(count, 0)]
+        return scim.list_response(page, len(everything), max(start, 1))
+
+    return await _call(request, state, work, write=False, projection=joined)
+
+
+@router.post("/.search")
+async def search_everything(request: Request, state: StateDep) -> Response:
+    """Search Users and Groups at once."""
+    return await _search(request, state, ("User", "Group"))
+
+
+@router.post("/Users/.search")
+async def search_scim_users(request: Request, state: StateDep) -> Response:
+    """Search Users with a body instead of query parameters."""
+    return await _search(request, state, ("User",))
+
+
+@router.post("/Groups/.search")
+async def search_scim_groups(request: Request, state: StateDep) -> Response:
+    """Search Groups with a body instead of query parameters."""
+    return await _search(request, state, ("Group",))
 
 
 def _discovery(request: Request, state: StateDep) -> str:
@@ -230,3 +290,13 @@ async def delete_scim_group(group_id: str, request: Request, state: StateDep) ->
     """Delete a group; its members lose the roles it granted."""
     return await _call(request, state, lambda s, c, cfg, _now: scim.delete_group_resource(
         s, c, cfg, group_id), write=True)  # fmt: skip
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                  include_in_schema=False)  # fmt: skip
+async def unknown_scim_endpoint(path: str) -> Response:
+    """Anything else under /v1/scim/v2: 405 on the read-only discovery documents, else 404,
+    in SCIM's error shape."""
+    if path.split("/", 1)[0] in {"ServiceProviderConfig", "ResourceTypes", "Schemas"}:
+        return _error(scim.ScimError(405, f"/{path[:100]} is read-only"))
+    return _error(scim.ScimError(404, f"no SCIM endpoint /{path[:100]}"))

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auterity import audit
 from auterity.models.identity import Membership, MembershipRole
-from auterity.models.sso import ScimGroup, ScimGroupMember, SsoConfig, SsoIdentity
+from auterity.models.sso import ScimGroup, ScimGroupMember, ScimUser, SsoConfig, SsoIdentity
 from auterity.models.tenancy import Tenant, User
 from auterity.security.accounts import (
     AccountError,
@@ -200,7 +200,18 @@ def _linked_user(session: Session, identity: SsoIdentity) -> User | None:
 def _link(
     session: Session, tenant: Tenant, row: SsoConfig, assertion: Assertion, changes: dict[str, Any]
 ) -> User:
-    """The account a first sign-in of (issuer, subject) belongs to, created if need be."""
+    """The account a first sign-in of (issuer, subject) belongs to, created if need be: the
+    SCIM user of this tenant whose userName is the subject or the email, else the account
+    with this email (see the module's rule), else a new one."""
+    names = {assertion.subject.lower(), (assertion.email or "").lower()} - {""}
+    provisioned = session.scalars(
+        select(User)
+        .join(ScimUser, ScimUser.user_id == User.id)
+        .where(func.lower(ScimUser.user_name).in_(sorted(names)))
+    ).first()
+    if provisioned is not None:
+        changes["identity_linked"] = True
+        return provisioned
     if not assertion.email:
         raise SsoRefused(
             "no_email",

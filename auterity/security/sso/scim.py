@@ -14,6 +14,7 @@ Requests are plain JSON objects; what this module understands of them is what
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,7 @@ from auterity.security.accounts import (
     create_user,
     email_domain,
     membership_of,
+    memberships_of_user,
     normalize_email,
     tenant_by_id,
     user_by_email,
@@ -57,8 +59,11 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 TOKEN_PREFIX = "scim_"
 MAX_PAGE = 200
+PLACEHOLDER_DOMAIN = "scim.invalid"
 # Stored as sent and returned unchanged (canonical spelling by lower-case name).
-USER_ATTRIBUTES = {name.lower(): name for name in ("name", "displayName", "emails", ENTERPRISE)}
+USER_ATTRIBUTES = {
+    name.lower(): name for name in ("name", "displayName", "emails", "active", ENTERPRISE)
+}
 _FILTER = re.compile(r'^\s*([A-Za-z][\w.]*)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
 _VALUE_PATH = re.compile(r'^(\w+)\[\s*(\w+)\s+eq\s+"([^"]*)"\s*\](?:\.(\w+))?$', re.IGNORECASE)
 
@@ -110,9 +115,11 @@ def authenticate(session: Session, credential: str | None, base_url: str, now: d
         unscoped(select(ScimToken).where(ScimToken.token_hash == token_hash))
     ).one_or_none()
     tenant = tenant_by_id(session, row.tenant_id) if row is not None else None
-    if row is None or row.revoked_at is not None or tenant is None:
+    if row is None or tenant is None:
         raise ScimError(401, "the SCIM token is invalid or revoked")
-    set_tenant(session, tenant.id)
+    set_tenant(session, tenant.id)  # known now: a revoked token's use is audited in its tenant
+    if row.revoked_at is not None:
+        raise ScimError(401, "the SCIM token is invalid or revoked")
     row.last_used_at = now
     return Caller(tenant=tenant, token_id=row.id, base_url=base_url)
 
@@ -153,8 +160,12 @@ def user_resource(session: Session, caller: Caller, scim: ScimUser) -> dict[str,
     if scim.external_id is not None:
         resource["externalId"] = scim.external_id
     resource.update(scim.attributes)
-    resource.setdefault("emails", [{"value": user.email, "type": "work", "primary": True}])
-    resource["active"] = bool(user.is_active and membership is not None and membership.is_active)
+    if "emails" not in resource and not user.email.endswith("@" + PLACEHOLDER_DOMAIN):
+        resource["emails"] = [{"value": user.email, "type": "work", "primary": True}]
+    if "active" in resource:  # what the IdP set, as it stands now (an admin may have changed it)
+        resource["active"] = bool(
+            user.is_active and membership is not None and membership.is_active
+        )
     if groups:
         resource["groups"] = [
             {"value": gid, "display": name, "$ref": f"{caller.base_url}/Groups/{gid}"}
@@ -182,8 +193,8 @@ def group_resource(session: Session, caller: Caller, group: ScimGroup) -> dict[s
         resource["externalId"] = group.external_id
     resource.update(group.attributes)
     resource["members"] = [
-        {"value": uid, "display": name, "type": "User", "$ref": f"{caller.base_url}/Users/{uid}"}
-        for uid, name in members
+        {"value": uid, "type": "User", "$ref": f"{caller.base_url}/Users/{uid}"}
+        for uid, _name in members
     ]
     resource["meta"] = _meta(
         caller, "Group", group.id, group.created_at, group.updated_at, group.version
@@ -239,10 +250,13 @@ def _email_of(body: dict[str, Any], user_name: str) -> str:
             raise ScimError(400, "emails must be a list of objects", "invalidValue")
         ranked = sorted(emails, key=lambda e: (not e.get("primary"), e.get("type") != "work"))
         chosen = next((e["value"] for e in ranked if isinstance(e.get("value"), str)), None)
-    email = normalize_email(chosen or user_name)
-    if not EMAIL.match(email):
-        raise ScimError(400, "userName or a primary email must be an email address", "invalidValue")
-    return email
+    for candidate in (chosen, user_name):
+        if candidate and EMAIL.match(normalize_email(candidate)):
+            return normalize_email(candidate)
+    # No address at all: a unique placeholder under .invalid (RFC 2606), never deliverable;
+    # the person's first SSO sign-in finds the account by userName instead.
+    local = re.sub(r"[^a-z0-9._-]+", "-", user_name.lower()).strip("-.")[:40] or "user"
+    return f"{local}.{uuid.uuid4().hex[:12]}@{PLACEHOLDER_DOMAIN}"
 
 
 def _display_name(body: dict[str, Any]) -> str:
@@ -300,6 +314,8 @@ def create_user_resource(
     session.add(scim)
     membership = membership_of(session, user.id)
     active = body.get("active", True) is not False
+    if not isinstance(body.get("active", True), bool):
+        raise ScimError(400, "active must be true or false", "invalidValue")
     if membership is None:
         roles = roles_for(session, config, []) if config is not None else []
         membership = add_member(session, caller.tenant.id, user, roles)
@@ -362,14 +378,17 @@ def replace_user_resource(
         raise ScimError(404, f"User {user_id} not found")
     changes: dict[str, Any] = {}
     email = _email_of(body, user_name)
+    if email.endswith("@" + PLACEHOLDER_DOMAIN) and user.email.endswith("@" + PLACEHOLDER_DOMAIN):
+        email = user.email  # still no address: keep the placeholder it has
     if email != user.email:
         other = user_by_email(session, email)
         if other is not None:
             raise ScimError(409, f"another account has email {email}", "uniqueness")
-        if email_domain(email) not in caller.tenant.verified_domains:
+        verified = email_domain(email) in {*caller.tenant.verified_domains, PLACEHOLDER_DOMAIN}
+        if not verified and not _only_here(session, caller, user_id):
             raise ScimError(
-                400, f"email {email}: only addresses in the tenant's verified domains can be "
-                "set through SCIM", "mutability",
+                400, f"email {email}: the account belongs to other tenants too, so only an "
+                "address in this tenant's verified domains can be set through SCIM", "mutability",
             )  # fmt: skip
         changes["email"] = {"from": user.email, "to": email}
         user.email = email
@@ -378,8 +397,10 @@ def replace_user_resource(
         user.name = name
     scim.user_name, scim.external_id = user_name, external_id
     scim.attributes = _user_attributes(body)
-    active = body.get("active", True) is not False
-    if active != membership.is_active:
+    active = body.get("active")
+    if not isinstance(active, bool | None):
+        raise ScimError(400, "active must be true or false", "invalidValue")
+    if active is not None and active != membership.is_active:
         membership.is_active = active
         changes["active"] = active
         if not active:
@@ -419,6 +440,12 @@ def delete_user_resource(session: Session, caller: Caller, user_id: str, now: da
     audit.record(session, caller.actor, "scim.users.deleted",
                  targets=[audit.Target("user", user.id, user.email)],
                  details={"sessions_ended": ended})  # fmt: skip
+
+
+def _only_here(session: Session, caller: Caller, user_id: str) -> bool:
+    """Whether this tenant is the account's only one (then its IdP may change its email)."""
+    set_lookup(session, user_id=user_id)
+    return all(tenant.id == caller.tenant.id for _, tenant in memberships_of_user(session, user_id))
 
 
 def _unique_user_name(session: Session, user_name: str, own: str | None) -> None:
@@ -678,6 +705,22 @@ def _canonical(resource: dict[str, Any], name: str) -> str:
 def _apply(resource: dict[str, Any], op: str, path: str, value: Any, multi: set[str]) -> None:
     for prefix in (USER + ":", GROUP + ":"):
         path = path.removeprefix(prefix)
+    if path.startswith(ENTERPRISE):
+        sub = path[len(ENTERPRISE) :].lstrip(":")
+        if not sub:
+            if op == "remove":
+                resource.pop(ENTERPRISE, None)
+            else:
+                extension = resource.get(ENTERPRISE) if op == "add" else None
+                resource[ENTERPRISE] = {**(extension or {}), **(value or {})}
+            return
+        extension = dict(resource.get(ENTERPRISE) or {})
+        if op == "remove":
+            extension.pop(sub, None)
+        else:
+            extension[sub] = value
+        resource[ENTERPRISE] = extension
+        return
     filtered = _VALUE_PATH.match(path)
     if filtered:
         attribute, field, wanted, sub = filtered.groups()
@@ -735,3 +778,58 @@ def _apply(resource: dict[str, Any], op: str, path: str, value: Any, multi: set[
         resource[key] = {**resource[key], **value}
         return
     resource[key] = value
+
+
+def project(
+    resource: dict[str, Any], attributes: str | None, excluded: str | None
+) -> dict[str, Any]:
+    """`resource` narrowed by the `attributes` / `excludedAttributes` parameters (RFC 7644
+    §3.4.2.5); `id` and `schemas` are always returned."""
+    if not attributes and not excluded:
+        return resource
+    wanted = [_attribute_path(name) for name in (attributes or "").split(",") if name.strip()]
+    dropped = [_attribute_path(name) for name in (excluded or "").split(",") if name.strip()]
+    keys = {key.lower(): key for key in resource}
+    if wanted:
+        kept: dict[str, Any] = {"schemas": resource["schemas"], "id": resource["id"]}
+        for top, sub in wanted:
+            key = keys.get(top)
+            if key is None:
+                continue
+            if sub is None or not isinstance(resource[key], dict):
+                kept[key] = resource[key]
+            else:
+                inner = {k: v for k, v in resource[key].items() if k.lower() == sub}
+                kept[key] = {**kept.get(key, {}), **inner}
+        return kept
+    narrowed = dict(resource)
+    for top, sub in dropped:
+        key = keys.get(top)
+        if key is None or key in {"id", "schemas"}:
+            continue
+        if sub is None:
+            narrowed.pop(key, None)
+        elif isinstance(narrowed[key], dict):
+            narrowed[key] = {k: v for k, v in narrowed[key].items() if k.lower() != sub}
+    return narrowed
+
+
+def _attribute_path(name: str) -> tuple[str, str | None]:
+    name = name.strip()
+    for schema in (USER, GROUP):
+        if name.lower().startswith(schema.lower() + ":"):
+            name = name[len(schema) + 1 :]
+    if name.lower().startswith(ENTERPRISE.lower()):
+        sub = name[len(ENTERPRISE) :].lstrip(":")
+        return ENTERPRISE.lower(), sub.lower() or None
+    top, _, sub = name.partition(".")
+    return top.lower(), sub.lower() or None
+
+
+def project_list(
+    listing: dict[str, Any], attributes: str | None, excluded: str | None
+) -> dict[str, Any]:
+    return {
+        **listing,
+        "Resources": [project(r, attributes, excluded) for r in listing["Resources"]],
+    }
