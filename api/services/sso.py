@@ -146,7 +146,8 @@ async def resolve_saml(body: SamlConfigIn, settings: Settings) -> SamlConnection
                 await _check_browser_url(url, settings, f"saml.{field}")
         return connection
     except SsoConfigError as exc:
-        raise _unprocessable(exc.field, exc.message) from None
+        field = exc.field if exc.field.startswith("saml.") else f"saml.{exc.field}"
+        raise _unprocessable(field, exc.message) from None
     except ValueError as exc:
         raise _validation(exc, "saml") from None
 
