@@ -232,13 +232,13 @@ def saml_single_logout(tenant: str, request: Request, state: StateDep) -> Respon
 
 @router.post("/saml/logout")
 def start_saml_logout(
-    principal: CurrentPrincipal, request: Request, state: StateDep
+    principal: CurrentPrincipal, session: SessionDep, request: Request, state: StateDep
 ) -> SamlLogoutRead:
     """End the caller's sessions; `redirect` is the IdP's logout URL for the browser, if any."""
     if principal.user_id is None:
         raise NotFound("API keys have no SSO session")
-    redirect = service.saml_logout(state, principal, base_url(state.settings, request),
-                                   AuditContext.of(request))  # fmt: skip
+    redirect = service.saml_logout(session, state.settings, principal,
+                                   base_url(state.settings, request), AuditContext.of(request))  # fmt: skip
     return SamlLogoutRead(redirect=redirect)
 
 

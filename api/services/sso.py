@@ -537,29 +537,30 @@ def discover(state: AppState, email: str, base: str) -> DiscoverRead:
 
 
 def saml_logout(
-    state: AppState, principal: Principal, base: str, context: audit.AuditContext
-) -> str | None:
-    """End the caller's session here and, when the IdP supports it, give the browser the
-    IdP's logout URL (a signed LogoutRequest) to end the IdP session too."""
+    session: Session, settings: Settings, principal: Principal, base: str,
+    context: audit.AuditContext,
+) -> str | None:  # fmt: skip
+    """End the caller's sessions here and, when the IdP supports it, give the browser the
+    IdP's logout URL (a signed LogoutRequest) to end the IdP session too. Runs in the
+    request's session, which the caller's credential has scoped to its tenant."""
     now = datetime.now(UTC)
-    with transaction(state.sessions) as session:
-        tenant, row = _tenant_with(session, principal.tenant_slug, state.settings, "saml")
-        assert principal.user_id is not None
-        ended = revoke_user_sessions(session, principal.user_id, "logout", now)
-        connection = config.saml_of(row)
-        assert connection is not None
-        identity = session.scalars(
-            select(SsoIdentity).where(SsoIdentity.user_id == principal.user_id,
-                                      SsoIdentity.issuer == connection.idp_entity_id)
-        ).first()  # fmt: skip
-        redirect = None
-        if identity is not None and connection.idp_slo_url:
-            sp = _service_provider(session, row, base, tenant.slug)
-            redirect = sp.logout_redirect(identity.subject, None, "/")
-        audit.record(session, principal, "auth.logout",
-                     details={"method": "saml", "sessions_ended": ended, "idp_logout": bool(redirect)},
-                     request=context)  # fmt: skip
-        return redirect
+    tenant, row = _tenant_with(session, principal.tenant_slug, settings, "saml")
+    assert principal.user_id is not None
+    ended = revoke_user_sessions(session, principal.user_id, "logout", now)
+    connection = config.saml_of(row)
+    assert connection is not None
+    identity = session.scalars(
+        select(SsoIdentity).where(SsoIdentity.user_id == principal.user_id,
+                                  SsoIdentity.issuer == connection.idp_entity_id)
+    ).first()  # fmt: skip
+    redirect = None
+    if identity is not None and connection.idp_slo_url:
+        sp = _service_provider(session, row, base, tenant.slug)
+        redirect = sp.logout_redirect(identity.subject, None, "/")
+    audit.record(session, principal, "auth.logout",
+                 details={"method": "saml", "sessions_ended": ended, "idp_logout": bool(redirect)},
+                 request=context)  # fmt: skip
+    return redirect
 
 
 def saml_slo(state: AppState, slug: str, query: dict[str, str], raw_query: str, base: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.api.conftest import Member
 from tests.api.sso_support import (
     MAPPINGS,
     SsoTenant,
+    fixture_shared_tenant,  # noqa: F401 - fixture
     fixture_sso_tenant,  # noqa: F401 - fixture
 )
 
@@ -38,11 +40,11 @@ async def _scim_token(api: httpx.AsyncClient, tenant: SsoTenant) -> dict[str, st
     return {"Authorization": f"Bearer {created.json()['token']}", "Content-Type": SCIM_JSON}
 
 
-def _okta_user(email: str, external_id: str = "00u1abcd") -> dict[str, Any]:
+def _okta_user(email: str, external_id: str | None = None) -> dict[str, Any]:
     return {
         "schemas": [USER],
         "userName": email,
-        "externalId": external_id,
+        "externalId": external_id or f"00u{uuid.uuid4().hex[:12]}",
         "name": {"givenName": "Grace", "familyName": "Hopper"},
         "emails": [{"primary": True, "value": email, "type": "work"}],
         "displayName": "Grace Hopper",
@@ -57,12 +59,12 @@ async def _failures(api: httpx.AsyncClient, owner: Member) -> list[dict[str, Any
 
 
 async def test_scim2_tester_finds_nothing_wrong(
-    api: httpx.AsyncClient, api_url: str, sso_tenant: SsoTenant, database_engine_name: str
+    api: httpx.AsyncClient, api_url: str, shared_tenant: SsoTenant, database_engine_name: str
 ) -> None:
     if database_engine_name != "postgresql":
         # ~15 s a run: it runs once, on the engine with row-level security (always in CI)
         pytest.skip("scim2-tester runs on the PostgreSQL leg")
-    headers = await _scim_token(api, sso_tenant)
+    headers = await _scim_token(api, shared_tenant)
     token = headers["Authorization"].removeprefix("Bearer ")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.scim_check", f"{api_url}/v1/scim/v2/", token,
@@ -76,10 +78,10 @@ async def test_scim2_tester_finds_nothing_wrong(
 
 
 async def test_create_read_filter_and_conflict_like_okta(
-    api: httpx.AsyncClient, sso_tenant: SsoTenant
+    api: httpx.AsyncClient, shared_tenant: SsoTenant
 ) -> None:
-    headers = await _scim_token(api, sso_tenant)
-    email = sso_tenant.email("grace")
+    headers = await _scim_token(api, shared_tenant)
+    email = shared_tenant.email("grace")
     created = await api.post("/v1/scim/v2/Users", json=_okta_user(email), headers=headers)
     assert created.status_code == 201, created.text
     assert created.headers["content-type"].startswith(SCIM_JSON)
@@ -89,26 +91,26 @@ async def test_create_read_filter_and_conflict_like_okta(
     found = await api.get("/v1/scim/v2/Users", params={"filter": f'userName eq "{email.upper()}"'},
                           headers=headers)  # fmt: skip
     assert found.json()["totalResults"] == 1 and found.json()["Resources"][0]["id"] == user["id"]
-    member = await api.get(f"/v1/users/{user['id']}", headers=sso_tenant.owner.headers)
+    member = await api.get(f"/v1/users/{user['id']}", headers=shared_tenant.owner.headers)
     assert member.status_code == 200 and member.json()["email"] == email
     again = await api.post("/v1/scim/v2/Users", json=_okta_user(email, "00u2"), headers=headers)
     assert again.status_code == 409 and again.json()["scimType"] == "uniqueness"
-    assert (await _failures(api, sso_tenant.owner))[0]["reason"] == "uniqueness"
+    assert (await _failures(api, shared_tenant.owner))[0]["reason"] == "uniqueness"
     bad = await api.get("/v1/scim/v2/Users", params={"filter": 'title sw "x"'}, headers=headers)
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
     garbage = await api.post("/v1/scim/v2/Users", content=b"{not json", headers=headers)
     assert garbage.status_code == 400 and garbage.json()["scimType"] == "invalidSyntax"
     created_entries = await api.get("/v1/audit", params={"action": "scim.users.created"},
-                                    headers=sso_tenant.owner.headers)  # fmt: skip
+                                    headers=shared_tenant.owner.headers)  # fmt: skip
     assert created_entries.json()["items"][0]["actor"]["name"] == "scim"
 
 
 async def test_deactivation_ends_the_persons_sessions_at_once(
-    api: httpx.AsyncClient, sso_tenant: SsoTenant, member: Callable[..., Awaitable[Member]]
+    api: httpx.AsyncClient, shared_tenant: SsoTenant, member: Callable[..., Awaitable[Member]]
 ) -> None:
-    headers = await _scim_token(api, sso_tenant)
-    person = await member(sso_tenant.owner.tenant_slug, ["viewer"],
-                          email=sso_tenant.email("leaver"))  # fmt: skip
+    headers = await _scim_token(api, shared_tenant)
+    person = await member(shared_tenant.owner.tenant_slug, ["viewer"],
+                          email=shared_tenant.email("leaver"))  # fmt: skip
     assert (await api.get("/v1/me", headers=person.headers)).status_code == 200
     adopted = await api.post("/v1/scim/v2/Users", json=_okta_user(person.email), headers=headers)
     assert adopted.status_code == 201 and adopted.json()["id"] == person.user_id
@@ -121,7 +123,7 @@ async def test_deactivation_ends_the_persons_sessions_at_once(
     refreshed = await api.post("/v1/auth/refresh", json={"refresh_token": person.refresh_token})
     assert refreshed.status_code == 401
     entries = await api.get("/v1/audit", params={"action": "scim.users.deactivated"},
-                            headers=sso_tenant.owner.headers)  # fmt: skip
+                            headers=shared_tenant.owner.headers)  # fmt: skip
     assert entries.json()["items"][0]["details"]["sessions_ended"] >= 1
     # Okta's PUT reactivates
     body = _okta_user(person.email) | {"active": True}
@@ -130,12 +132,12 @@ async def test_deactivation_ends_the_persons_sessions_at_once(
 
 
 async def test_group_membership_drives_the_role_mapping(
-    api: httpx.AsyncClient, sso_tenant: SsoTenant
+    api: httpx.AsyncClient, shared_tenant: SsoTenant
 ) -> None:
-    headers = await _scim_token(api, sso_tenant)
-    user = (await api.post("/v1/scim/v2/Users", json=_okta_user(sso_tenant.email("eng"), "00u9"),
+    headers = await _scim_token(api, shared_tenant)
+    user = (await api.post("/v1/scim/v2/Users", json=_okta_user(shared_tenant.email("eng"), "00u9"),
                            headers=headers)).json()  # fmt: skip
-    owner = sso_tenant.owner.headers
+    owner = shared_tenant.owner.headers
     assert (await api.get(f"/v1/users/{user['id']}", headers=owner)).json()["roles"] == []
     group = await api.post(
         "/v1/scim/v2/Groups",
@@ -163,23 +165,23 @@ async def test_group_membership_drives_the_role_mapping(
 
 
 async def test_the_scim_token_is_checked_and_refusals_audited(
-    api: httpx.AsyncClient, sso_tenant: SsoTenant
+    api: httpx.AsyncClient, shared_tenant: SsoTenant
 ) -> None:
     missing = await api.get("/v1/scim/v2/Users")
     assert missing.status_code == 401 and missing.json()["schemas"] == [
         "urn:ietf:params:scim:api:messages:2.0:Error"]  # fmt: skip
-    user_token = await api.get("/v1/scim/v2/Users", headers=sso_tenant.owner.headers)
+    user_token = await api.get("/v1/scim/v2/Users", headers=shared_tenant.owner.headers)
     assert user_token.status_code == 401  # an access token is not a SCIM token
-    headers = await _scim_token(api, sso_tenant)
+    headers = await _scim_token(api, shared_tenant)
     assert (await api.get("/v1/scim/v2/Users", headers=headers)).status_code == 200
     assert (
-        await api.delete("/v1/sso/scim-token", headers=sso_tenant.owner.headers)
+        await api.delete("/v1/sso/scim-token", headers=shared_tenant.owner.headers)
     ).status_code == 204
     revoked = await api.post(
-        "/v1/scim/v2/Users", json=_okta_user(sso_tenant.email()), headers=headers
+        "/v1/scim/v2/Users", json=_okta_user(shared_tenant.email()), headers=headers
     )
     assert revoked.status_code == 401
-    assert (await _failures(api, sso_tenant.owner))[0]["reason"] == "unauthorized"
+    assert (await _failures(api, shared_tenant.owner))[0]["reason"] == "unauthorized"
 
 
 async def test_another_tenants_scim_token_sees_nothing_of_this_one(

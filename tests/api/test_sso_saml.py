@@ -7,6 +7,7 @@ import base64
 import copy
 import hashlib
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -447,3 +448,22 @@ async def test_idp_initiated_single_logout_ends_the_sessions(
     assert refused.status_code == 401 and "Reason: unsigned" in refused.text
     assert (await refusals(api, saml_tenant.owner, "auth.logout"))[0]["reason"] == "unsigned"
     _ = request_id
+
+
+async def test_sp_initiated_single_logout_ends_sessions_and_sends_the_browser_to_the_idp(
+    api: httpx.AsyncClient, browser: httpx.AsyncClient, saml_tenant: SsoTenant, saml_idp: SamlIdP
+) -> None:
+    slug, email = saml_tenant.owner.tenant_slug, saml_tenant.email()
+    tokens = await exchange(browser, await saml_sign_in(browser, slug, saml_idp,
+                                                        Person(email, ["engineering"])))  # fmt: skip
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    logout = await api.post("/v1/sso/saml/logout", headers=headers)
+    assert logout.status_code == 200, logout.text
+    redirect = logout.json()["redirect"]
+    assert redirect.startswith(saml_idp.slo_url + "?SAMLRequest=") and "&Signature=" in redirect
+    query = parse_qs(urlsplit(redirect).query)
+    request = saml_idp.server.parse_logout_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
+    assert request.message.name_id.text == email
+    assert (await api.get("/v1/me", headers=headers)).status_code == 401
+    refreshed = await api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 401

@@ -146,6 +146,11 @@ def save_request(
     nonce: str | None = None,
     verifier: str | None = None,
 ) -> SsoRequest:
+    session.execute(  # the tenant's answered or abandoned sign-ins are of no use any more
+        delete(SsoRequest)
+        .where(SsoRequest.expires_at < now)
+        .execution_options(synchronize_session=False)
+    )
     row = SsoRequest(
         id=request_id,
         protocol=protocol,
@@ -234,6 +239,11 @@ def create_handoff(
 ) -> str:
     """A one-time code for the browser `browser`; only its sha256 is stored."""
     code = HANDOFF_PREFIX + secrets.token_urlsafe(32)
+    session.execute(
+        delete(SsoHandoff)
+        .where(SsoHandoff.expires_at < now)
+        .execution_options(synchronize_session=False)
+    )
     session.add(
         SsoHandoff(
             id=digest(code),

@@ -169,7 +169,7 @@ def apply_roles(session: Session, membership: Membership, roles: list[str]) -> d
     """Make `roles` the membership's roles (keeping owner on the last active owner); the change."""
     wanted = set(roles)
     current = set(membership.roles)
-    last_owner = OWNER in current and membership.is_active and _active_owners(session) <= 1
+    last_owner = OWNER in current and membership.is_active and active_owner_count(session) <= 1
     if OWNER not in wanted and last_owner:
         wanted.add(OWNER)
     if wanted == current:
@@ -183,7 +183,8 @@ def apply_roles(session: Session, membership: Membership, roles: list[str]) -> d
     return {"added": sorted(wanted - current), "removed": sorted(current - wanted)}
 
 
-def _active_owners(session: Session) -> int:
+def active_owner_count(session: Session) -> int:
+    """How many active members of the session's tenant hold the owner role."""
     return len(
         session.scalars(
             select(Membership.id)

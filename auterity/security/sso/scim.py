@@ -47,9 +47,10 @@ from auterity.security.accounts import (
     user_by_email,
 )
 from auterity.security.authentication import revoke_user_sessions
+from auterity.security.permissions import OWNER
 from auterity.security.principal import Actor
 from auterity.security.scoping import set_lookup, set_tenant, unscoped
-from auterity.security.sso.provisioning import apply_roles, roles_for
+from auterity.security.sso.provisioning import active_owner_count, apply_roles, roles_for
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -401,6 +402,8 @@ def replace_user_resource(
     if not isinstance(active, bool | None):
         raise ScimError(400, "active must be true or false", "invalidValue")
     if active is not None and active != membership.is_active:
+        if not active:
+            _guard_last_owner(session, membership)
         membership.is_active = active
         changes["active"] = active
         if not active:
@@ -434,12 +437,21 @@ def delete_user_resource(session: Session, caller: Caller, user_id: str, now: da
     session.execute(delete(SsoIdentity).where(SsoIdentity.user_id == user_id))
     membership = membership_of(session, user_id)
     if membership is not None:
+        _guard_last_owner(session, membership)
         session.delete(membership)
     session.delete(scim)
     session.flush()
     audit.record(session, caller.actor, "scim.users.deleted",
                  targets=[audit.Target("user", user.id, user.email)],
                  details={"sessions_ended": ended})  # fmt: skip
+
+
+def _guard_last_owner(session: Session, membership: Membership) -> None:
+    if membership.is_active and OWNER in membership.roles and active_owner_count(session) <= 1:
+        raise ScimError(
+            409, "the tenant's last active owner cannot be deactivated or removed through SCIM",
+            "mutability",
+        )  # fmt: skip
 
 
 def _only_here(session: Session, caller: Caller, user_id: str) -> bool:
