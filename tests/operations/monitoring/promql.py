@@ -1,0 +1,109 @@
+"""What a PromQL expression reads: its metric selectors and the labels it groups by.
+
+Enough of PromQL for the contract check, not a parser: strings, ranges and
+subqueries are skipped, an identifier followed by `(` is a function or an
+aggregation, the identifiers in `by (...)` / `without (...)` / `on (...)` /
+`ignoring (...)` / `group_left (...)` / `group_right (...)` are labels, and every
+other identifier is a metric name, with the label names of its `{...}` matcher.
+Grafana's `$variables` are dropped. Tested in test_promql.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+LABEL_LISTS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+
+TOKEN = re.compile(
+    r"""
+    (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
+  | (?P<matcher>\{(?:[^}"'`]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)*\})
+  | (?P<range>\[[^\]]*\])
+  | (?P<variable>\$\{[^}]*\}|\$\w+)
+  | (?P<number>[0-9][0-9A-Za-z_.]*)
+  | (?P<identifier>[A-Za-z_:][A-Za-z0-9_:]*)
+  | (?P<open>\()
+  | (?P<close>\))
+  | (?P<space>\s+)
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+MATCHER_LABEL = re.compile(
+    r"""([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)"""
+)
+
+
+@dataclass(frozen=True)
+class Selector:
+    metric: str
+    labels: frozenset[str]
+
+
+@dataclass
+class Query:
+    selectors: list[Selector] = field(default_factory=list)
+    grouping: set[str] = field(default_factory=set)
+
+    @property
+    def metrics(self) -> set[str]:
+        return {selector.metric for selector in self.selectors}
+
+
+def parse(expr: str) -> Query:
+    tokens = [
+        (match.lastgroup, match.group())
+        for match in TOKEN.finditer(expr)
+        if match.lastgroup not in {"space", "variable"}
+    ]
+    query = Query()
+    index = 0
+    while index < len(tokens):
+        kind, text = tokens[index]
+        following = tokens[index + 1] if index + 1 < len(tokens) else (None, "")
+        if kind == "identifier" and text in LABEL_LISTS and following[0] == "open":
+            close = _closing(tokens, index + 1)
+            query.grouping.update(t for k, t in tokens[index + 2 : close] if k == "identifier")
+            index = close + 1
+            continue
+        aggregation = following[0] == "identifier" and following[1] in {"by", "without"}
+        if (
+            kind == "identifier"
+            and text not in KEYWORDS
+            and following[0] != "open"
+            and not aggregation
+        ):
+            labels = frozenset()
+            if following[0] == "matcher":
+                labels = frozenset(MATCHER_LABEL.findall(following[1]))
+                index += 1
+            query.selectors.append(Selector(text, labels))
+        index += 1
+    return query
+
+
+def _closing(tokens: list[tuple[str | None, str]], open_index: int) -> int:
+    depth = 0
+    for index in range(open_index, len(tokens)):
+        if tokens[index][0] == "open":
+            depth += 1
+        elif tokens[index][0] == "close":
+            depth -= 1
+            if depth == 0:
+                return index
+    raise ValueError("unbalanced parentheses")
+
+
+LABEL_VALUES = re.compile(
+    r"^\s*label_values\(\s*(?P<query>.*?)\s*,\s*(?P<label>\w+)\s*\)\s*$", re.S
+)
+
+
+def parse_variable(query: str) -> tuple[Query, str | None]:
+    """A Grafana variable query: `label_values(<selector>, <label>)` or plain PromQL."""
+    match = LABEL_VALUES.match(query)
+    if match is None:
+        return parse(query), None
+    return parse(match["query"]), match["label"]
