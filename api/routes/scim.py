@@ -176,120 +176,85 @@ def _one(found: list[dict[str, Any]], what: str) -> dict[str, Any]:
     return found[0]
 
 
-@router.get("/Users")
-async def list_scim_users(request: Request, state: StateDep) -> Response:
-    """Users, filtered by `userName eq "..."`, `externalId eq` or `emails.value eq`."""
-    try:
-        filter_, start, count = _page(request)
-    except scim.ScimError as exc:
-        return _error(exc)
-    return await _call(request, state, lambda s, c, _cfg, _now: scim.list_user_resources(
-        s, c, filter_, start, count), write=False)  # fmt: skip
+def _resource_routes(
+    kind: str, one: str, create: Any, read: Any, listing: Any, replace: Any, patch: Any,
+    delete: Any, about: dict[str, str],
+) -> None:  # fmt: skip
+    """The six operations of a SCIM resource type at /<kind> and /<kind>/{id}."""
+
+    async def list_resources(request: Request, state: StateDep) -> Response:
+        try:
+            filter_, start, count = _page(request)
+        except scim.ScimError as exc:
+            return _error(exc)
+        return await _call(request, state, lambda s, c, _cfg, _now: listing(
+            s, c, filter_, start, count), write=False)  # fmt: skip
+
+    async def create_resource(request: Request, state: StateDep) -> Response:
+        try:
+            body = await _body(request)
+        except scim.ScimError as exc:
+            return _error(exc)
+        return await _call(request, state, lambda s, c, cfg, now: create(s, c, cfg, body, now),
+                           write=True, status=201)  # fmt: skip
+
+    async def read_resource(resource_id: str, request: Request, state: StateDep) -> Response:
+        return await _call(request, state, lambda s, c, _cfg, _now: read(s, c, resource_id),
+                           write=False)  # fmt: skip
+
+    def changing(change: Any) -> Any:
+        async def change_resource(resource_id: str, request: Request, state: StateDep) -> Response:
+            try:
+                body = await _body(request)
+            except scim.ScimError as exc:
+                return _error(exc)
+            return await _call(request, state, lambda s, c, cfg, now: change(
+                s, c, cfg, resource_id, body, now), write=True)  # fmt: skip
+
+        return change_resource
+
+    async def delete_resource(resource_id: str, request: Request, state: StateDep) -> Response:
+        return await _call(request, state, lambda s, c, cfg, now: delete(
+            s, c, cfg, resource_id, now), write=True)  # fmt: skip
+
+    for path, method, endpoint, verb in (
+        (f"/{kind}", "GET", list_resources, "list"),
+        (f"/{kind}", "POST", create_resource, "create"),
+        (f"/{kind}/{{resource_id}}", "GET", read_resource, "read"),
+        (f"/{kind}/{{resource_id}}", "PUT", changing(replace), "replace"),
+        (f"/{kind}/{{resource_id}}", "PATCH", changing(patch), "patch"),
+        (f"/{kind}/{{resource_id}}", "DELETE", delete_resource, "delete"),
+    ):
+        router.add_api_route(path, endpoint, methods=[method], description=about[verb],
+                             name=f"{verb}_scim_{one}", response_class=Response)  # fmt: skip
 
 
-@router.post("/Users")
-async def create_scim_user(request: Request, state: StateDep) -> Response:
-    """Provision a person: a new account, or an existing one joining the tenant."""
-    try:
-        body = await _body(request)
-    except scim.ScimError as exc:
-        return _error(exc)
-    return await _call(request, state, lambda s, c, cfg, now: scim.create_user_resource(
-        s, c, cfg, body, now), write=True, status=201)  # fmt: skip
-
-
-@router.get("/Users/{user_id}")
-async def read_scim_user(user_id: str, request: Request, state: StateDep) -> Response:
-    """One user."""
-    return await _call(request, state, lambda s, c, _cfg, _now: scim.read_user_resource(
-        s, c, user_id), write=False)  # fmt: skip
-
-
-@router.put("/Users/{user_id}")
-async def replace_scim_user(user_id: str, request: Request, state: StateDep) -> Response:
-    """Replace a user; `active: false` ends their sessions at once."""
-    try:
-        body = await _body(request)
-    except scim.ScimError as exc:
-        return _error(exc)
-    return await _call(request, state, lambda s, c, cfg, now: scim.replace_user_resource(
-        s, c, cfg, user_id, body, now), write=True)  # fmt: skip
-
-
-@router.patch("/Users/{user_id}")
-async def patch_scim_user(user_id: str, request: Request, state: StateDep) -> Response:
-    """Change a user with PatchOp operations (Okta and Entra both deactivate this way)."""
-    try:
-        body = await _body(request)
-    except scim.ScimError as exc:
-        return _error(exc)
-    return await _call(request, state, lambda s, c, cfg, now: scim.patch_user_resource(
-        s, c, cfg, user_id, body, now), write=True)  # fmt: skip
-
-
-@router.delete("/Users/{user_id}")
-async def delete_scim_user(user_id: str, request: Request, state: StateDep) -> Response:
-    """Remove a person from the tenant (the account itself stays)."""
-    return await _call(request, state, lambda s, c, _cfg, now: scim.delete_user_resource(
-        s, c, user_id, now), write=True)  # fmt: skip
-
-
-@router.get("/Groups")
-async def list_scim_groups(request: Request, state: StateDep) -> Response:
-    """Groups, filtered by `displayName eq "..."` or `externalId eq`."""
-    try:
-        filter_, start, count = _page(request)
-    except scim.ScimError as exc:
-        return _error(exc)
-    return await _call(request, state, lambda s, c, _cfg, _now: scim.list_group_resources(
-        s, c, filter_, start, count), write=False)  # fmt: skip
-
-
-@router.post("/Groups")
-async def create_scim_group(request: Request, state: StateDep) -> Response:
-    """Push a group; its members get the roles its name is mapped to."""
-    try:
-        body = await _body(request)
-    except scim.ScimError as exc:
-        return _error(exc)
-    return await _call(request, state, lambda s, c, cfg, now: scim.create_group_resource(
-        s, c, cfg, body, now), write=True, status=201)  # fmt: skip
-
-
-@router.get("/Groups/{group_id}")
-async def read_scim_group(group_id: str, request: Request, state: StateDep) -> Response:
-    """One group with its members."""
-    return await _call(request, state, lambda s, c, _cfg, _now: scim.read_group_resource(
-        s, c, group_id), write=False)  # fmt: skip
-
-
-@router.put("/Groups/{group_id}")
-async def replace_scim_group(group_id: str, request: Request, state: StateDep) -> Response:
-    """Replace a group (name and members); roles follow."""
-    try:
-        body = await _body(request)
-    except scim.ScimError as exc:
-        return _error(exc)
-    return await _call(request, state, lambda s, c, cfg, now: scim.replace_group_resource(
-        s, c, cfg, group_id, body, now), write=True)  # fmt: skip
-
-
-@router.patch("/Groups/{group_id}")
-async def patch_scim_group(group_id: str, request: Request, state: StateDep) -> Response:
-    """Add or remove members, or rename; roles follow."""
-    try:
-        body = await _body(request)
-    except scim.ScimError as exc:
-        return _error(exc)
-    return await _call(request, state, lambda s, c, cfg, now: scim.patch_group_resource(
-        s, c, cfg, group_id, body, now), write=True)  # fmt: skip
-
-
-@router.delete("/Groups/{group_id}")
-async def delete_scim_group(group_id: str, request: Request, state: StateDep) -> Response:
-    """Delete a group; its members lose the roles it granted."""
-    return await _call(request, state, lambda s, c, cfg, _now: scim.delete_group_resource(
-        s, c, cfg, group_id), write=True)  # fmt: skip
+_resource_routes(
+    "Users", "user", scim.create_user_resource, scim.read_user_resource,
+    scim.list_user_resources, scim.replace_user_resource, scim.patch_user_resource,
+    scim.delete_user_resource,
+    {
+        "list": 'Users, filtered by `userName eq "..."`, `externalId eq` or `emails.value eq`.',
+        "create": "Provision a person: a new account, or an existing one joining the tenant.",
+        "read": "One user.",
+        "replace": "Replace a user; `active: false` ends their sessions at once.",
+        "patch": "Change a user with PatchOp operations (Okta and Entra deactivate this way).",
+        "delete": "Remove a person from the tenant (the account itself stays).",
+    },
+)  # fmt: skip
+_resource_routes(
+    "Groups", "group", scim.create_group_resource, scim.read_group_resource,
+    scim.list_group_resources, scim.replace_group_resource, scim.patch_group_resource,
+    scim.delete_group_resource,
+    {
+        "list": 'Groups, filtered by `displayName eq "..."`, `externalId eq` or `members.value eq`.',
+        "create": "Push a group; its members get the roles its name is mapped to.",
+        "read": "One group with its members.",
+        "replace": "Replace a group (name and members); roles follow.",
+        "patch": "Add or remove members, or rename; roles follow.",
+        "delete": "Delete a group; its members lose the roles it granted.",
+    },
+)  # fmt: skip
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

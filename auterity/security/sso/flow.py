@@ -176,17 +176,24 @@ def claim_request(
     row = session.scalars(select(SsoRequest).where(SsoRequest.id == request_id)).one_or_none()
     if row is None or row.protocol != protocol:
         raise SsoRefused(reason, "no sign-in of this tenant is waiting for this answer")
-    claimed = session.execute(
-        update(SsoRequest)
-        .where(SsoRequest.id == row.id, SsoRequest.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if not _spend(session, SsoRequest, row.id, now):
         raise SsoRefused(reason, "the sign-in this answers was already completed")
     if as_utc(row.expires_at) <= now:
         raise SsoRefused(reason, "the sign-in this answers has expired")
     return row
+
+
+def _spend(session: Session, model: type[SsoRequest] | type[SsoHandoff], row_id: str,
+           now: datetime) -> bool:  # fmt: skip
+    """Mark a one-time row used, if nobody did first (one statement: concurrent uses race
+    on it and exactly one wins)."""
+    claimed = session.execute(
+        update(model)
+        .where(model.id == row_id, model.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 def request_verifier(session: Session, row: SsoRequest) -> str | None:
@@ -270,13 +277,7 @@ def redeem_handoff(session: Session, code: str, browser: str | None, now: dateti
     if row is None:
         raise SsoRefused("unknown_code", "no such sign-in code")
     set_tenant(session, row.tenant_id)
-    claimed = session.execute(
-        update(SsoHandoff)
-        .where(SsoHandoff.id == row.id, SsoHandoff.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if not _spend(session, SsoHandoff, row.id, now):
         raise SsoRefused("code_reused", "the sign-in code was already used")
     if as_utc(row.expires_at) <= now:
         raise SsoRefused("code_expired", "the sign-in code has expired")

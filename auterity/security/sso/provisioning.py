@@ -19,17 +19,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auterity import audit
-from auterity.models.identity import Membership, MembershipRole
+from auterity.models.identity import Membership
 from auterity.models.sso import ScimGroup, ScimGroupMember, ScimUser, SsoConfig, SsoIdentity
 from auterity.models.tenancy import Tenant, User
 from auterity.security.accounts import (
     AccountError,
+    active_owner_count,
     add_member,
     create_user,
     custom_roles,
     email_domain,
     membership_of,
     normalize_email,
+    set_roles,
     user_by_email,
 )
 from auterity.security.permissions import BUILTIN_ROLES, OWNER
@@ -138,25 +140,18 @@ def provision(
                 subject=user.email,
             )
         add_member(session, tenant.id, user, roles)
-        changes["roles"] = {"added": roles, "removed": []}
+        action, change = "users.added", {"added": roles, "removed": []}
+    else:
+        action, change = "users.updated", apply_roles(session, membership, roles)
+    if change:
+        changes["roles"] = change
         audit.record(
             session,
             SSO_ACTOR,
-            "users.added",
+            action,
             targets=[audit.Target("user", user.id, user.email)],
-            details={"roles": roles, "method": assertion.protocol, "groups": groups[:50]},
+            details={"roles": change, "method": assertion.protocol, "groups": groups[:50]},
         )
-    else:
-        change = apply_roles(session, membership, roles)
-        if change:
-            changes["roles"] = change
-            audit.record(
-                session,
-                SSO_ACTOR,
-                "users.updated",
-                targets=[audit.Target("user", user.id, user.email)],
-                details={"roles": change, "method": assertion.protocol, "groups": groups[:50]},
-            )
     identity.groups = list(assertion.groups)[:200]
     identity.last_login_at = now
     if assertion.name and assertion.name != user.name:
@@ -174,24 +169,9 @@ def apply_roles(session: Session, membership: Membership, roles: list[str]) -> d
         wanted.add(OWNER)
     if wanted == current:
         return {}
-    kept = {link.role: link for link in membership.role_links}
-    membership.role_links = [
-        kept.get(role) or MembershipRole(tenant_id=membership.tenant_id, role=role)
-        for role in sorted(wanted)
-    ]
+    set_roles(membership, wanted)
     session.flush()
     return {"added": sorted(wanted - current), "removed": sorted(current - wanted)}
-
-
-def active_owner_count(session: Session) -> int:
-    """How many active members of the session's tenant hold the owner role."""
-    return len(
-        session.scalars(
-            select(Membership.id)
-            .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-            .where(MembershipRole.role == OWNER, Membership.is_active.is_(True))
-        ).all()
-    )
 
 
 def _linked_user(session: Session, identity: SsoIdentity) -> User | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,7 @@ from auterity.models.tenancy import Tenant, User
 from auterity.security import tokens
 from auterity.security.accounts import (
     EMAIL,
+    active_owner_count,
     add_member,
     create_user,
     email_domain,
@@ -50,7 +51,7 @@ from auterity.security.authentication import revoke_user_sessions
 from auterity.security.permissions import OWNER
 from auterity.security.principal import Actor
 from auterity.security.scoping import set_lookup, set_tenant, unscoped
-from auterity.security.sso.provisioning import active_owner_count, apply_roles, roles_for
+from auterity.security.sso.provisioning import apply_roles, roles_for
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -285,9 +286,8 @@ def create_user_resource(
     body = _check_schemas(body, USER)
     user_name = _string(body, "userName", required=True)
     assert user_name is not None
-    _unique_user_name(session, user_name, None)
     external_id = _string(body, "externalId")
-    _unique_external_id(session, ScimUser, external_id, None)
+    _unique_user(session, user_name, external_id, None)
     email = _email_of(body, user_name)
     user = user_by_email(session, email)
     if user is None:
@@ -336,28 +336,6 @@ def read_user_resource(session: Session, caller: Caller, user_id: str) -> dict[s
     return user_resource(session, caller, _scim_user(session, user_id))
 
 
-def list_user_resources(
-    session: Session, caller: Caller, filter_: str | None, start: int, count: int
-) -> dict[str, Any]:
-    query = select(ScimUser)
-    if filter_:
-        attribute, value = _parse_filter(filter_)
-        if attribute == "username":
-            query = query.where(func.lower(ScimUser.user_name) == value.lower())
-        elif attribute == "externalid":
-            query = query.where(ScimUser.external_id == value)
-        elif attribute in {"emails.value", "emails"}:
-            query = query.join(User, User.id == ScimUser.user_id).where(
-                User.email == normalize_email(value)
-            )
-        elif attribute == "id":
-            query = query.where(ScimUser.user_id == value)
-        else:
-            raise ScimError(400, f"filtering on {attribute} is not supported", "invalidFilter")
-    return _page(session, caller, query.order_by(ScimUser.created_at, ScimUser.user_id),
-                 start, count, user_resource)  # fmt: skip
-
-
 def replace_user_resource(
     session: Session,
     caller: Caller,
@@ -370,9 +348,8 @@ def replace_user_resource(
     body = _check_schemas(body, USER)
     user_name = _string(body, "userName", required=True)
     assert user_name is not None
-    _unique_user_name(session, user_name, user_id)
     external_id = _string(body, "externalId")
-    _unique_external_id(session, ScimUser, external_id, user_id)
+    _unique_user(session, user_name, external_id, user_id)
     user = session.scalars(select(User).where(User.id == user_id)).one()
     membership = membership_of(session, user_id)
     if membership is None:
@@ -429,7 +406,9 @@ def patch_user_resource(
     return replace_user_resource(session, caller, config, user_id, patched, now)
 
 
-def delete_user_resource(session: Session, caller: Caller, user_id: str, now: datetime) -> None:
+def delete_user_resource(
+    session: Session, caller: Caller, config: SsoConfig | None, user_id: str, now: datetime
+) -> None:
     scim = _scim_user(session, user_id)
     user = session.scalars(select(User).where(User.id == user_id)).one()
     ended = revoke_user_sessions(session, user_id, "scim", now)
@@ -460,23 +439,28 @@ def _only_here(session: Session, caller: Caller, user_id: str) -> bool:
     return all(tenant.id == caller.tenant.id for _, tenant in memberships_of_user(session, user_id))
 
 
-def _unique_user_name(session: Session, user_name: str, own: str | None) -> None:
-    other = session.scalars(
-        select(ScimUser.user_id).where(func.lower(ScimUser.user_name) == user_name.lower())
-    ).first()
-    if other is not None and other != own:
-        raise ScimError(409, f"userName {user_name!r} is taken", "uniqueness")
-
-
-def _unique_external_id(
-    session: Session, model: Any, external_id: str | None, own: str | None
-) -> None:
-    if external_id is None:
+def _unique(session: Session, column: Any, key: Any, value: str | None, own: str | None,
+            label: str) -> None:  # fmt: skip
+    """ScimError 409 when another row of the tenant has `value` in `column` (case-insensitive
+    for names, exact for external ids)."""
+    if value is None:
         return
-    key = model.user_id if model is ScimUser else model.id
-    other = session.scalars(select(key).where(model.external_id == external_id)).first()
+    matches = func.lower(column) == value.lower() if label != "externalId" else column == value
+    other = session.scalars(select(key).where(matches)).first()
     if other is not None and other != own:
-        raise ScimError(409, f"externalId {external_id!r} is taken", "uniqueness")
+        raise ScimError(409, f"{label} {value!r} is taken", "uniqueness")
+
+
+def _unique_user(
+    session: Session, user_name: str, external_id: str | None, own: str | None
+) -> None:
+    _unique(session, ScimUser.user_name, ScimUser.user_id, user_name, own, "userName")
+    _unique(session, ScimUser.external_id, ScimUser.user_id, external_id, own, "externalId")
+
+
+def _unique_group(session: Session, name: str, external_id: str | None, own: str | None) -> None:
+    _unique(session, ScimGroup.display_name, ScimGroup.id, name, own, "displayName")
+    _unique(session, ScimGroup.external_id, ScimGroup.id, external_id, own, "externalId")
 
 
 # --- groups ---------------------------------------------------------------------------------
@@ -507,9 +491,8 @@ def create_group_resource(
     body = _check_schemas(body, GROUP)
     name = _string(body, "displayName", required=True)
     assert name is not None
-    _unique_group_name(session, name, None)
     external_id = _string(body, "externalId")
-    _unique_external_id(session, ScimGroup, external_id, None)
+    _unique_group(session, name, external_id, None)
     members = _member_ids(session, body)
     group = ScimGroup(tenant_id=caller.tenant.id, display_name=name, external_id=external_id,
                       attributes={}, created_at=now, updated_at=now)  # fmt: skip
@@ -527,28 +510,6 @@ def read_group_resource(session: Session, caller: Caller, group_id: str) -> dict
     return group_resource(session, caller, _group(session, group_id))
 
 
-def list_group_resources(
-    session: Session, caller: Caller, filter_: str | None, start: int, count: int
-) -> dict[str, Any]:
-    query = select(ScimGroup)
-    if filter_:
-        attribute, value = _parse_filter(filter_)
-        if attribute == "displayname":
-            query = query.where(func.lower(ScimGroup.display_name) == value.lower())
-        elif attribute == "externalid":
-            query = query.where(ScimGroup.external_id == value)
-        elif attribute == "id":
-            query = query.where(ScimGroup.id == value)
-        elif attribute in {"members.value", "members"}:
-            query = query.join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id).where(
-                ScimGroupMember.user_id == value
-            )
-        else:
-            raise ScimError(400, f"filtering on {attribute} is not supported", "invalidFilter")
-    return _page(session, caller, query.order_by(ScimGroup.created_at, ScimGroup.id),
-                 start, count, group_resource)  # fmt: skip
-
-
 def replace_group_resource(
     session: Session,
     caller: Caller,
@@ -561,9 +522,8 @@ def replace_group_resource(
     body = _check_schemas(body, GROUP)
     name = _string(body, "displayName", required=True)
     assert name is not None
-    _unique_group_name(session, name, group_id)
     external_id = _string(body, "externalId")
-    _unique_external_id(session, ScimGroup, external_id, group_id)
+    _unique_group(session, name, external_id, group_id)
     members = _member_ids(session, body)
     before = set(
         session.scalars(select(ScimGroupMember.user_id).where(ScimGroupMember.group_id == group_id))
@@ -597,7 +557,7 @@ def patch_group_resource(
 
 
 def delete_group_resource(
-    session: Session, caller: Caller, config: SsoConfig | None, group_id: str
+    session: Session, caller: Caller, config: SsoConfig | None, group_id: str, now: datetime
 ) -> None:
     group = _group(session, group_id)
     members = list(
@@ -610,14 +570,6 @@ def delete_group_resource(
     audit.record(session, caller.actor, "scim.groups.deleted",
                  targets=[audit.Target("group", group.id, group.display_name)],
                  details={"members": len(members), "roles_changed": changed})  # fmt: skip
-
-
-def _unique_group_name(session: Session, name: str, own: str | None) -> None:
-    other = session.scalars(
-        select(ScimGroup.id).where(func.lower(ScimGroup.display_name) == name.lower())
-    ).first()
-    if other is not None and other != own:
-        raise ScimError(409, f"displayName {name!r} is taken", "uniqueness")
 
 
 def _set_members(session: Session, caller: Caller, group: ScimGroup, members: list[str]) -> None:
@@ -651,6 +603,56 @@ def resync_roles(
         if change:
             changed[user_id] = change
     return changed
+
+
+def _user_filters(value: str) -> dict[str, Any]:
+    return {
+        "username": func.lower(ScimUser.user_name) == value.lower(),
+        "externalid": ScimUser.external_id == value,
+        "id": ScimUser.user_id == value,
+        "emails.value": ScimUser.user_id.in_(
+            select(User.id).where(User.email == normalize_email(value))
+        ),
+    }
+
+
+def _group_filters(value: str) -> dict[str, Any]:
+    return {
+        "displayname": func.lower(ScimGroup.display_name) == value.lower(),
+        "externalid": ScimGroup.external_id == value,
+        "id": ScimGroup.id == value,
+        "members.value": ScimGroup.id.in_(
+            select(ScimGroupMember.group_id).where(ScimGroupMember.user_id == value)
+        ),
+    }
+
+
+def _filtered(query: Any, filter_: str | None, conditions: Callable[[str], dict[str, Any]]) -> Any:
+    """`query` narrowed by a SCIM filter `attribute eq "value"` on a supported attribute."""
+    if not filter_:
+        return query
+    attribute, value = _parse_filter(filter_)
+    attribute = {"emails": "emails.value", "members": "members.value"}.get(attribute, attribute)
+    condition = conditions(value).get(attribute)
+    if condition is None:
+        raise ScimError(400, f"filtering on {attribute} is not supported", "invalidFilter")
+    return query.where(condition)
+
+
+def list_user_resources(
+    session: Session, caller: Caller, filter_: str | None, start: int, count: int
+) -> dict[str, Any]:
+    query = _filtered(select(ScimUser), filter_, _user_filters)
+    return _page(session, caller, query.order_by(ScimUser.created_at, ScimUser.user_id),
+                 start, count, user_resource)  # fmt: skip
+
+
+def list_group_resources(
+    session: Session, caller: Caller, filter_: str | None, start: int, count: int
+) -> dict[str, Any]:
+    query = _filtered(select(ScimGroup), filter_, _group_filters)
+    return _page(session, caller, query.order_by(ScimGroup.created_at, ScimGroup.id),
+                 start, count, group_resource)  # fmt: skip
 
 
 # --- filters, pages, PATCH ------------------------------------------------------------------
