@@ -111,6 +111,7 @@ class SamlIdP:
         self.person: Person | None = None
         self.options: dict[str, Any] = {}
         self.logout_requests: list[str] = []
+        self.verified_requests = 0  # AuthnRequests whose redirect signature checked out
         self.server = self._server()
 
     def _config(self) -> dict[str, Any]:
@@ -126,7 +127,8 @@ class SamlIdP:
                     "policy": {"default": {"lifetime": {"minutes": 5},
                                            "attribute_restrictions": None}},
                     "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
-                    "want_authn_requests_signed": False,
+                    # like Keycloak's "Client signature required": unsigned requests refused
+                    "want_authn_requests_signed": True,
                 },
             },
             "key_file": str(self.key_file),
@@ -150,14 +152,21 @@ class SamlIdP:
         config.load(self._config())
         return str(entity_descriptor(config))
 
-    def parse_request(self, saml_request: str) -> Any:
-        return self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT).message
+    def parse_request(self, saml_request: str, signed: dict[str, str] | None = None) -> Any:
+        """The AuthnRequest; with `signed` (the redirect's RelayState, SigAlg and Signature)
+        its signature is checked against the SP's metadata first."""
+        signed = signed or {}
+        return self.server.parse_authn_request(
+            saml_request, BINDING_HTTP_REDIRECT, relay_state=signed.get("RelayState"),
+            sigalg=signed.get("SigAlg"), signature=signed.get("Signature"),
+        ).message  # fmt: skip
 
     def respond(
         self,
         *,
         saml_request: str | None,
         relay_state: str | None,
+        signed: dict[str, str] | None = None,
         person: Person | None = None,
         sp_entity_id: str | None = None,
         acs_url: str | None = None,
@@ -168,7 +177,7 @@ class SamlIdP:
         """A response to `saml_request` (None: IdP-initiated), signed unless `sign` is False."""
         person = person or self.person
         assert person is not None, "put a person in front of the IdP first"
-        request = self.parse_request(saml_request) if saml_request else None
+        request = self.parse_request(saml_request, signed) if saml_request else None
         sp = sp_entity_id or (request.issuer.text if request else None)
         assert sp is not None
         destination = acs_url or (
@@ -243,8 +252,11 @@ def idp_app(idp: SamlIdP) -> FastAPI:
     async def single_sign_on(request: Request) -> HTMLResponse:
         query = request.query_params
         answer = idp.respond(
-            saml_request=query["SAMLRequest"], relay_state=query.get("RelayState"), **idp.options
-        )
+            saml_request=query["SAMLRequest"], relay_state=query.get("RelayState"),
+            signed={key: query[key] for key in ("RelayState", "SigAlg", "Signature") if key in query},
+            **idp.options,
+        )  # fmt: skip
+        idp.verified_requests += 1
         return HTMLResponse(_form(answer))
 
     @app.get("/slo")

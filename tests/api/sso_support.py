@@ -130,13 +130,16 @@ def form_fields(page: str) -> tuple[str, dict[str, str]]:
 
 async def start_saml(
     browser: httpx.AsyncClient, slug: str, return_to: str | None = None
-) -> tuple[str, str | None]:
-    """Begin an SP-initiated sign-in: (SAMLRequest, RelayState) the browser carries to the IdP."""
+) -> dict[str, str]:
+    """Begin an SP-initiated sign-in: the query the browser carries to the IdP (SAMLRequest,
+    RelayState, SigAlg, Signature)."""
     params = {"return_to": return_to} if return_to else None
     response = await browser.get(f"/v1/sso/saml/{slug}/login", params=params)
     assert response.status_code == 302, response.text
-    query = parse_qs(urlsplit(response.headers["location"]).query)
-    return query["SAMLRequest"][0], query.get("RelayState", [None])[0]
+    return {
+        key: values[0]
+        for key, values in parse_qs(urlsplit(response.headers["location"]).query).items()
+    }
 
 
 async def saml_sign_in(

@@ -7,6 +7,7 @@ import base64
 import copy
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -68,9 +69,11 @@ async def test_sp_initiated_sign_in_ends_like_a_password_login(
     assert sp["acs_url"].endswith(f"/v1/sso/saml/{sso_tenant.owner.tenant_slug}/acs")
     assert "BEGIN CERTIFICATE" in sp["certificate"] and "PRIVATE" not in str(config)
     slug, email = sso_tenant.owner.tenant_slug, sso_tenant.email()
+    verified = saml_idp.verified_requests
     landed = await saml_sign_in(browser, slug, saml_idp,
                                 Person(email, ["engineering"]), return_to="/graphs?tab=mine")  # fmt: skip
     assert landed.headers["location"].startswith("/graphs?tab=mine&sso_code=ash_")
+    assert saml_idp.verified_requests == verified + 1  # our AuthnRequest's signature held
     tokens = await exchange(browser, landed)
     assert tokens["tenant"] == slug and tokens["refresh_token"].startswith("art_")
     me = await api.get("/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
@@ -128,9 +131,10 @@ async def test_a_person_whose_groups_grant_nothing_gets_a_clear_page(
 
 
 async def _answer(browser: httpx.AsyncClient, tenant: SsoTenant, idp: SamlIdP, **options):  # type: ignore[no-untyped-def]
-    request, relay = await start_saml(browser, tenant.owner.tenant_slug)
+    query = await start_saml(browser, tenant.owner.tenant_slug)
     person = options.pop("person", None) or Person(tenant.email(), ["engineering"])
-    return idp.respond(saml_request=request, relay_state=relay, person=person, **options)
+    return idp.respond(saml_request=query["SAMLRequest"], relay_state=query.get("RelayState"),
+                       signed=query, person=person, **options)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -149,6 +153,19 @@ async def test_a_response_the_idp_got_wrong_is_refused_and_audited(
 ) -> None:  # fmt: skip
     answer = await _answer(browser, saml_tenant, saml_idp, **options)
     await assert_refused(api, saml_tenant.owner, await post_answer(browser, answer), reason)
+
+
+async def test_a_response_signed_by_another_key_is_refused(
+    api: httpx.AsyncClient, browser: httpx.AsyncClient, saml_tenant: SsoTenant, saml_idp: SamlIdP,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Same issuer, same shape, signed by a key the tenant never configured."""
+    impostor = SamlIdP(saml_idp.base_url, tmp_path)
+    for metadata in saml_idp.sp_metadata:
+        impostor.trust(metadata)
+    answer = await _answer(browser, saml_tenant, impostor)
+    await assert_refused(api, saml_tenant.owner, await post_answer(browser, answer),
+                         "invalid_signature")  # fmt: skip
 
 
 async def test_a_small_clock_skew_is_allowed(
@@ -462,7 +479,10 @@ async def test_sp_initiated_single_logout_ends_sessions_and_sends_the_browser_to
     redirect = logout.json()["redirect"]
     assert redirect.startswith(saml_idp.slo_url + "?SAMLRequest=") and "&Signature=" in redirect
     query = parse_qs(urlsplit(redirect).query)
-    request = saml_idp.server.parse_logout_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
+    request = saml_idp.server.parse_logout_request(
+        query["SAMLRequest"][0], BINDING_HTTP_REDIRECT, relay_state=query["RelayState"][0],
+        sigalg=query["SigAlg"][0], signature=query["Signature"][0],
+    )  # the IdP checks our signature on it  # fmt: skip
     assert request.message.name_id.text == email
     assert (await api.get("/v1/me", headers=headers)).status_code == 401
     refreshed = await api.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
