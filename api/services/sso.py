@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api.auth import ensure_grantable
 from api.problems import NotFound, Unprocessable
 from api.schemas.sso import (
     DiscoverRead,
@@ -37,6 +38,7 @@ from auterity.models.tenancy import Tenant, User
 from auterity.secrets import bind_keyring, keyring
 from auterity.security.accounts import tenant_by_id, tenant_by_slug
 from auterity.security.authentication import (
+    AuthenticationFailed,
     IssuedTokens,
     revoke_user_sessions,
     start_session,
@@ -171,8 +173,6 @@ def put_config(
     context: audit.AuditContext,
 ) -> SsoConfigRead:
     """Replace the tenant's SSO configuration; secrets not sent are kept."""
-    from api.auth import ensure_grantable
-
     mapped = sorted(
         {role for item in body.role_mappings for role in item.roles} | set(body.default_roles)
     )
@@ -497,8 +497,8 @@ def exchange(state: AppState, code: str, browser: str | None, request: Any) -> E
                 raise SsoRefused("account_deactivated", "the account is gone")
             try:
                 user_principal(session, tenant, user.id, None)  # still an active member?
-            except Exception:  # noqa: BLE001 - AuthenticationFailed says why
-                raise SsoRefused("membership_deactivated", "deactivated since signing in") from None
+            except AuthenticationFailed as exc:
+                raise SsoRefused("membership_deactivated", exc.reason) from None
             issued = start_session(session, state.settings, tenant, user, now)
             audit.record(
                 session,
