@@ -1,4 +1,6 @@
-"""Who is calling: the `CurrentPrincipal` dependency, `require(permission)`, tenant checks.
+"""Who is calling: the `CurrentPrincipal` dependency, `require(permission)`, the route
+dependencies named by the permission they need (`GraphsReader`, `UsersManager`, …), and the
+checks on what a caller may grant.
 
 The credential is `Authorization: Bearer <access token | API key>`. The tenant
 comes from the verified credential only; resolving it scopes the request's
@@ -19,7 +21,9 @@ from starlette.requests import HTTPConnection
 
 from api.deps import SessionDep, state_of
 from api.problems import Forbidden, NotFound, Unauthorized, Unprocessable
+from api.state import AppState
 from auterity import cache
+from auterity.db import transaction
 from auterity.graph import naming
 from auterity.secrets import bind_keyring, keyring
 from auterity.security.accounts import custom_roles, permissions_of
@@ -27,7 +31,7 @@ from auterity.security.authentication import AuthenticationFailed, authenticate
 from auterity.security.permissions import (
     BUILTIN_ROLES,
     OWNER,
-    PERMISSION_SET,
+    Permission,
     unknown_permissions,
 )
 from auterity.security.principal import Principal
@@ -69,13 +73,22 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(permission: str) -> Any:
+def principal_or_none(state: AppState, credential: str | None) -> Principal | None:
+    """The principal behind a credential, or None; for callers that cannot answer 401
+    (a WebSocket closes instead). Opens its own session: call it off the event loop."""
+    with transaction(state.sessions) as session:
+        try:
+            return principal_for(session, state.settings, credential)
+        except Unauthorized:
+            return None
+
+
+def require(permission: Permission) -> Any:
     """A dependency that yields the principal if it holds `permission`, else answers 403.
 
-    Use as `principal: Annotated[Principal, require("graphs:write")]`.
+    Routes use the aliases below, one per permission, named by what it grants.
     """
-    if permission not in PERMISSION_SET:
-        raise ValueError(f"unknown permission {permission!r}")
+    permission = Permission(permission)
 
     async def _check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(permission):
@@ -84,6 +97,21 @@ def require(permission: str) -> Any:
 
     _check.__name__ = f"require_{permission.replace(':', '_')}"
     return Depends(_check)
+
+
+GraphsReader = Annotated[Principal, require(Permission.GRAPHS_READ)]
+GraphsWriter = Annotated[Principal, require(Permission.GRAPHS_WRITE)]
+ExecutionsReader = Annotated[Principal, require(Permission.EXECUTIONS_READ)]
+ExecutionsStarter = Annotated[Principal, require(Permission.EXECUTIONS_START)]
+ExecutionsCanceller = Annotated[Principal, require(Permission.EXECUTIONS_CANCEL)]
+TasksCompleter = Annotated[Principal, require(Permission.TASKS_COMPLETE)]
+TemplatesWriter = Annotated[Principal, require(Permission.TEMPLATES_WRITE)]
+TriggersManager = Annotated[Principal, require(Permission.TRIGGERS_MANAGE)]
+SecretsManager = Annotated[Principal, require(Permission.SECRETS_MANAGE)]
+BudgetsManager = Annotated[Principal, require(Permission.BUDGETS_MANAGE)]
+AuditReader = Annotated[Principal, require(Permission.AUDIT_READ)]
+UsersManager = Annotated[Principal, require(Permission.USERS_MANAGE)]
+SsoManager = Annotated[Principal, require(Permission.SSO_MANAGE)]
 
 
 def ensure_workflow_in_tenant(workflow_id: str, tenant_slug: str) -> str:

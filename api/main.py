@@ -11,23 +11,7 @@ from fastapi import FastAPI
 from api.logs import install_log_redaction
 from api.middleware import RequestLimits
 from api.problems import install_problem_handlers
-from api.routes import (
-    api_keys,
-    audit,
-    auth,
-    executions,
-    graphs,
-    health,
-    roles,
-    schedules,
-    scim,
-    secrets,
-    sso,
-    tasks,
-    templates,
-    triggers,
-    users,
-)
+from api.routes import health, v1
 from api.state import AppState
 from auterity import __version__, cache
 from auterity.audit import Writer as AuditWriter
@@ -66,9 +50,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(health.router)
-    for module in (
-        auth, users, roles, api_keys, secrets, audit, graphs, templates, executions, tasks,
-        triggers, schedules, sso, scim,
-    ):  # fmt: skip
-        app.include_router(module.router)
+    app.include_router(v1)
     return app

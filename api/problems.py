@@ -19,11 +19,17 @@ class Problem(Exception):
     title = "Bad request"
 
     def __init__(
-        self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers
         if status is not None:
             self.status = status
 
@@ -51,6 +57,13 @@ class Forbidden(Problem):
 class Unprocessable(Problem):
     status = 422
     title = "Validation failed"
+
+
+class TooManyRequests(Problem):
+    """Send `headers={"Retry-After": "<seconds>"}` with it."""
+
+    status = 429
+    title = "Too many requests"
 
 
 class ServiceUnavailable(Problem):
@@ -84,9 +97,10 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_request: Request, exc: Problem) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        headers |= exc.headers or {}
         return problem_response(
-            exc.status, exc.title, exc.detail, errors=exc.errors, headers=headers
+            exc.status, exc.title, exc.detail, errors=exc.errors, headers=headers or None
         )
 
     @app.exception_handler(RequestValidationError)

@@ -1,1 +1,38 @@
-"""One router per resource."""
+"""One router per resource, mounted once under `/v1` by `v1`; health stays at the root.
+
+Each router's prefix is its resource's collection (`/users`, `/graphs`, …). Three
+resources have a path outside a single collection and spell their paths in full:
+auth (`/auth/…` and `/me`), executions (a run starts under its graph,
+`/graphs/{graph_id}/executions`) and schema (`/schema/graph`, `/node-kinds`). SSO
+(`/sso/…`) and SCIM (`/scim/v2/…`) are protocols with paths of their own.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import (
+    api_keys,
+    audit,
+    auth,
+    executions,
+    graphs,
+    hooks,
+    roles,
+    schedules,
+    schema,
+    scim,
+    secrets,
+    sso,
+    tasks,
+    templates,
+    triggers,
+    users,
+)
+
+v1 = APIRouter(prefix="/v1")
+for resource in (
+    auth, users, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
+    triggers, hooks, schedules, sso, scim,
+):  # fmt: skip
+    v1.include_router(resource.router)

@@ -14,12 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.auth import bearer_credential
-from api.deps import StateDep
-from api.routes.sso import base_url
+from api.deps import StateDep, public_base
 from api.services import scim as service
 from auterity.security.sso import scim, scim_schemas
 
-router = APIRouter(prefix="/v1/scim/v2", tags=["scim"])
+router = APIRouter(prefix="/scim/v2", tags=["scim"])
 SCIM_JSON = "application/scim+json"
 
 
@@ -54,7 +53,7 @@ def _page(request: Request) -> tuple[str | None, int, int]:
 async def _call(request: Request, state: StateDep, work: service.Work[Any], *, write: bool,
                 status: int = 200, projection: tuple[str | None, str | None] | None = None,
                 ) -> Response:  # fmt: skip
-    base = f"{base_url(state.settings, request)}/v1/scim/v2"
+    base = f"{public_base(request)}/v1/scim/v2"
     try:
         result = await run_in_threadpool(
             service.run, state, bearer_credential(request), base, work, write=write, request=request
@@ -127,7 +126,7 @@ async def search_scim_groups(request: Request, state: StateDep) -> Response:
 
 
 def _discovery(request: Request, state: StateDep) -> str:
-    return f"{base_url(state.settings, request)}/v1/scim/v2"
+    return f"{public_base(request)}/v1/scim/v2"
 
 
 @router.get("/ServiceProviderConfig")
@@ -135,7 +134,7 @@ async def read_service_provider_config(request: Request, state: StateDep) -> Res
     """What this SCIM service supports."""
     base = _discovery(request, state)
     return await _call(request, state, lambda *_: scim_schemas.service_provider_config(
-        base, f"{base_url(state.settings, request)}/docs"), write=False)  # fmt: skip
+        base, f"{public_base(request)}/docs"), write=False)  # fmt: skip
 
 
 @router.get("/ResourceTypes")

@@ -16,10 +16,10 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.auth import CurrentPrincipal, require
-from api.deps import SessionDep, StateDep
-from api.problems import NotFound, Unauthorized
-from api.routes.auth import TokenPair
+from api.auth import CurrentPrincipal, SsoManager
+from api.deps import PublicBaseDep, SessionDep, StateDep
+from api.problems import Unauthorized
+from api.schemas.auth import TokenPair
 from api.schemas.sso import (
     DiscoverBody,
     DiscoverRead,
@@ -31,28 +31,13 @@ from api.schemas.sso import (
 )
 from api.services import sso as service
 from auterity.audit import AuditContext
-from auterity.models.tenancy import Tenant
-from auterity.security.accounts import tenant_by_id
-from auterity.security.principal import Principal
 from auterity.security.sso import flow
 from auterity.security.sso.flow import SsoRefused
 from auterity.settings import Settings
 
-router = APIRouter(prefix="/v1/sso", tags=["sso"])
-SsoManager = Annotated[Principal, require("sso:manage")]
+router = APIRouter(prefix="/sso", tags=["sso"])
 ReturnTo = Annotated[str | None, Query(max_length=flow.MAX_RETURN_TO,
                                        description="a path on this site to land on")]  # fmt: skip
-
-
-def base_url(settings: Settings, request: Request) -> str:
-    """The public base URL: AUTERITY_PUBLIC_URL, else what this request was sent to."""
-    return (settings.public_url or str(request.base_url)).rstrip("/")
-
-
-def _tenant(session: SessionDep, principal: Principal) -> Tenant:
-    tenant = tenant_by_id(session, principal.tenant_id)
-    assert tenant is not None
-    return tenant
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -60,49 +45,38 @@ def _tenant(session: SessionDep, principal: Principal) -> Tenant:
 
 @router.get("/config")
 def read_sso_config(
-    principal: SsoManager, session: SessionDep, request: Request, state: StateDep
+    principal: SsoManager, session: SessionDep, base: PublicBaseDep
 ) -> SsoConfigRead:
     """The tenant's SSO configuration and what to enter at the IdP (secrets never shown)."""
-    return service.read_config(
-        session, _tenant(session, principal), base_url(state.settings, request)
-    )
+    return service.read_config(session, principal, base)
 
 
 @router.put("/config")
 async def put_sso_config(
-    body: SsoConfigUpdate,
-    principal: SsoManager,
-    session: SessionDep,
-    request: Request,
-    state: StateDep,
-) -> SsoConfigRead:
+    body: SsoConfigUpdate, principal: SsoManager, session: SessionDep, request: Request,
+    state: StateDep, base: PublicBaseDep,
+) -> SsoConfigRead:  # fmt: skip
     """Replace the tenant's SSO configuration; a SAML metadata URL is fetched now."""
-    saml_connection = (
-        await service.resolve_saml(body.saml, state.settings) if body.saml is not None else None
-    )
+    saml = await service.resolve_saml(body.saml, state.settings) if body.saml is not None else None
     return await run_in_threadpool(
-        service.put_config, session, principal, _tenant(session, principal), body, saml_connection,
-        base_url(state.settings, request), AuditContext.of(request),
-    )  # fmt: skip
+        service.put_config, session, principal, body, saml, base, AuditContext.of(request)
+    )
 
 
 @router.delete("/config", status_code=204)
 def delete_sso_config(principal: SsoManager, session: SessionDep, request: Request) -> Response:
     """Turn SSO off for the tenant (linked identities stay, for when it is turned back on)."""
-    service.delete_config(session, principal, _tenant(session, principal), AuditContext.of(request))
+    service.delete_config(session, principal, AuditContext.of(request))
     return Response(status_code=204)
 
 
 @router.post("/scim-token", status_code=201)
 def create_scim_token(
-    principal: SsoManager, session: SessionDep, request: Request, state: StateDep
+    principal: SsoManager, session: SessionDep, request: Request, base: PublicBaseDep
 ) -> ScimTokenCreated:
     """A new SCIM bearer token, shown once; earlier tokens stop working."""
-    token = service.create_scim_token(session, principal, _tenant(session, principal),
-                                      AuditContext.of(request))  # fmt: skip
-    return ScimTokenCreated(
-        token=token, base_url=service.scim_base(base_url(state.settings, request))
-    )
+    token = service.create_scim_token(session, principal, AuditContext.of(request))
+    return ScimTokenCreated(token=token, base_url=service.scim_base(base))
 
 
 @router.delete("/scim-token", status_code=204)
@@ -116,9 +90,9 @@ def revoke_scim_token(principal: SsoManager, session: SessionDep, request: Reque
 
 
 @router.post("/discover")
-def discover_sso(body: DiscoverBody, request: Request, state: StateDep) -> DiscoverRead:
+def discover_sso(body: DiscoverBody, state: StateDep, base: PublicBaseDep) -> DiscoverRead:
     """Where an email signs in: the SSO of tenants that verified its domain (no account look-up)."""
-    return service.discover(state, body.email, base_url(state.settings, request))
+    return service.discover(state, body.email, base)
 
 
 @router.post("/exchange", responses={401: {}})
@@ -126,30 +100,30 @@ def exchange_sso_code(
     body: ExchangeBody, request: Request, response: Response, state: StateDep
 ) -> TokenPair:
     """Trade the one-time `sso_code` of a finished sign-in for the token pair (same browser only)."""
-    browser = flow.browser_of(
-        state.settings, request.cookies.get(flow.BROWSER_COOKIE), datetime.now(UTC)
-    )
+    browser = _known_browser(request, state.settings)
     try:
-        done = service.exchange(state, body.code, browser, request)
+        tokens = service.exchange(state, body.code, browser, AuditContext.of(request))
     except SsoRefused:
         raise Unauthorized(
             "the sign-in code is invalid, expired, used or from another browser"
         ) from None
     response.headers["Cache-Control"] = "no-store"
-    return TokenPair(access_token=done.tokens.access_token, refresh_token=done.tokens.refresh_token,
-                     tenant=done.tenant)  # fmt: skip
+    return tokens
 
 
 # --- the browser flows ----------------------------------------------------------------------
 
 
+def _known_browser(request: Request, settings: Settings) -> str | None:
+    return flow.browser_of(settings, request.cookies.get(flow.BROWSER_COOKIE), datetime.now(UTC))
+
+
 def _browser(request: Request, settings: Settings) -> tuple[str, str | None]:
     """(browser id, a new cookie to set or None) for this browser."""
-    now = datetime.now(UTC)
-    known = flow.browser_of(settings, request.cookies.get(flow.BROWSER_COOKIE), now)
+    known = _known_browser(request, settings)
     if known is not None:
         return known, None
-    cookie, browser = flow.new_browser_cookie(settings, now)
+    cookie, browser = flow.new_browser_cookie(settings, datetime.now(UTC))
     return browser, cookie
 
 
@@ -175,56 +149,54 @@ def refusal_page(refused: SsoRefused) -> HTMLResponse:
     return HTMLResponse(body, status_code=refused.status, headers={"Cache-Control": "no-store"})
 
 
-def _redirect(location: str) -> RedirectResponse:
-    return RedirectResponse(location, status_code=303)
-
-
 @router.get("/saml/{tenant}/metadata", response_class=Response)
-def read_saml_metadata(tenant: str, request: Request, state: StateDep) -> Response:
+def read_saml_metadata(tenant: str, state: StateDep, base: PublicBaseDep) -> Response:
     """The service provider's SAML metadata, for the IdP."""
-    xml = service.saml_metadata(state, tenant, base_url(state.settings, request))
+    xml = service.saml_metadata(state, tenant, base)
     return Response(xml, media_type="application/samlmetadata+xml")
 
 
 @router.get("/saml/{tenant}/login", response_class=Response)
 def start_saml_login(
-    tenant: str, request: Request, state: StateDep, return_to: ReturnTo = None
+    tenant: str, request: Request, state: StateDep, base: PublicBaseDep, return_to: ReturnTo = None
 ) -> Response:
     """Send the browser to the tenant's IdP with a signed AuthnRequest."""
     try:
         path = flow.safe_return_to(return_to)
     except SsoRefused as refused:
         return refusal_page(refused)
-    base = base_url(state.settings, request)
     browser, cookie = _browser(request, state.settings)
     url = service.saml_login(state, tenant, path, base, browser)
     return _with_cookie(RedirectResponse(url, status_code=302), cookie, base)
 
 
 @router.post("/saml/{tenant}/acs", response_class=Response)
-async def consume_saml_assertion(tenant: str, request: Request, state: StateDep) -> Response:
+async def consume_saml_assertion(
+    tenant: str, request: Request, state: StateDep, base: PublicBaseDep
+) -> Response:
     """The assertion consumer service (HTTP-POST binding)."""
     try:
         form = {key: str(value) for key, value in (await request.form()).items()}
     except Exception:  # noqa: BLE001 - a body that is not a form
         return refusal_page(SsoRefused("invalid_response", status=400))
-    base = base_url(state.settings, request)
     browser, cookie = _browser(request, state.settings)
     try:
         done = await run_in_threadpool(
-            service.saml_acs, state, tenant, form, base, browser, request
+            service.saml_acs, state, tenant, form, base, browser, AuditContext.of(request)
         )
     except SsoRefused as refused:
         return refusal_page(refused)
-    return _with_cookie(_redirect(done.location), cookie, base)
+    return _with_cookie(RedirectResponse(done.location, status_code=303), cookie, base)
 
 
 @router.get("/saml/{tenant}/slo", response_class=Response)
-def saml_single_logout(tenant: str, request: Request, state: StateDep) -> Response:
+def saml_single_logout(
+    tenant: str, request: Request, state: StateDep, base: PublicBaseDep
+) -> Response:
     """Single logout from the IdP (HTTP-Redirect): a signed LogoutRequest, or its answer."""
     try:
-        location = service.saml_slo(state, tenant, dict(request.query_params),
-                                    request.url.query, base_url(state.settings, request), request)  # fmt: skip
+        location = service.saml_slo(state, tenant, dict(request.query_params), request.url.query,
+                                    base, AuditContext.of(request))  # fmt: skip
     except SsoRefused as refused:
         return refusal_page(refused)
     return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
@@ -232,24 +204,22 @@ def saml_single_logout(tenant: str, request: Request, state: StateDep) -> Respon
 
 @router.post("/saml/logout")
 def start_saml_logout(
-    principal: CurrentPrincipal, session: SessionDep, request: Request, state: StateDep
-) -> SamlLogoutRead:
+    principal: CurrentPrincipal, session: SessionDep, request: Request, state: StateDep,
+    base: PublicBaseDep,
+) -> SamlLogoutRead:  # fmt: skip
     """End the caller's sessions; `redirect` is the IdP's logout URL for the browser, if any."""
-    if principal.user_id is None:
-        raise NotFound("API keys have no SSO session")
-    redirect = service.saml_logout(session, state.settings, principal,
-                                   base_url(state.settings, request), AuditContext.of(request))  # fmt: skip
+    redirect = service.saml_logout(session, state.settings, principal, base,
+                                   AuditContext.of(request))  # fmt: skip
     return SamlLogoutRead(redirect=redirect)
 
 
 @router.get("/oidc/{tenant}/login", response_class=Response)
 async def start_oidc_login(
-    tenant: str, request: Request, state: StateDep, return_to: ReturnTo = None
+    tenant: str, request: Request, state: StateDep, base: PublicBaseDep, return_to: ReturnTo = None
 ) -> Response:
     """Send the browser to the tenant's OpenID provider (code flow, PKCE S256, nonce)."""
     try:
         path = flow.safe_return_to(return_to)
-        base = base_url(state.settings, request)
         browser, cookie = _browser(request, state.settings)
         url = await service.oidc_login(state, tenant, path, base, browser)
     except SsoRefused as refused:
@@ -258,15 +228,14 @@ async def start_oidc_login(
 
 
 @router.get("/oidc/{tenant}/callback", response_class=Response)
-async def finish_oidc_login(tenant: str, request: Request, state: StateDep) -> Response:
+async def finish_oidc_login(
+    tenant: str, request: Request, state: StateDep, base: PublicBaseDep
+) -> Response:
     """The provider's redirect back: state, code, then the ID token."""
-    base = base_url(state.settings, request)
-    browser = flow.browser_of(
-        state.settings, request.cookies.get(flow.BROWSER_COOKIE), datetime.now(UTC)
-    )
+    browser = _known_browser(request, state.settings)
     try:
-        done, _ = await service.oidc_callback(state, tenant, dict(request.query_params), base,
-                                              browser, request)  # fmt: skip
+        done = await service.oidc_callback(state, tenant, dict(request.query_params), base,
+                                           browser, AuditContext.of(request))  # fmt: skip
     except SsoRefused as refused:
         return refusal_page(refused)
-    return _with_cookie(_redirect(done.location), None, base)
+    return _with_cookie(RedirectResponse(done.location, status_code=303), None, base)

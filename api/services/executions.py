@@ -1,17 +1,29 @@
-"""Starting, reading, listing, cancelling and retrying executions — state lives in Temporal."""
+"""Starting, reading, listing, cancelling and retrying executions — state lives in Temporal.
+
+Reads are built from Temporal (visibility, history, the run's `state` query), never
+from a copy in the database. Each start, cancel and retry is on the audit trail; a
+start without an idempotency key writes its entry while Temporal starts the run
+(`write_ahead`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import jsonschema
 from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
+    WorkflowExecution,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
@@ -21,37 +33,78 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import ensure_workflow_in_tenant
-from api.problems import Conflict, NotFound, Unprocessable
+from api.problems import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from api.schemas.executions import (
+    ExecutionList,
+    ExecutionRead,
+    ExecutionStart,
+    ExecutionStarted,
+    ExecutionSummary,
+)
+from api.services import events
 from api.services import graphs as graph_service
-from auterity import cache
+from auterity import audit, cache
 from auterity.graph import naming
 from auterity.graph.compiler import ExecutionPlan, compile_graph
 from auterity.graph.model import Graph
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
 from auterity.models.graphs import GraphVersion
+from auterity.security.principal import Principal
 from auterity.security.scoping import current_tenant
 
+log = logging.getLogger("auterity.api.executions")
+
+
+class ExecutionStatus(StrEnum):
+    """An execution's status as the API names it (`status` in reads and the list filter)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+    UNKNOWN = "unknown"
+
+
 STATUS_NAMES = {
-    WorkflowExecutionStatus.RUNNING: "running",
-    WorkflowExecutionStatus.COMPLETED: "completed",
-    WorkflowExecutionStatus.FAILED: "failed",
-    WorkflowExecutionStatus.CANCELED: "cancelled",
-    WorkflowExecutionStatus.TERMINATED: "terminated",
-    WorkflowExecutionStatus.CONTINUED_AS_NEW: "running",
-    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+    WorkflowExecutionStatus.RUNNING: ExecutionStatus.RUNNING,
+    WorkflowExecutionStatus.COMPLETED: ExecutionStatus.COMPLETED,
+    WorkflowExecutionStatus.FAILED: ExecutionStatus.FAILED,
+    WorkflowExecutionStatus.CANCELED: ExecutionStatus.CANCELLED,
+    WorkflowExecutionStatus.TERMINATED: ExecutionStatus.TERMINATED,
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: ExecutionStatus.RUNNING,
+    WorkflowExecutionStatus.TIMED_OUT: ExecutionStatus.TIMED_OUT,
 }
+# The ExecutionStatus values a visibility query can filter on.
 VISIBILITY_STATUS = {
-    "running": "Running",
-    "completed": "Completed",
-    "failed": "Failed",
-    "cancelled": "Canceled",
-    "terminated": "Terminated",
-    "timed_out": "TimedOut",
+    ExecutionStatus.RUNNING: "Running",
+    ExecutionStatus.COMPLETED: "Completed",
+    ExecutionStatus.FAILED: "Failed",
+    ExecutionStatus.CANCELLED: "Canceled",
+    ExecutionStatus.TERMINATED: "Terminated",
+    ExecutionStatus.TIMED_OUT: "TimedOut",
 }
 
 
-def status_name(status: WorkflowExecutionStatus | None) -> str:
-    return STATUS_NAMES.get(status, "unknown") if status is not None else "unknown"
+def status_name(status: WorkflowExecutionStatus | None) -> ExecutionStatus:
+    if status is None:
+        return ExecutionStatus.UNKNOWN
+    return STATUS_NAMES.get(status, ExecutionStatus.UNKNOWN)
+
+
+def summary(description: WorkflowExecution) -> ExecutionSummary:
+    """What visibility says about a run: ids and trigger from its search attributes, status."""
+    attributes = description.typed_search_attributes
+    return ExecutionSummary(
+        id=description.id,
+        graph_id=attributes.get(naming.GRAPH),
+        version_id=attributes.get(naming.GRAPH_VERSION),
+        trigger=attributes.get(naming.TRIGGER),
+        status=status_name(description.status),
+        started_at=description.start_time,
+        closed_at=description.close_time,
+    )
 
 
 @dataclass(frozen=True)
@@ -175,6 +228,92 @@ async def start_execution(
     return Started(workflow_id, True)
 
 
+async def start(
+    session: Session,
+    client: Client,
+    writer: audit.Writer,
+    task_queue: str,
+    principal: Principal,
+    graph_id: str,
+    body: ExecutionStart,
+    *,
+    idempotency_key: str | None,
+    context: audit.AuditContext,
+) -> ExecutionStarted:
+    """Start a run of the graph's current (or given) version with validated inputs.
+
+    Without an idempotency key the run is certainly new, so its audit entry is written
+    while Temporal starts it (`write_ahead`). With a key, the entry is written only once
+    Temporal says the run is new, not a replay (`created: false`).
+    """
+
+    def prepare() -> tuple[Runnable, GraphRunInput]:
+        version = runnable(session, graph_id, body.version)
+        run = run_input(
+            session, principal.tenant_slug, version, body.inputs, trigger=naming.Trigger.API
+        )
+        return version, run
+
+    # Database work runs off the event loop, so slow queries never stall other requests.
+    version, run = await cache.from_cache(session, prepare)
+    workflow_id = naming.run_id(principal.tenant_slug, graph_id, idempotency_key)
+
+    def record(outcome: audit.Outcome = "success", error: str | None = None) -> Awaitable[str]:
+        details = {"version_id": version.version_id, "idempotency_key": bool(idempotency_key)}
+        return writer.append(
+            session, principal, "execution.start", request=context, outcome=outcome,
+            targets=[audit.Target("execution", workflow_id), audit.Target("graph", graph_id)],
+            details=details if error is None else {**details, "error": error},
+        )  # fmt: skip
+
+    def start_run() -> Awaitable[Started]:
+        return start_execution(
+            client, task_queue, run, idempotency_key=idempotency_key,
+            memo={"started_by": principal.id, "started_by_name": principal.name},
+            workflow_id=workflow_id,
+        )  # fmt: skip
+
+    if idempotency_key:
+        started = await start_run()
+        if started.created:
+            await record()
+    else:
+        started = await write_ahead(record, start_run, client, workflow_id)
+    return ExecutionStarted(
+        id=started.execution_id, graph_id=graph_id, version_id=version.version_id,
+        created=started.created,
+    )  # fmt: skip
+
+
+async def write_ahead(
+    record: Callable[..., Awaitable[Any]],
+    start: Callable[[], Awaitable[Started]],
+    client: Client,
+    workflow_id: str,
+) -> Started:
+    """Run `record` (the audit entry) and `start` (the run) together; no run is left
+    without its entry. A refused start is recorded again as a failure; a run whose entry
+    cannot be written is terminated and answered with 503."""
+    recorded = asyncio.ensure_future(record())
+    try:
+        started = await start()
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await recorded
+            await record("failure", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise
+    try:
+        await recorded
+    except Exception as exc:
+        log.exception("audit entry of %s not written; terminating the run", workflow_id)
+        with contextlib.suppress(Exception):
+            await client.get_workflow_handle(workflow_id).terminate(
+                reason="its audit entry could not be written"
+            )
+        raise ServiceUnavailable("the audit trail is unavailable; the run was not started") from exc
+    return started
+
+
 def handle_for(client: Client, tenant_slug: str, workflow_id: str) -> WorkflowHandle[Any, Any]:
     """A handle on one of the tenant's executions; another tenant's id is a 404."""
     return client.get_workflow_handle(ensure_workflow_in_tenant(workflow_id, tenant_slug))
@@ -211,7 +350,7 @@ def visibility_query(
                 f"status must be one of {', '.join(VISIBILITY_STATUS)}",
                 errors=[{"loc": ["query", "status"], "msg": "unknown status"}],
             )
-        clauses.append(f"ExecutionStatus = '{VISIBILITY_STATUS[status]}'")
+        clauses.append(f"ExecutionStatus = '{VISIBILITY_STATUS[ExecutionStatus(status)]}'")
     if trigger:
         clauses.append(f"AuterityTrigger = {_quote(trigger)}")
     if started_after:
@@ -225,15 +364,50 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-async def list_page(
-    client: Client, query: str, *, page_size: int, cursor: str | None
-) -> tuple[list[WorkflowExecutionDescription | Any], str | None]:
+async def list_executions(
+    client: Client,
+    tenant_slug: str,
+    *,
+    graph_id: str | None,
+    status: str | None,
+    trigger: str | None,
+    started_after: datetime | None,
+    started_before: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> ExecutionList:
+    """The tenant's executions through Temporal visibility, newest first, one page."""
+    query = visibility_query(
+        tenant_slug, graph_id=graph_id, status=status, trigger=trigger,
+        started_after=started_after, started_before=started_before,
+    )  # fmt: skip
     token = _decode_cursor(cursor) if cursor else None
-    iterator = client.list_workflows(query, page_size=page_size, next_page_token=token)
-    await iterator.fetch_next_page(page_size=page_size)
-    page = list(iterator.current_page or [])
+    iterator = client.list_workflows(query, page_size=limit, next_page_token=token)
+    await iterator.fetch_next_page(page_size=limit)
     next_token = iterator.next_page_token
-    return page, base64.urlsafe_b64encode(next_token).decode() if next_token else None
+    return ExecutionList(
+        items=[summary(item) for item in iterator.current_page or []],
+        next_cursor=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+    )
+
+
+async def read_execution(client: Client, tenant_slug: str, workflow_id: str) -> ExecutionRead:
+    """Status, inputs and every node's state (from the run's `state` query, if it answers)."""
+    description = await describe(client, tenant_slug, workflow_id)
+    handle = handle_for(client, tenant_slug, workflow_id)
+    started, state = await asyncio.gather(started_input(client, handle), events.query_state(handle))
+    read = ExecutionRead(
+        **summary(description).model_dump(),
+        inputs=started.inputs,
+        retry_of=(await description.memo()).get("retry_of"),
+        history_events=description.history_length,
+    )
+    if state is not None:
+        read.nodes = state.nodes
+        read.tasks = [task.model_dump(mode="json") for task in state.tasks]
+        read.failed_node = state.failed_node
+        read.error = state.error.model_dump(mode="json") if state.error else None
+    return read
 
 
 def _decode_cursor(cursor: str) -> bytes:
@@ -245,13 +419,76 @@ def _decode_cursor(cursor: str) -> bytes:
         ) from None
 
 
-async def cancel(client: Client, tenant_slug: str, workflow_id: str) -> None:
+async def cancel(
+    session: Session,
+    client: Client,
+    principal: Principal,
+    workflow_id: str,
+    context: audit.AuditContext,
+) -> None:
+    """Ask a running execution to cancel (409 if it is not running)."""
+    tenant_slug = principal.tenant_slug
     description = await describe(client, tenant_slug, workflow_id)
     if description.status != WorkflowExecutionStatus.RUNNING:
         raise Conflict(
             f"execution '{workflow_id}' is {status_name(description.status)}, not running"
         )
     await handle_for(client, tenant_slug, workflow_id).cancel()
+    audit.record(
+        session, principal, "execution.cancel", request=context,
+        targets=[audit.Target("execution", workflow_id)],
+    )  # fmt: skip
+
+
+async def retry(
+    session: Session,
+    client: Client,
+    task_queue: str,
+    principal: Principal,
+    workflow_id: str,
+    context: audit.AuditContext,
+) -> ExecutionStarted:
+    """A new execution of the same version and inputs that reuses the succeeded nodes'
+    outputs; only a failed, cancelled, terminated or timed-out run can be retried."""
+    description = await describe(client, principal.tenant_slug, workflow_id)
+    if description.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+        raise Conflict(
+            f"execution '{workflow_id}' is {status_name(description.status)}; "
+            "only a failed, cancelled, terminated or timed-out run can be retried"
+        )
+    handle = handle_for(client, principal.tenant_slug, workflow_id)
+    original = await started_input(client, handle)
+    state = await events.query_state(handle)
+    reuse = {
+        node_id: node
+        for node_id, node in {
+            **original.reuse_outputs,
+            **original.carried,
+            **(state.nodes if state else {}),
+        }.items()
+        if node.status == "succeeded"
+    }
+    run = original.model_copy(
+        update={
+            "trigger": naming.Trigger.RETRY.value,
+            "reuse_outputs": reuse,
+            "carried": {},
+            "continued": 0,
+        }
+    )
+    memo = {"started_by": principal.id, "started_by_name": principal.name, "retry_of": workflow_id}
+    started = await start_execution(client, task_queue, run, memo=memo)
+    audit.record(
+        session, principal, "execution.retry", request=context,
+        targets=[
+            audit.Target("execution", started.execution_id), audit.Target("execution", workflow_id),
+        ],
+        details={"reused_nodes": sorted(reuse)},
+    )  # fmt: skip
+    return ExecutionStarted(
+        id=started.execution_id, graph_id=original.graph_id, version_id=original.version_id,
+        created=True, retry_of=workflow_id,
+    )  # fmt: skip
 
 
 def subgraph_refs(plan: ExecutionPlan) -> list[tuple[str, str, str]]:

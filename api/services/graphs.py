@@ -1,4 +1,5 @@
-"""Saving graphs as immutable versions; reading, listing and soft-deleting them."""
+"""Saving graphs as immutable versions (each save on the audit trail); reading, listing,
+validating and soft-deleting them."""
 
 from __future__ import annotations
 
@@ -9,18 +10,24 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.problems import NotFound, Unprocessable
-from auterity.graph.compiler import version_id
+from auterity import audit
+from auterity.graph.compiler import ExecutionPlan, compile_graph, version_id
 from auterity.graph.model import Graph
 from auterity.graph.validation import GraphIssue, validate_graph
 from auterity.models import utcnow
 from auterity.models.graphs import GraphVersion, SavedGraph
+from auterity.models.secrets import Secret
+from auterity.security.principal import Principal
+from auterity.settings import Settings
 
 
 @dataclass(frozen=True)
 class SavedVersion:
+    """A graph at one of its versions; on save, `created` says whether the version is new."""
+
     graph: SavedGraph
     version: GraphVersion
-    created: bool
+    created: bool | None = None
 
 
 def issues_as_errors(issues: list[GraphIssue], root: str = "body") -> list[dict[str, Any]]:
@@ -58,18 +65,31 @@ def checked_graph(
     return Graph.model_validate(definition)
 
 
+def check(session: Session, settings: Settings, definition: dict[str, Any]) -> Graph:
+    """`checked_graph` against the tenant's secrets and the configured model routes."""
+    return checked_graph(
+        definition,
+        known_secrets=set(session.scalars(select(Secret.name))),
+        known_routes=set(settings.model_routes),
+    )
+
+
+def validate(session: Session, settings: Settings, definition: dict[str, Any]) -> ExecutionPlan:
+    """The plan of a valid graph, saving nothing; a 422 naming what is wrong otherwise."""
+    return compile_graph(check(session, settings, definition))
+
+
 def save_version(
     session: Session,
-    tenant_id: str,
+    settings: Settings,
+    principal: Principal,
     definition: dict[str, Any],
     *,
-    actor: str | None,
     graph_id: str | None = None,
-    known_secrets: set[str] | None = None,
-    known_routes: set[str] | None = None,
 ) -> SavedVersion:
     """Create a graph or add a version; saving unchanged content returns the existing version."""
-    graph = checked_graph(definition, known_secrets=known_secrets, known_routes=known_routes)
+    graph = check(session, settings, definition)
+    tenant_id, actor = principal.tenant_id, principal.name
     normalized = graph.model_dump(mode="json", by_alias=True, exclude_none=True)
     vid = version_id(graph)
     if graph_id is None:
@@ -148,12 +168,20 @@ def get_version(session: Session, graph_id: str, version: str | None = None) -> 
     return row[1]  # type: ignore[no-any-return]
 
 
-def list_graphs(session: Session, *, limit: int, offset: int, name: str | None) -> list[SavedGraph]:
+def read_graph(session: Session, graph_id: str) -> SavedVersion:
+    """A graph at its current version; 404 for an unknown or deleted graph."""
+    return SavedVersion(get_graph(session, graph_id), get_version(session, graph_id))
+
+
+def list_graphs(
+    session: Session, *, limit: int, offset: int, name: str | None
+) -> list[SavedVersion]:
+    """The tenant's graphs at their current versions, most recently changed first."""
     query = select(SavedGraph).where(SavedGraph.deleted_at.is_(None))
     if name:
         query = query.where(SavedGraph.name.contains(name))
     query = query.order_by(SavedGraph.updated_at.desc(), SavedGraph.id).limit(limit).offset(offset)
-    return list(session.scalars(query))
+    return [SavedVersion(saved, get_version(session, saved.id)) for saved in session.scalars(query)]
 
 
 def list_versions(session: Session, graph_id: str) -> list[GraphVersion]:
@@ -162,7 +190,49 @@ def list_versions(session: Session, graph_id: str) -> list[GraphVersion]:
     return list(session.scalars(query.order_by(GraphVersion.number.desc())))
 
 
-def delete_graph(session: Session, graph_id: str) -> SavedGraph:
+def create_graph(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    definition: dict[str, Any],
+    context: audit.AuditContext,
+) -> SavedVersion:
+    """A new graph whose first version is the definition's content hash."""
+    saved = save_version(session, settings, principal, definition)
+    audit.record(
+        session, principal, "graph.create", request=context,
+        targets=[audit.Target("graph", saved.graph.id, saved.graph.name)],
+        details={"version_id": saved.version.version_id},
+    )  # fmt: skip
+    return saved
+
+
+def update_graph(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    graph_id: str,
+    definition: dict[str, Any],
+    context: audit.AuditContext,
+) -> SavedVersion:
+    """A new version of the graph (recorded), or the existing one for unchanged content."""
+    saved = save_version(session, settings, principal, definition, graph_id=graph_id)
+    if saved.created:
+        audit.record(
+            session, principal, "graph.update", request=context,
+            targets=[audit.Target("graph", graph_id, saved.graph.name)],
+            details={"version_id": saved.version.version_id, "version": saved.version.number},
+        )  # fmt: skip
+    return saved
+
+
+def delete_graph(
+    session: Session, principal: Principal, graph_id: str, context: audit.AuditContext
+) -> None:
+    """Soft delete: the graph leaves the list; running executions keep their version."""
     saved = get_graph(session, graph_id)
     saved.deleted_at = utcnow()
-    return saved
+    audit.record(
+        session, principal, "graph.delete", request=context,
+        targets=[audit.Target("graph", graph_id, saved.name)],
+    )  # fmt: skip

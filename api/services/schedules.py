@@ -7,21 +7,24 @@ with a `GraphRunInput` built when the schedule is created or updated, so the
 graph version a schedule runs is fixed then (the given one, or the current one).
 Each run's workflow id is `<tenant>:<graph>:sched-<short id>-<time>` (Temporal
 appends the scheduled time) and its trigger search attribute is "schedule".
+Reads combine the row (name, author) with Temporal's description of the schedule.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-import zoneinfo
+import asyncio
+import logging
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
     Schedule,
+    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
+    ScheduleBackfill,
     ScheduleDescription,
     ScheduleHandle,
     ScheduleIntervalSpec,
@@ -36,14 +39,28 @@ from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import NotFound, Problem, ServiceUnavailable, Unprocessable
+from api.schemas.schedules import (
+    Overlap,
+    ScheduleAction,
+    ScheduleBackfillRequest,
+    ScheduleCreate,
+    ScheduleRead,
+)
+from api.schemas.schedules import (
+    ScheduleUpdate as ScheduleChange,
+)
+from api.services import executions, one_or_404
+from auterity import audit
 from auterity.graph import naming
-from auterity.graph.model import DurationError, parse_duration
+from auterity.graph.model import parse_duration
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
+from auterity.models.base import utcnow
+from auterity.models.triggers import GraphSchedule
+from auterity.security.principal import Principal
 
-Overlap = Literal[
-    "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"
-]
-OVERLAP: dict[str, ScheduleOverlapPolicy] = {
+log = logging.getLogger("auterity.schedules")
+
+OVERLAP: dict[Overlap, ScheduleOverlapPolicy] = {
     "skip": ScheduleOverlapPolicy.SKIP,
     "buffer_one": ScheduleOverlapPolicy.BUFFER_ONE,
     "buffer_all": ScheduleOverlapPolicy.BUFFER_ALL,
@@ -53,50 +70,275 @@ OVERLAP: dict[str, ScheduleOverlapPolicy] = {
 }
 OVERLAP_NAMES = {policy: name for name, policy in OVERLAP.items()}
 TRIGGER = naming.Trigger.SCHEDULE
-MIN_INTERVAL = timedelta(seconds=1)
-CRON_SHORTHANDS = frozenset(
-    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-)
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-#]+$")
 
 
-# --- checking what a caller sends -------------------------------------------------------
+# --- the tenant's schedules -----------------------------------------------------------------
 
 
-def check_cron(expression: str) -> str:
-    """A cron line with 5 to 7 fields, or a shorthand (`@daily`); ranges are checked by Temporal."""
-    text = expression.strip()
-    if text in CRON_SHORTHANDS:
-        return text
-    fields = text.split()
-    if not 5 <= len(fields) <= 7 or not all(_CRON_FIELD.match(field) for field in fields):
-        raise ValueError(
-            f"{expression!r} is not a cron expression: expected 5 to 7 fields "
-            "('minute hour day-of-month month day-of-week', e.g. '0 9 * * MON-FRI') or one of "
-            + ", ".join(sorted(CRON_SHORTHANDS))
-        )
-    return text
+def get_schedule(session: Session, tenant_slug: str, schedule_id: str) -> GraphSchedule:
+    """The tenant's schedule row; a foreign or unknown id is a 404 (before Temporal is asked)."""
+    if not naming.schedule_in_tenant(schedule_id, tenant_slug):
+        raise NotFound(f"schedule '{schedule_id}' not found")
+    return one_or_404(session, GraphSchedule, schedule_id, f"schedule '{schedule_id}'")
 
 
-def check_interval(text: str) -> str:
+def _row_and_handle(
+    session: Session, client: Client, principal: Principal, schedule_id: str
+) -> tuple[GraphSchedule, ScheduleHandle]:
+    """The tenant's schedule row (else 404, before Temporal is asked) and a handle on it."""
+    row = get_schedule(session, principal.tenant_slug, schedule_id)
+    return row, client.get_schedule_handle(schedule_id)
+
+
+async def read(client: Client, row: GraphSchedule) -> ScheduleRead:
+    """The schedule as Temporal has it now: spec, policy, state, next and recent runs."""
+    description = await describe(client.get_schedule_handle(row.id))
+    run = await run_of(client, description)
+    plan, info = description.schedule, description.info
+    intervals = plan.spec.intervals
+    return ScheduleRead(
+        id=row.id, name=row.name, graph_id=run.graph_id if run else row.graph_id,
+        version_id=run.version_id if run else None, inputs=run.inputs if run else None,
+        cron=None if intervals else row.cron,
+        interval=interval_text(intervals[0]) if intervals else None,
+        time_zone=plan.spec.time_zone_name or "UTC",
+        overlap=OVERLAP_NAMES.get(plan.policy.overlap, "skip"),
+        paused=plan.state.paused, note=plan.state.note or "",
+        next_action_times=list(info.next_action_times),
+        recent_actions=[
+            ScheduleAction(
+                scheduled_at=result.scheduled_at, started_at=result.started_at,
+                execution_id=_execution_id(result.action),
+            )
+            for result in info.recent_actions
+        ],
+        running=[eid for eid in map(_execution_id, info.running_actions) if eid],
+        actions_taken=info.num_actions, created_by=row.created_by,
+        created_at=row.created_at, updated_at=row.updated_at,
+    )  # fmt: skip
+
+
+async def list_schedules(
+    session: Session, client: Client, *, graph_id: str | None, limit: int, offset: int
+) -> list[ScheduleRead]:
+    """The tenant's schedules, newest first, each with its state from Temporal (a row whose
+    Temporal schedule is gone is left out)."""
+    query = select(GraphSchedule)
+    if graph_id:
+        query = query.where(GraphSchedule.graph_id == graph_id)
+    query = query.order_by(GraphSchedule.created_at.desc(), GraphSchedule.id)
+    rows = list(session.scalars(query.limit(limit).offset(offset)))
+    reads = await asyncio.gather(*(read(client, row) for row in rows), return_exceptions=True)
+    items = []
+    for row, found in zip(rows, reads, strict=True):
+        if isinstance(found, NotFound):
+            log.warning("schedule %s has a row but no Temporal schedule", row.id)
+            continue
+        if isinstance(found, BaseException):
+            raise found
+        items.append(found)
+    return items
+
+
+async def create_schedule(
+    session: Session,
+    client: Client,
+    task_queue: str,
+    principal: Principal,
+    body: ScheduleCreate,
+    context: audit.AuditContext,
+) -> GraphSchedule:
+    """Schedule runs of a graph version with fixed inputs (validated now)."""
+    run, resolved = run_input(session, principal, body.graph_id, body.version, body.inputs)
+    schedule_id = naming.new_schedule_id(principal.tenant_slug)
+    row = GraphSchedule(
+        id=schedule_id, tenant_id=principal.tenant_id, name=body.name, graph_id=body.graph_id,
+        cron=body.cron or [], interval=body.interval, created_by=principal.name,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    plan = schedule(
+        action(run, schedule_id, task_queue, started_by=principal.id),
+        spec(body.cron, body.interval, body.time_zone),
+        overlap=body.overlap, paused=body.paused, note=body.note,
+    )  # fmt: skip
+    attributes = naming.run_attributes(principal.tenant_slug, body.graph_id)
+    await _create(client, schedule_id, plan, attributes)
+    _record(
+        session, principal, "schedule.create", row, context,
+        {"version_id": resolved.version_id, "cron": body.cron, "interval": body.interval,
+         "time_zone": body.time_zone, "overlap": body.overlap, "paused": body.paused},
+    )  # fmt: skip
+    return row
+
+
+async def update_schedule(
+    session: Session,
+    client: Client,
+    task_queue: str,
+    principal: Principal,
+    schedule_id: str,
+    body: ScheduleChange,
+    context: audit.AuditContext,
+) -> GraphSchedule:
+    """Change a schedule's graph, version, inputs, spec, time zone, overlap, pause or note."""
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    sent = body.model_fields_set
+    new_action = None
+    if sent & {"graph_id", "version", "inputs"}:
+        current = await run_of(client, await describe(handle))
+        graph_id = body.graph_id or row.graph_id
+        if "version" in sent:
+            version = body.version
+        elif graph_id != row.graph_id or current is None:
+            version = None
+        else:
+            version = current.version_id
+        inputs = body.inputs if body.inputs is not None else (current.inputs if current else {})
+        run, _resolved = run_input(session, principal, graph_id, version, inputs)
+        new_action = action(run, schedule_id, task_queue, started_by=principal.id)
+        row.graph_id = graph_id
+
+    def change(plan: Any) -> None:
+        if new_action is not None:
+            plan.action = new_action
+        if body.cron is not None or body.interval is not None:
+            time_zone = body.time_zone or plan.spec.time_zone_name or "UTC"
+            plan.spec = spec(body.cron, body.interval, time_zone)
+        elif body.time_zone is not None:
+            plan.spec.time_zone_name = body.time_zone
+        if body.overlap is not None:
+            plan.policy.overlap = OVERLAP[body.overlap]
+        if body.paused is not None:
+            plan.state.paused = body.paused
+        if body.note is not None:
+            plan.state.note = body.note or None
+
+    attributes = None
+    if new_action is not None:
+        attributes = naming.run_attributes(principal.tenant_slug, row.graph_id)
+    await _update(handle, change, loc=["body"], attributes=attributes)
+    if body.cron is not None or body.interval is not None:
+        row.cron, row.interval = body.cron or [], body.interval
+    if body.name is not None:
+        row.name = body.name
+    row.updated_at = utcnow()
+    session.flush()
+    _record(session, principal, "schedule.update", row, context, {"changed": sorted(sent)})
+    return row
+
+
+async def delete_schedule(
+    session: Session,
+    client: Client,
+    principal: Principal,
+    schedule_id: str,
+    context: audit.AuditContext,
+) -> None:
+    """Delete a schedule; runs it already started are unaffected."""
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
     try:
-        every = parse_duration(text)
-    except DurationError as error:
-        raise ValueError(str(error)) from None
-    if every < MIN_INTERVAL:
-        raise ValueError(f"interval {text!r} is shorter than 1s")
-    return text
+        await _call(handle.delete(), schedule_id, loc=["path", "schedule_id"])
+    except NotFound:
+        log.warning("schedule %s was already gone from Temporal; deleting its row", schedule_id)
+    session.delete(row)
+    session.flush()
+    _record(session, principal, "schedule.delete", row, context)
 
 
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+async def pause_or_resume(
+    session: Session,
+    client: Client,
+    principal: Principal,
+    schedule_id: str,
+    *,
+    pause: bool,
+    note: str | None,
+    context: audit.AuditContext,
+) -> GraphSchedule:
+    """Stop taking actions until resumed, or take them again; the note says why."""
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    verb = "paused" if pause else "resumed"
+    note = note or f"{verb} by {principal.name}"
+    operation = handle.pause(note=note) if pause else handle.unpause(note=note)
+    await _call(operation, schedule_id, loc=["path", "schedule_id"])
+    _record(session, principal, f"schedule.{'pause' if pause else 'resume'}", row, context)
+    return row
 
 
-def check_time_zone(name: str) -> str:
-    if name not in _time_zones():
-        raise ValueError(f"{name!r} is not an IANA time zone (e.g. 'UTC', 'Europe/Paris')")
-    return name
+async def trigger_now(
+    session: Session,
+    client: Client,
+    principal: Principal,
+    schedule_id: str,
+    overlap: Overlap | None,
+    context: audit.AuditContext,
+) -> None:
+    """Run the schedule's action now (under `overlap`, or the schedule's policy)."""
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    operation = handle.trigger(overlap=OVERLAP[overlap] if overlap else None)
+    await _call(operation, schedule_id, loc=["path", "schedule_id"])
+    _record(session, principal, "schedule.trigger", row, context, {"overlap": overlap})
+
+
+async def backfill(
+    session: Session,
+    client: Client,
+    principal: Principal,
+    schedule_id: str,
+    body: ScheduleBackfillRequest,
+    context: audit.AuditContext,
+) -> None:
+    """Take the actions the schedule would have taken between start and end, now."""
+    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    overlap = OVERLAP[body.overlap] if body.overlap else None
+    window = ScheduleBackfill(start_at=body.start, end_at=body.end, overlap=overlap)
+    await _call(handle.backfill(window), schedule_id, loc=["body"])
+    _record(
+        session, principal, "schedule.backfill", row, context,
+        {"start": body.start.isoformat(), "end": body.end.isoformat(), "overlap": body.overlap},
+    )  # fmt: skip
+
+
+def run_input(
+    session: Session,
+    principal: Principal,
+    graph_id: str,
+    version: str | None,
+    inputs: dict[str, Any],
+) -> tuple[GraphRunInput, executions.Runnable]:
+    """The run a schedule starts: the graph version resolved now, the inputs validated now."""
+    resolved = executions.runnable(session, graph_id, version)
+    run = executions.run_input(session, principal.tenant_slug, resolved, inputs, trigger=TRIGGER)
+    return run, resolved
+
+
+def interval_text(every: ScheduleIntervalSpec) -> str:
+    """An interval as a duration a caller would write: '15m', '1h', '90s'."""
+    seconds = int(every.every.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _execution_id(action: Any) -> str | None:
+    return action.workflow_id if isinstance(action, ScheduleActionExecutionStartWorkflow) else None
+
+
+def _record(
+    session: Session,
+    principal: Principal,
+    action: str,
+    row: GraphSchedule,
+    context: audit.AuditContext,
+    details: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session, principal, action, request=context,
+        targets=[audit.Target("schedule", row.id, row.name), audit.Target("graph", row.graph_id)],
+        details=details,
+    )  # fmt: skip
 
 
 # --- building what Temporal takes ---------------------------------------------------------
@@ -132,7 +374,7 @@ def schedule(
     start: ScheduleActionStartWorkflow,
     when: ScheduleSpec,
     *,
-    overlap: str,
+    overlap: Overlap,
     paused: bool,
     note: str,
 ) -> Schedule:
@@ -158,14 +400,7 @@ def rpc_problem(error: RPCError, schedule_id: str, loc: list[Any]) -> Problem:
     return Problem(f"Temporal refused the request: {error.message}", status=502)
 
 
-def handle_for(client: Client, tenant_slug: str, schedule_id: str) -> ScheduleHandle:
-    """A handle on one of the tenant's schedules; another tenant's id is a 404."""
-    if not naming.schedule_in_tenant(schedule_id, tenant_slug):
-        raise NotFound(f"schedule '{schedule_id}' not found")
-    return client.get_schedule_handle(schedule_id)
-
-
-async def create(
+async def _create(
     client: Client, schedule_id: str, plan: Schedule, attributes: TypedSearchAttributes
 ) -> None:
     try:
@@ -181,7 +416,7 @@ async def describe(handle: ScheduleHandle) -> ScheduleDescription:
         raise rpc_problem(error, handle.id, ["path", "schedule_id"]) from None
 
 
-async def update(
+async def _update(
     handle: ScheduleHandle,
     change: Callable[[Schedule], None],
     *,
@@ -201,7 +436,7 @@ async def update(
         raise rpc_problem(error, handle.id, loc) from None
 
 
-async def call(operation: Any, schedule_id: str, *, loc: list[Any]) -> None:
+async def _call(operation: Any, schedule_id: str, *, loc: list[Any]) -> None:
     """Await one handle operation (pause, trigger, backfill…), its RPC errors as problems."""
     try:
         await operation

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import ensure_grantable
 from api.problems import NotFound, Unprocessable
+from api.schemas.auth import TokenPair
 from api.schemas.sso import (
     DiscoverRead,
     OidcConfigRead,
@@ -39,7 +40,6 @@ from auterity.secrets import bind_keyring, keyring
 from auterity.security.accounts import tenant_by_id, tenant_by_slug
 from auterity.security.authentication import (
     AuthenticationFailed,
-    IssuedTokens,
     revoke_user_sessions,
     start_session,
     user_principal,
@@ -76,9 +76,16 @@ def scim_base(base: str) -> str:
     return f"{base}/v1/scim/v2"
 
 
-def read_config(session: Session, tenant: Tenant, base: str) -> SsoConfigRead:
-    row = config.load(session)
-    return _describe(session, tenant, row, base)
+def _tenant_of(session: Session, principal: Principal) -> Tenant:
+    tenant = tenant_by_id(session, principal.tenant_id)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    return tenant
+
+
+def read_config(session: Session, principal: Principal, base: str) -> SsoConfigRead:
+    """The caller's tenant's SSO configuration, as an admin reads it."""
+    return _describe(session, _tenant_of(session, principal), config.load(session), base)
 
 
 def _describe(session: Session, tenant: Tenant, row: SsoConfig | None, base: str) -> SsoConfigRead:
@@ -166,13 +173,13 @@ async def _check_browser_url(url: str, settings: Settings, field: str) -> None:
 def put_config(
     session: Session,
     principal: Principal,
-    tenant: Tenant,
     body: SsoConfigUpdate,
     saml_connection: SamlConnection | None,
     base: str,
     context: audit.AuditContext,
 ) -> SsoConfigRead:
     """Replace the tenant's SSO configuration; secrets not sent are kept."""
+    tenant = _tenant_of(session, principal)
     mapped = sorted(
         {role for item in body.role_mappings for role in item.roles} | set(body.default_roles)
     )
@@ -225,9 +232,9 @@ def put_config(
     return _describe(session, tenant, row, base)
 
 
-def delete_config(
-    session: Session, principal: Principal, tenant: Tenant, context: audit.AuditContext
-) -> None:
+def delete_config(session: Session, principal: Principal, context: audit.AuditContext) -> None:
+    """Turn SSO off for the caller's tenant."""
+    tenant = _tenant_of(session, principal)
     row = config.load(session)
     if row is None:
         raise NotFound("this tenant has no SSO configuration")
@@ -237,10 +244,9 @@ def delete_config(
                  targets=[audit.Target("tenant", tenant.id, tenant.slug)], request=context)  # fmt: skip
 
 
-def create_scim_token(
-    session: Session, principal: Principal, tenant: Tenant, context: audit.AuditContext
-) -> str:
+def create_scim_token(session: Session, principal: Principal, context: audit.AuditContext) -> str:
     """A new SCIM token (shown once); the previous ones stop working."""
+    tenant = _tenant_of(session, principal)
     now = datetime.now(UTC)
     revoked = session.execute(
         update(ScimToken)
@@ -409,7 +415,7 @@ async def oidc_login(state: AppState, slug: str, return_to: str, base: str, brow
 
 async def oidc_callback(
     state: AppState, slug: str, query: dict[str, str], base: str, browser: str | None, request: Any
-) -> tuple[Completed, str]:
+) -> Completed:
     """Check the provider's answer and the ID token, provision, and hand the browser a code."""
     settings = state.settings
     tenant_id: str | None = None
@@ -461,7 +467,7 @@ async def oidc_callback(
                     session, tenant, row, assertion, bound, return_to, datetime.now(UTC)
                 )
 
-        return await run_in_threadpool(finish), bound
+        return await run_in_threadpool(finish)
     except SsoRefused as refused:
         if tenant_id is not None:
             await run_in_threadpool(
@@ -471,13 +477,7 @@ async def oidc_callback(
         raise
 
 
-@dataclass(frozen=True)
-class Exchanged:
-    tokens: IssuedTokens
-    tenant: str
-
-
-def exchange(state: AppState, code: str, browser: str | None, request: Any) -> Exchanged:
+def exchange(state: AppState, code: str, browser: str | None, request: Any) -> TokenPair:
     """Trade a hand-off code (from the browser that signed in) for the token pair."""
     now = datetime.now(UTC)
     tenant_id: str | None = None
@@ -508,7 +508,8 @@ def exchange(state: AppState, code: str, browser: str | None, request: Any) -> E
                 details={"method": method, "session_id": issued.session_id, **handoff.details},
                 request=request,
             )
-            return Exchanged(tokens=issued, tenant=tenant.slug)
+            return TokenPair(access_token=issued.access_token,
+                             refresh_token=issued.refresh_token, tenant=tenant.slug)  # fmt: skip
     except SsoRefused as refused:
         if tenant_id:
             flow.audit_refusal(state.sessions, state.settings, tenant_id, refused, method=method,
@@ -543,9 +544,10 @@ def saml_logout(
     """End the caller's sessions here and, when the IdP supports it, give the browser the
     IdP's logout URL (a signed LogoutRequest) to end the IdP session too. Runs in the
     request's session, which the caller's credential has scoped to its tenant."""
+    if principal.user_id is None:
+        raise NotFound("API keys have no SSO session")
     now = datetime.now(UTC)
     tenant, row = _tenant_with(session, principal.tenant_slug, settings, "saml")
-    assert principal.user_id is not None
     ended = revoke_user_sessions(session, principal.user_id, "logout", now)
     connection = config.saml_of(row)
     assert connection is not None

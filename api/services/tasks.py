@@ -1,4 +1,10 @@
-"""Completing human tasks (by a signed-in principal or a signed resume link)."""
+"""Human tasks: the inbox, and deciding a task (by a signed-in principal or through a
+signed resume link). A decision is a Temporal Update the run validates; it is recorded
+on the task and on the audit trail once the run accepted it.
+
+Who may act on a task: its assignees (`user:<email>`, `role:<name>`), and owners and
+admins, who see every task.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,30 @@ from typing import Any
 
 import jsonschema
 import jwt
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import Conflict, Forbidden, Unauthorized, Unprocessable
+from api.problems import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from api.schemas.tasks import ResumeDecision, ResumeLinkCreate, TaskComplete
 from api.services import executions as execution_service
 from api.services import graphs as graph_service
+from api.services import one_or_404
+from auterity import audit
 from auterity.graph import naming
+from auterity.graph.model import parse_duration
 from auterity.graph.run import UPDATE_COMPLETE_TASK, TaskCompletion, TaskDecision
 from auterity.models import utcnow
-from auterity.models.tasks import HumanTask
+from auterity.models.tasks import TASK_STATUSES, HumanTask
 from auterity.security.crypto import KeyRing
+from auterity.security.principal import Actor, Principal
+from auterity.security.scoping import set_tenant
 from auterity.settings import Settings
 
 RESUME_AUDIENCE = "auterity-task-resume"
 ALGORITHM = "HS256"
+SEES_ALL = {"owner", "admin"}
 
 
 @dataclass(frozen=True)
@@ -157,3 +171,135 @@ async def complete(
     task.completed_by = actor
     task.completed_at = utcnow()
     return completion
+
+
+# --- the inbox ------------------------------------------------------------------------------
+
+
+def identities(principal: Principal) -> set[str]:
+    """How assignees may name this principal: `user:<email>` and `role:<name>`."""
+    return {f"user:{principal.name}"} | {f"role:{role}" for role in principal.roles}
+
+
+def may_act(principal: Principal, task: HumanTask) -> bool:
+    return bool(SEES_ALL & set(principal.roles)) or bool(
+        identities(principal) & set(task.assignees)
+    )
+
+
+def get_task(session: Session, task_id: str) -> HumanTask:
+    return one_or_404(session, HumanTask, task_id, f"task '{task_id}'")
+
+
+def list_inbox(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str,
+    execution_id: str | None,
+    limit: int,
+) -> list[HumanTask]:
+    """The tasks the principal may act on, newest first."""
+    if status not in TASK_STATUSES:
+        raise Unprocessable(
+            f"status must be one of {', '.join(TASK_STATUSES)}",
+            errors=[{"loc": ["query", "status"], "msg": "unknown status"}],
+        )
+    query = select(HumanTask).where(HumanTask.status == status)
+    if execution_id:
+        query = query.where(HumanTask.execution_id == execution_id)
+    tasks = session.scalars(query.order_by(HumanTask.created_at.desc()))
+    return [task for task in tasks if may_act(principal, task)][:limit]
+
+
+def _assigned(principal: Principal, task: HumanTask) -> None:
+    if not may_act(principal, task):
+        raise Forbidden(f"task '{task.id}' is assigned to {', '.join(task.assignees)}")
+
+
+async def complete_task(
+    session: Session,
+    client: Client,
+    principal: Principal,
+    task_id: str,
+    body: TaskComplete,
+    context: audit.AuditContext,
+) -> HumanTask:
+    """Decide a task as a signed-in principal; recorded once the run accepted it."""
+    task = get_task(session, task_id)
+    _assigned(principal, task)
+    actor = f"user:{principal.name}" if principal.kind == "user" else f"api_key:{principal.id}"
+    await ensure_not_starter(session, client, task, principal.tenant_slug, actor, principal.id)
+    completion = await complete(
+        session, client, task, principal.tenant_slug, decision=body.decision,
+        comment=body.comment, data=body.data, actor=actor,
+    )  # fmt: skip
+    audit.record(
+        session, principal, "task.complete", request=context,
+        targets=[audit.Target("task", task_id, task.title),
+                 audit.Target("execution", task.execution_id)],
+        details={"decision": completion.decision, "node": task.node_id},
+    )  # fmt: skip
+    return task
+
+
+# --- resume links ---------------------------------------------------------------------------
+
+
+def create_resume_link(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    task_id: str,
+    body: ResumeLinkCreate,
+    context: audit.AuditContext,
+) -> tuple[str, datetime]:
+    """A signed token (and its expiry) that lets one assignee decide a pending task."""
+    task = get_task(session, task_id)
+    if task.status != "pending":
+        raise Conflict(f"task '{task_id}' is already {task.status}")
+    _assigned(principal, task)
+    token, expires = issue_resume_token(
+        settings, task, principal.tenant_slug, body.assignee, parse_duration(body.expires_in)
+    )
+    audit.record(
+        session, principal, "task.resume_link", request=context,
+        targets=[audit.Target("task", task_id, task.title)],
+        details={"assignee": body.assignee, "expires_at": expires.isoformat()},
+    )  # fmt: skip
+    return token, expires
+
+
+def resumable(session: Session, settings: Settings, token: str) -> tuple[ResumeClaims, HumanTask]:
+    """The task a resume token names, with the session scoped to its tenant (the link is
+    the credential); 401 for a bad token, 404 when the task is gone."""
+    claims = read_resume_token(settings, token)
+    set_tenant(session, claims.tenant_id)
+    task = session.get(HumanTask, claims.task_id)
+    if task is None:
+        raise NotFound("the task of this link no longer exists")
+    return claims, task
+
+
+async def complete_by_link(
+    session: Session,
+    settings: Settings,
+    client: Client,
+    body: ResumeDecision,
+    context: audit.AuditContext,
+) -> HumanTask:
+    """Decide a task through a resume link; the link's assignee is recorded as approver."""
+    claims, task = resumable(session, settings, body.token)
+    await ensure_not_starter(session, client, task, claims.tenant_slug, claims.actor, None)
+    completion = await complete(
+        session, client, task, claims.tenant_slug, decision=body.decision,
+        comment=body.comment, data=body.data, actor=claims.actor,
+    )  # fmt: skip
+    audit.record(
+        session, Actor(type="user", id=None, name=claims.actor.removeprefix("user:")),
+        "task.complete", request=context,
+        targets=[audit.Target("task", task.id, task.title),
+                 audit.Target("execution", task.execution_id)],
+        details={"decision": completion.decision, "node": task.node_id, "via": "resume_link"},
+    )  # fmt: skip
+    return task

@@ -1,45 +1,173 @@
-"""Webhook triggers: sealed signing secrets, signature checks, and inputs mapped from a delivery.
+"""Webhook triggers: a graph (and optionally a pinned version) with a sealed signing secret
+and an optional mapping from a delivery to the graph's inputs, checked when saved.
 
-A delivery is signed like this (the secret is the whole `whsec_…` string, as UTF-8):
-
-    signature = hex(HMAC-SHA256(secret, f"{timestamp}.".encode() + raw_body))
-    X-Auterity-Signature: t=<timestamp>,v1=<signature>
-
-`timestamp` is Unix seconds; a delivery more than `REPLAY_WINDOW` away from the
-server's clock (older or in the future) is refused, and an identical delivery
-inside the window maps onto the same execution, so a replay starts nothing new.
+How deliveries are signed, checked and turned into runs is `api.services.hooks`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.problems import NotFound, Unauthorized, Unprocessable
-from auterity.graph.expressions import ExpressionError, referenced_names, render_value
+from api.problems import Unauthorized, Unprocessable
+from api.schemas.hooks import hook_url
+from api.schemas.triggers import TriggerCreate, TriggerUpdate
+from api.services import graphs as graph_service
+from api.services import one_or_404
+from auterity import audit
+from auterity.graph.expressions import ExpressionError, referenced_names
+from auterity.graph.model import Graph
 from auterity.models.base import utcnow
-from auterity.models.tenancy import Tenant
-from auterity.models.triggers import WebhookTrigger
+from auterity.models.triggers import WebhookTrigger, new_trigger_id
 from auterity.security.crypto import DecryptionError, KeyRing
-from auterity.security.scoping import set_tenant, set_webhook_lookup, unscoped
+from auterity.security.principal import Principal
 from auterity.settings import Settings
 
-SIGNATURE_HEADER = "X-Auterity-Signature"
-SIGNATURE_SCHEME = "v1"
-REPLAY_WINDOW = timedelta(minutes=5)
 SECRET_PREFIX = "whsec_"
 TEMPLATE_ROOTS = ("body", "headers", "query")
-HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-HOOK_PATH = "/v1/hooks/{trigger_id}"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A trigger as its sender sees it: the row, where deliveries go, and its signing secret
+    when it was just issued (it is shown once)."""
+
+    trigger: WebhookTrigger
+    url: str
+    secret: str | None = None
+
+    @classmethod
+    def of(cls, trigger: WebhookTrigger, settings: Settings, secret: str | None = None) -> Webhook:
+        return cls(trigger, hook_url(settings, trigger.id), secret)
+
+
+# --- the tenant's triggers ----------------------------------------------------------------
+
+
+def get_trigger(session: Session, trigger_id: str) -> WebhookTrigger:
+    """One of the session tenant's triggers, or 404."""
+    return one_or_404(session, WebhookTrigger, trigger_id, f"trigger '{trigger_id}'")
+
+
+def list_triggers(
+    session: Session, *, graph_id: str | None, limit: int, offset: int
+) -> list[WebhookTrigger]:
+    query = select(WebhookTrigger)
+    if graph_id:
+        query = query.where(WebhookTrigger.graph_id == graph_id)
+    query = query.order_by(WebhookTrigger.created_at.desc(), WebhookTrigger.id)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def create_trigger(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    body: TriggerCreate,
+    context: audit.AuditContext,
+) -> Webhook:
+    """A webhook trigger with a new signing secret (returned this once)."""
+    version_id = check_target(session, body.graph_id, body.version, body.inputs)
+    trigger = WebhookTrigger(
+        id=new_trigger_id(), tenant_id=principal.tenant_id, name=body.name,
+        graph_id=body.graph_id, version_id=version_id, inputs=body.inputs,
+        enabled=body.enabled, created_by=principal.name,
+    )  # fmt: skip
+    secret = new_secret()
+    seal_secret(keyring(settings), trigger, secret)
+    session.add(trigger)
+    session.flush()
+    audit.record(
+        session, principal, "trigger.create", request=context,
+        targets=[audit.Target("trigger", trigger.id, trigger.name),
+                 audit.Target("graph", trigger.graph_id)],
+        details={"version_id": version_id, "mapped_inputs": sorted(body.inputs or {}),
+                 "enabled": trigger.enabled},
+    )  # fmt: skip
+    return Webhook.of(trigger, settings, secret)
+
+
+def update_trigger(
+    session: Session,
+    principal: Principal,
+    trigger_id: str,
+    body: TriggerUpdate,
+    context: audit.AuditContext,
+) -> WebhookTrigger:
+    """Rename, retarget, re-pin, remap, enable or disable a trigger; its secret is kept."""
+    sent = body.model_fields_set
+    trigger = get_trigger(session, trigger_id)
+    graph_id = body.graph_id or trigger.graph_id
+    inputs = body.inputs if "inputs" in sent else trigger.inputs
+    if "version" in sent:
+        version = body.version
+    elif graph_id != trigger.graph_id:
+        version = None  # a pinned version belongs to the old graph
+    else:
+        version = trigger.version_id
+    trigger.version_id = check_target(session, graph_id, version, inputs)
+    trigger.graph_id, trigger.inputs = graph_id, inputs
+    if body.name is not None:
+        trigger.name = body.name
+    if body.enabled is not None:
+        trigger.enabled = body.enabled
+    trigger.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session, principal, "trigger.update", request=context,
+        targets=[audit.Target("trigger", trigger.id, trigger.name)],
+        details={"changed": sorted(sent), "enabled": trigger.enabled},
+    )  # fmt: skip
+    return trigger
+
+
+def delete_trigger(
+    session: Session, principal: Principal, trigger_id: str, context: audit.AuditContext
+) -> None:
+    """Delete a trigger; its URL answers 404 from now on."""
+    trigger = get_trigger(session, trigger_id)
+    session.delete(trigger)
+    session.flush()
+    audit.record(
+        session, principal, "trigger.delete", request=context,
+        targets=[audit.Target("trigger", trigger.id, trigger.name)],
+    )  # fmt: skip
+
+
+def rotate_secret(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    trigger_id: str,
+    context: audit.AuditContext,
+) -> Webhook:
+    """Issue a new signing secret (returned this once); the old one stops working at once."""
+    trigger = get_trigger(session, trigger_id)
+    secret = new_secret()
+    seal_secret(keyring(settings), trigger, secret)
+    trigger.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session, principal, "trigger.rotate_secret", request=context,
+        targets=[audit.Target("trigger", trigger.id, trigger.name)],
+    )  # fmt: skip
+    return Webhook.of(trigger, settings, secret)
+
+
+def check_target(
+    session: Session, graph_id: str, version: str | None, inputs: dict[str, Any] | None
+) -> str | None:
+    """Resolve the graph (404) and version, check the mapping (422); the pinned version id."""
+    resolved = graph_service.get_version(session, graph_id, version)
+    if inputs is not None:
+        check_input_templates(inputs)
+        check_mapping_covers(Graph.model_validate(resolved.definition).inputs, inputs)
+    return resolved.version_id if version is not None else None
 
 
 # --- the signing secret -------------------------------------------------------------------
@@ -68,110 +196,6 @@ def open_secret(ring: KeyRing, trigger: WebhookTrigger) -> str:
     return ring.decrypt(trigger.secret_key_id, trigger.secret_ciphertext, _aad(trigger))
 
 
-def hook_url(settings: Settings, trigger_id: str) -> str:
-    """Where the trigger receives deliveries; absolute when `AUTERITY_PUBLIC_URL` is set."""
-    path = HOOK_PATH.format(trigger_id=trigger_id)
-    return settings.public_url.rstrip("/") + path if settings.public_url else path
-
-
-# --- signatures ---------------------------------------------------------------------------
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The hex HMAC-SHA256 of `"{timestamp}." + body` under `secret`."""
-    message = f"{timestamp}.".encode() + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def signature_header(secret: str, timestamp: int, body: bytes) -> str:
-    """The `X-Auterity-Signature` value a sender puts on a delivery."""
-    return f"t={timestamp},{SIGNATURE_SCHEME}={sign(secret, timestamp, body)}"
-
-
-@dataclass(frozen=True)
-class Signature:
-    timestamp: int
-    digests: tuple[str, ...]
-
-
-def parse_signature(header: str | None) -> Signature:
-    """`t=<unix seconds>,v1=<hex>[,v1=<hex>…]`; anything else is a 401 saying what is wrong."""
-    if not header:
-        raise Unauthorized(f"send the {SIGNATURE_HEADER} header: t=<unix seconds>,v1=<hex hmac>")
-    timestamp: int | None = None
-    digests: list[str] = []
-    for part in header.split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
-            timestamp = int(value)
-        elif key == SIGNATURE_SCHEME and value:
-            digests.append(value.lower())
-    if timestamp is None or not digests:
-        raise Unauthorized(
-            f"{SIGNATURE_HEADER} is malformed: expected t=<unix seconds>,v1=<hex hmac>"
-        )
-    return Signature(timestamp, tuple(digests))
-
-
-def verify(secret: str, header: str | None, body: bytes, now: datetime) -> str:
-    """The delivery's signature, checked: inside the replay window and matching in constant
-    time. Returns the canonical signature (what the server computed), never a sender's extra."""
-    signature = parse_signature(header)
-    skew = abs(now.timestamp() - signature.timestamp)
-    if skew > REPLAY_WINDOW.total_seconds():
-        raise Unauthorized(
-            f"the signature timestamp is {int(skew)}s away from the server clock; "
-            f"deliveries are accepted within {int(REPLAY_WINDOW.total_seconds())}s"
-        )
-    expected = sign(secret, signature.timestamp, body)
-    matched = False
-    for digest in signature.digests:
-        matched |= hmac.compare_digest(expected, digest)
-    if not matched:
-        raise Unauthorized("the signature does not match the body and the trigger's secret")
-    return expected
-
-
-# --- finding a trigger --------------------------------------------------------------------
-
-
-def get_trigger(session: Session, trigger_id: str) -> WebhookTrigger:
-    """One of the session tenant's triggers, or 404."""
-    trigger = session.get(WebhookTrigger, trigger_id)
-    if trigger is None:
-        raise NotFound(f"trigger '{trigger_id}' not found")
-    return trigger
-
-
-def list_triggers(
-    session: Session, *, graph_id: str | None, limit: int, offset: int
-) -> list[WebhookTrigger]:
-    query = select(WebhookTrigger)
-    if graph_id:
-        query = query.where(WebhookTrigger.graph_id == graph_id)
-    query = query.order_by(WebhookTrigger.created_at.desc(), WebhookTrigger.id)
-    return list(session.scalars(query.limit(limit).offset(offset)))
-
-
-def delivery_target(session: Session, trigger_id: str) -> tuple[WebhookTrigger, Tenant]:
-    """The enabled trigger a public delivery names, with the session scoped to its tenant.
-
-    There is no principal yet: the trigger is found by id alone (on PostgreSQL,
-    through the narrow `delivered_webhook` policy), then the session is scoped to
-    its tenant. Unknown and disabled triggers are both 404.
-    """
-    set_webhook_lookup(session, trigger_id)
-    query = select(WebhookTrigger).where(WebhookTrigger.id == trigger_id)
-    trigger = session.scalar(unscoped(query))
-    if trigger is None or not trigger.enabled:
-        raise NotFound(f"trigger '{trigger_id}' not found or disabled")
-    set_tenant(session, trigger.tenant_id)
-    tenant = session.get(Tenant, trigger.tenant_id)
-    if tenant is None:
-        raise NotFound(f"trigger '{trigger_id}' not found or disabled")
-    return trigger, tenant
-
-
 def trigger_secret(ring: KeyRing, trigger: WebhookTrigger) -> str:
     """The trigger's signing secret; a secret sealed by a dropped key refuses every delivery."""
     try:
@@ -182,7 +206,7 @@ def trigger_secret(ring: KeyRing, trigger: WebhookTrigger) -> str:
         ) from None
 
 
-# --- mapping a delivery to inputs ---------------------------------------------------------
+# --- checking a mapping ------------------------------------------------------------------
 
 
 def _strings(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -236,66 +260,3 @@ def check_mapping_covers(schema: Mapping[str, Any], templates: Mapping[str, Any]
         ]
     if errors:
         raise Unprocessable(f"input '{errors[0]['loc'][2]}': {errors[0]['msg']}", errors=errors)
-
-
-def parse_body(raw: bytes) -> Any:
-    """The delivery's JSON body (None when empty); anything else is a 422 saying where."""
-    if not raw.strip():
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unprocessable(
-            "the body is not UTF-8 JSON", errors=[{"loc": ["body"], "msg": "not UTF-8"}]
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        message = f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        raise Unprocessable(message, errors=[{"loc": ["body"], "msg": message}]) from None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What a mapping template sees: `body`, `headers` (lower-case names) and `query`."""
-
-    body: Any
-    headers: dict[str, str]
-    query: dict[str, str]
-
-    @classmethod
-    def of(cls, body: Any, headers: Mapping[str, str], query: Mapping[str, str]) -> Delivery:
-        visible = {
-            name.lower(): value
-            for name, value in headers.items()
-            if name.lower() not in HIDDEN_HEADERS
-        }
-        return cls(body=body, headers=visible, query=dict(query))
-
-    def scope(self) -> dict[str, Any]:
-        return {"body": self.body, "headers": self.headers, "query": self.query}
-
-
-def map_inputs(templates: Mapping[str, Any] | None, delivery: Delivery) -> dict[str, Any]:
-    """The run's inputs: each template rendered over the delivery, or the body itself."""
-    if templates is None:
-        if delivery.body is None:
-            return {}
-        if not isinstance(delivery.body, dict):
-            raise Unprocessable(
-                "this trigger has no inputs mapping, so the body must be a JSON object "
-                f"of the graph's inputs, not {type(delivery.body).__name__}",
-                errors=[{"loc": ["body"], "msg": "expected a JSON object"}],
-            )
-        return delivery.body
-    inputs: dict[str, Any] = {}
-    scope = delivery.scope()
-    for name, template in templates.items():
-        try:
-            inputs[name] = render_value(template, scope)
-        except ExpressionError as error:
-            raise Unprocessable(
-                f"input '{name}' could not be mapped from the delivery: {error}",
-                errors=[{"loc": ["inputs", name], "msg": str(error)}],
-            ) from None
-    return inputs

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from enum import StrEnum
 
-PERMISSIONS: tuple[str, ...] = (
-    "graphs:read",
-    "graphs:write",
-    "executions:read",
-    "executions:start",
-    "executions:cancel",
-    "tasks:complete",
-    "templates:write",
-    "triggers:manage",
-    "secrets:manage",
-    "budgets:manage",
-    "audit:read",
-    "users:manage",
-    "sso:manage",
-)
+
+class Permission(StrEnum):
+    """What a role (or an API key's scope) grants; the values are stored and sent as is."""
+
+    GRAPHS_READ = "graphs:read"
+    GRAPHS_WRITE = "graphs:write"
+    EXECUTIONS_READ = "executions:read"
+    EXECUTIONS_START = "executions:start"
+    EXECUTIONS_CANCEL = "executions:cancel"
+    TASKS_COMPLETE = "tasks:complete"
+    TEMPLATES_WRITE = "templates:write"
+    TRIGGERS_MANAGE = "triggers:manage"
+    SECRETS_MANAGE = "secrets:manage"
+    BUDGETS_MANAGE = "budgets:manage"
+    AUDIT_READ = "audit:read"
+    USERS_MANAGE = "users:manage"
+    SSO_MANAGE = "sso:manage"
+
+
+PERMISSIONS: tuple[str, ...] = tuple(Permission)
 PERMISSION_SET = frozenset(PERMISSIONS)
 
 BUILTIN_ROLES: dict[str, frozenset[str]] = {
@@ -27,28 +33,31 @@ BUILTIN_ROLES: dict[str, frozenset[str]] = {
     "admin": PERMISSION_SET,
     "editor": frozenset(
         {
-            "graphs:read",
-            "graphs:write",
-            "executions:read",
-            "executions:start",
-            "executions:cancel",
-            "tasks:complete",
-            "templates:write",
-            "triggers:manage",
+            Permission.GRAPHS_READ,
+            Permission.GRAPHS_WRITE,
+            Permission.EXECUTIONS_READ,
+            Permission.EXECUTIONS_START,
+            Permission.EXECUTIONS_CANCEL,
+            Permission.TASKS_COMPLETE,
+            Permission.TEMPLATES_WRITE,
+            Permission.TRIGGERS_MANAGE,
         }
     ),
     "operator": frozenset(
         {
-            "graphs:read",
-            "executions:read",
-            "executions:start",
-            "executions:cancel",
-            "tasks:complete",
+            Permission.GRAPHS_READ,
+            Permission.EXECUTIONS_READ,
+            Permission.EXECUTIONS_START,
+            Permission.EXECUTIONS_CANCEL,
+            Permission.TASKS_COMPLETE,
         }
     ),
-    "approver": frozenset({"graphs:read", "executions:read", "tasks:complete"}),
-    "viewer": frozenset({"graphs:read", "executions:read"}),
+    "approver": frozenset(
+        {Permission.GRAPHS_READ, Permission.EXECUTIONS_READ, Permission.TASKS_COMPLETE}
+    ),
+    "viewer": frozenset({Permission.GRAPHS_READ, Permission.EXECUTIONS_READ}),
 }
+
 BUILTIN_DESCRIPTIONS = {
     "owner": "Everything, including granting and removing the owner role.",
     "admin": "Everything except granting or removing the owner role.",

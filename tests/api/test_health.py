@@ -50,26 +50,3 @@ async def test_readyz_is_503_when_the_database_is_down(tmp_path, temporal_addres
     body = response.json()
     assert body["checks"]["database"]["status"] == "down"
     assert body["checks"]["temporal"]["status"] == "ok"
-
-
-async def test_unknown_path_is_problem_json(api: httpx.AsyncClient) -> None:
-    response = await api.get("/v1/nothing-here")
-    assert response.status_code == 404
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["status"] == 404
-
-
-async def test_oversized_bodies_get_413(api: httpx.AsyncClient) -> None:
-    response = await api.post(
-        "/v1/graphs", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
-        headers={"content-type": "application/json"},
-    )  # fmt: skip
-    assert response.status_code == 413
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["detail"] == "request body exceeds 1048576 bytes"
-
-
-async def test_metrics_count_requests(api: httpx.AsyncClient) -> None:
-    await api.get("/healthz")
-    metrics = (await api.get("/metrics")).text
-    assert 'auterity_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Member
-from tests.api.sso_support import (
+from tests.api.sso.support import (
     MAPPINGS,
     SsoTenant,
     fixture_shared_tenant,  # noqa: F401 - fixture

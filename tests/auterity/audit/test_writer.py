@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from api.problems import ServiceUnavailable
-from api.routes.executions import _write_ahead
 from api.services.executions import start_execution
+from api.services.executions import write_ahead as _write_ahead
 from auterity import audit
 from auterity.bootstrap import create_tenant_with_audit
 from auterity.db import transaction

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.api.sso_support import (
+from tests.api.sso.support import (
     SsoTenant,
     assert_refused,
     configure_oidc,

@@ -16,7 +16,7 @@ from lxml import etree
 from saml2 import BINDING_HTTP_REDIRECT
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 
-from tests.api.sso_support import (
+from tests.api.sso.support import (
     SsoTenant,
     assert_refused,
     configure_saml,

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from tests.api.conftest import Member, login
-from tests.api.sso_support import (
+from tests.api.sso.support import (
     SsoTenant,
     configure_oidc,
     configure_saml,

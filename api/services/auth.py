@@ -1,0 +1,134 @@
+"""Signing in and out: password login, refresh-token rotation, logout, the caller's identity.
+
+The rules themselves (rate limits, rotation, reuse detection) are the kernel's
+(`auterity.security.login`, `auterity.security.authentication`); this module turns
+their refusals into problems and puts what happened on the audit trail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.problems import Forbidden, TooManyRequests, Unauthorized, Unprocessable
+from api.schemas.auth import LoginBody, TokenPair
+from auterity import audit
+from auterity.db import transaction
+from auterity.models.identity import AuthSession
+from auterity.models.tenancy import Tenant
+from auterity.secrets import bind_keyring, keyring
+from auterity.security.accounts import tenant_by_id
+from auterity.security.authentication import (
+    AuthenticationFailed,
+    RefreshTokenReused,
+    revoke_session,
+    rotate_refresh_token,
+)
+from auterity.security.login import LoginRefused, password_login
+from auterity.security.principal import Actor, Principal
+from auterity.settings import Settings
+
+REFRESH_REFUSED = "the refresh token is invalid, expired or revoked"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, with their tenant."""
+
+    principal: Principal
+    tenant: Tenant
+
+
+def login(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    body: LoginBody,
+    context: audit.AuditContext,
+) -> TokenPair:
+    """Tokens for a correct password; 401, 403 (the tenant requires SSO), 422 (which
+    tenant?) or 429 (too many failures)."""
+    try:
+        result = password_login(
+            sessions,
+            settings,
+            email=body.email,
+            password=body.password,
+            tenant_slug=body.tenant,
+            request=context,
+            now=datetime.now(UTC),
+        )
+    except LoginRefused as refused:
+        if refused.status == 429:
+            retry_after = str(refused.retry_after or 60)
+            raise TooManyRequests(refused.detail, headers={"Retry-After": retry_after}) from None
+        if refused.status == 422:
+            raise Unprocessable(refused.detail, errors=refused.errors) from None
+        if refused.status == 403:  # the tenant requires SSO
+            raise Forbidden(refused.detail) from None
+        raise Unauthorized(refused.detail) from None
+    return TokenPair(
+        access_token=result.tokens.access_token,
+        refresh_token=result.tokens.refresh_token,
+        tenant=result.tenant.slug,
+    )
+
+
+def refresh(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    refresh_token: str,
+    context: audit.AuditContext,
+) -> TokenPair:
+    """Rotate a refresh token; a reused one revokes its session (recorded) and is a 401."""
+    reused: RefreshTokenReused | None = None
+    try:
+        with transaction(sessions) as session:
+            bind_keyring(session, keyring(settings))
+            try:
+                issued, principal = rotate_refresh_token(
+                    session, settings, refresh_token, datetime.now(UTC)
+                )
+            except RefreshTokenReused as exc:
+                reused = exc
+                audit.record(
+                    session,
+                    Actor(type="user", id=exc.user_id),
+                    "auth.refresh_token_reused",
+                    targets=[audit.Target("session", exc.session_id)],
+                    details={"revoked": "session"},
+                    request=context,
+                    outcome="denied",
+                )
+    except AuthenticationFailed:
+        raise Unauthorized(REFRESH_REFUSED) from None
+    if reused is not None:
+        raise Unauthorized(REFRESH_REFUSED)
+    return TokenPair(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        tenant=principal.tenant_slug,
+    )
+
+
+def logout(session: Session, principal: Principal, context: audit.AuditContext) -> None:
+    """End the caller's session; an API key has none (422)."""
+    if principal.session_id is None:
+        raise Unprocessable("API keys have no session; revoke them through /v1/api-keys")
+    auth = session.scalars(select(AuthSession).where(AuthSession.id == principal.session_id)).one()
+    revoke_session(session, auth, "logout", datetime.now(UTC))
+    audit.record(
+        session,
+        principal,
+        "auth.logout",
+        targets=[audit.Target("session", auth.id)],
+        request=context,
+    )
+
+
+def caller(session: Session, principal: Principal) -> Caller:
+    tenant = tenant_by_id(session, principal.tenant_id)
+    assert tenant is not None
+    return Caller(principal, tenant)

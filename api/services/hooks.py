@@ -1,0 +1,240 @@
+"""Webhook deliveries: signature checks, inputs mapped from a delivery, the run it starts.
+
+A delivery is signed like this (the secret is the whole `whsec_…` string, as UTF-8):
+
+    signature = hex(HMAC-SHA256(secret, f"{timestamp}.".encode() + raw_body))
+    X-Auterity-Signature: t=<timestamp>,v1=<signature>
+
+`timestamp` is Unix seconds; a delivery more than `REPLAY_WINDOW` away from the
+server's clock (older or in the future) is refused, and an identical delivery
+inside the window maps onto the same execution, so a replay starts nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from api.problems import NotFound, Unauthorized, Unprocessable
+from api.schemas.hooks import SIGNATURE_HEADER, HookAccepted
+from api.services import executions
+from api.services import triggers as trigger_service
+from auterity import audit
+from auterity.graph import naming
+from auterity.graph.expressions import ExpressionError, render_value
+from auterity.models.tenancy import Tenant
+from auterity.models.triggers import WebhookTrigger
+from auterity.secrets import bind_keyring
+from auterity.secrets import keyring as secrets_keyring
+from auterity.security.principal import Actor
+from auterity.security.scoping import set_tenant, set_webhook_lookup, unscoped
+from auterity.settings import Settings
+
+log = logging.getLogger("auterity.webhooks")
+
+SIGNATURE_SCHEME = "v1"
+REPLAY_WINDOW = timedelta(minutes=5)
+HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+async def deliver(
+    session: Session,
+    settings: Settings,
+    client: Client,
+    trigger_id: str,
+    read_body: Callable[[], Awaitable[bytes]],
+    *,
+    signature: str | None,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    delivery_key: str | None,
+    context: audit.AuditContext,
+) -> HookAccepted:
+    """Start a run from a signed delivery; a delivery seen before (same `delivery_key`, or
+    the same signature) returns the execution it started, with `created: false`.
+
+    The body is read (`read_body`) only once the trigger is known to exist."""
+    trigger, tenant = delivery_target(session, trigger_id)
+    raw = await read_body()
+    secret = trigger_service.trigger_secret(trigger_service.keyring(settings), trigger)
+    canonical = verify(secret, signature, raw, datetime.now(UTC))
+    delivery = Delivery.of(parse_body(raw), headers, query)
+    inputs = map_inputs(trigger.inputs, delivery)
+    version = executions.runnable(session, trigger.graph_id, trigger.version_id)
+    run = executions.run_input(
+        session, tenant.slug, version, inputs, trigger=naming.Trigger.WEBHOOK
+    )
+    key = delivery_key or f"signature:{canonical}"
+    started = await executions.start_execution(
+        client, settings.task_queue, run, idempotency_key=f"webhook:{trigger.id}:{key}",
+        memo={"started_by": f"webhook:{trigger.id}", "trigger_id": trigger.id},
+    )  # fmt: skip
+    if not started.created:
+        return HookAccepted(execution_id=started.execution_id, created=False)
+    bind_keyring(session, secrets_keyring(settings))
+    audit.record(
+        session, Actor.system(f"webhook:{trigger.id}"), "execution.start", request=context,
+        targets=[audit.Target("execution", started.execution_id),
+                 audit.Target("graph", trigger.graph_id),
+                 audit.Target("trigger", trigger.id, trigger.name)],
+        details={"trigger": "webhook", "version_id": version.version_id,
+                 "idempotency_key": bool(delivery_key)},
+    )  # fmt: skip
+    log.info("webhook %s started %s", trigger.id, started.execution_id)
+    return HookAccepted(execution_id=started.execution_id, created=True)
+
+
+# --- finding the trigger ------------------------------------------------------------------
+
+
+def delivery_target(session: Session, trigger_id: str) -> tuple[WebhookTrigger, Tenant]:
+    """The enabled trigger a public delivery names, with the session scoped to its tenant.
+
+    There is no principal yet: the trigger is found by id alone (on PostgreSQL,
+    through the narrow `delivered_webhook` policy), then the session is scoped to
+    its tenant. Unknown and disabled triggers are both 404.
+    """
+    set_webhook_lookup(session, trigger_id)
+    query = select(WebhookTrigger).where(WebhookTrigger.id == trigger_id)
+    trigger = session.scalar(unscoped(query))
+    if trigger is None or not trigger.enabled:
+        raise NotFound(f"trigger '{trigger_id}' not found or disabled")
+    set_tenant(session, trigger.tenant_id)
+    tenant = session.get(Tenant, trigger.tenant_id)
+    if tenant is None:
+        raise NotFound(f"trigger '{trigger_id}' not found or disabled")
+    return trigger, tenant
+
+
+# --- signatures ---------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The hex HMAC-SHA256 of `"{timestamp}." + body` under `secret`."""
+    message = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    """The `X-Auterity-Signature` value a sender puts on a delivery."""
+    return f"t={timestamp},{SIGNATURE_SCHEME}={sign(secret, timestamp, body)}"
+
+
+@dataclass(frozen=True)
+class Signature:
+    timestamp: int
+    digests: tuple[str, ...]
+
+
+def parse_signature(header: str | None) -> Signature:
+    """`t=<unix seconds>,v1=<hex>[,v1=<hex>…]`; anything else is a 401 saying what is wrong."""
+    if not header:
+        raise Unauthorized(f"send the {SIGNATURE_HEADER} header: t=<unix seconds>,v1=<hex hmac>")
+    timestamp: int | None = None
+    digests: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == SIGNATURE_SCHEME and value:
+            digests.append(value.lower())
+    if timestamp is None or not digests:
+        raise Unauthorized(
+            f"{SIGNATURE_HEADER} is malformed: expected t=<unix seconds>,v1=<hex hmac>"
+        )
+    return Signature(timestamp, tuple(digests))
+
+
+def verify(secret: str, header: str | None, body: bytes, now: datetime) -> str:
+    """The delivery's signature, checked: inside the replay window and matching in constant
+    time. Returns the canonical signature (what the server computed), never a sender's extra."""
+    signature = parse_signature(header)
+    skew = abs(now.timestamp() - signature.timestamp)
+    if skew > REPLAY_WINDOW.total_seconds():
+        raise Unauthorized(
+            f"the signature timestamp is {int(skew)}s away from the server clock; "
+            f"deliveries are accepted within {int(REPLAY_WINDOW.total_seconds())}s"
+        )
+    expected = sign(secret, signature.timestamp, body)
+    matched = False
+    for digest in signature.digests:
+        matched |= hmac.compare_digest(expected, digest)
+    if not matched:
+        raise Unauthorized("the signature does not match the body and the trigger's secret")
+    return expected
+
+
+# --- mapping a delivery to inputs ---------------------------------------------------------
+
+
+def parse_body(raw: bytes) -> Any:
+    """The delivery's JSON body (None when empty); anything else is a 422 saying where."""
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unprocessable(
+            "the body is not UTF-8 JSON", errors=[{"loc": ["body"], "msg": "not UTF-8"}]
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        message = f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        raise Unprocessable(message, errors=[{"loc": ["body"], "msg": message}]) from None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a mapping template sees: `body`, `headers` (lower-case names) and `query`."""
+
+    body: Any
+    headers: dict[str, str]
+    query: dict[str, str]
+
+    @classmethod
+    def of(cls, body: Any, headers: Mapping[str, str], query: Mapping[str, str]) -> Delivery:
+        visible = {
+            name.lower(): value
+            for name, value in headers.items()
+            if name.lower() not in HIDDEN_HEADERS
+        }
+        return cls(body=body, headers=visible, query=dict(query))
+
+    def scope(self) -> dict[str, Any]:
+        return {"body": self.body, "headers": self.headers, "query": self.query}
+
+
+def map_inputs(templates: Mapping[str, Any] | None, delivery: Delivery) -> dict[str, Any]:
+    """The run's inputs: each template rendered over the delivery, or the body itself."""
+    if templates is None:
+        if delivery.body is None:
+            return {}
+        if not isinstance(delivery.body, dict):
+            raise Unprocessable(
+                "this trigger has no inputs mapping, so the body must be a JSON object "
+                f"of the graph's inputs, not {type(delivery.body).__name__}",
+                errors=[{"loc": ["body"], "msg": "expected a JSON object"}],
+            )
+        return delivery.body
+    inputs: dict[str, Any] = {}
+    scope = delivery.scope()
+    for name, template in templates.items():
+        try:
+            inputs[name] = render_value(template, scope)
+        except ExpressionError as error:
+            raise Unprocessable(
+                f"input '{name}' could not be mapped from the delivery: {error}",
+                errors=[{"loc": ["inputs", name], "msg": str(error)}],
+            ) from None
+    return inputs
