@@ -70,7 +70,7 @@ class AuditActivities:
                         "broken_entry_id": broken.verification.broken_entry_id,
                         "reason": broken.verification.reason,
                     },
-                    outcome="failure",
+                    outcome=audit.Outcome.FAILURE,
                 )
                 return None
             if deleted:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -27,6 +27,19 @@ app.add_typer(temporal_app, name="temporal")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process without finalizing the interpreter.
+
+    A command that started the Temporal client's runtime must not let Python finalize
+    while the runtime's threads may still call back into it: that can abort or crash
+    the process (temporalio/sdk-python#300), turning a clean exit 0 or 2 into 134 or
+    -11."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def one_line_errors(command: F) -> F:
     """Bad configuration or an unreachable dependency: one line naming it, exit 2."""
 
@@ -36,7 +49,7 @@ def one_line_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (ConfigError, DependencyUnavailable) as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(2) from None
+            exit_now(2)
 
     return wrapper  # type: ignore[return-value]
 
@@ -115,13 +128,7 @@ def worker(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     asyncio.run(run_worker(settings))
-    # The worker has drained and closed; end the process now. Letting the interpreter
-    # finalize while the Temporal core's threads still call back into Python can abort
-    # the process (temporalio/sdk-python#300), turning a clean stop into exit 134.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    logging.shutdown()
-    os._exit(0)
+    exit_now(0)  # drained and closed
 
 
 @temporal_app.command("setup")
@@ -138,6 +145,7 @@ def temporal_setup() -> None:
     typer.echo(
         f"search attributes added: {', '.join(added)}" if added else "search attributes present"
     )
+    exit_now(0)
 
 
 @app.command()

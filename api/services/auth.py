@@ -100,7 +100,7 @@ def refresh(
                     targets=[audit.Target("session", exc.session_id)],
                     details={"revoked": "session"},
                     request=context,
-                    outcome="denied",
+                    outcome=audit.Outcome.DENIED,
                 )
     except AuthenticationFailed:
         raise Unauthorized(REFRESH_REFUSED) from None

@@ -258,7 +258,9 @@ async def start(
     version, run = await cache.from_cache(session, prepare)
     workflow_id = naming.run_id(principal.tenant_slug, graph_id, idempotency_key)
 
-    def record(outcome: audit.Outcome = "success", error: str | None = None) -> Awaitable[str]:
+    def record(
+        outcome: audit.Outcome = audit.Outcome.SUCCESS, error: str | None = None
+    ) -> Awaitable[str]:
         details = {"version_id": version.version_id, "idempotency_key": bool(idempotency_key)}
         return writer.append(
             session, principal, "execution.start", request=context, outcome=outcome,
@@ -300,7 +302,9 @@ async def write_ahead(
     except BaseException as exc:
         with contextlib.suppress(Exception):
             await recorded
-            await record("failure", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            await record(
+                audit.Outcome.FAILURE, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            )
         raise
     try:
         await recorded

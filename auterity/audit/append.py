@@ -13,7 +13,8 @@ import contextlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, Unpack
+from enum import StrEnum
+from typing import Any, TypedDict, Unpack
 
 import psycopg
 from psycopg.types.json import Json
@@ -32,7 +33,13 @@ from auterity.redaction import SecretValues, redact
 from auterity.security.principal import Actor, Principal
 from auterity.security.scoping import SET_CONFIG, TENANT_SETTING, current_tenant
 
-Outcome = Literal["success", "failure", "denied"]
+
+class Outcome(StrEnum):
+    """How the action an entry records ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def entry(
     targets: Sequence[Target] = (),
     details: Mapping[str, Any] | None = None,
     request: Any = None,
-    outcome: Outcome = "success",
+    outcome: Outcome = Outcome.SUCCESS,
 ) -> dict[str, Any]:
     """A new entry of the session tenant, redacted, not yet linked into the chain."""
     tenant_id = current_tenant(session)
@@ -129,7 +136,7 @@ def entry(
         "target_id": targets[0].id if targets else None,
         "targets": redact(_plain([target.as_dict() for target in targets]), secrets),
         "context": redact(AuditContext.of(request).as_dict(), secrets),
-        "outcome": outcome,
+        "outcome": Outcome(outcome).value,
         "details": redact(_plain(dict(details or {})), secrets),
     }
 

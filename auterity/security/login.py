@@ -182,5 +182,5 @@ def _audit_failure(
                 targets=[audit.Target("user", user.id, user.email)] if user else [],
                 details={"method": "password", "reason": reason},
                 request=request,
-                outcome="failure" if reason != "rate_limited" else "denied",
+                outcome=audit.Outcome.FAILURE if reason != "rate_limited" else audit.Outcome.DENIED,
             )

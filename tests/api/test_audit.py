@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import uuid
@@ -20,7 +19,6 @@ from activities.audit import AuditActivities
 from auterity import audit
 from auterity.db import make_engine, make_sessionmaker, transaction
 from auterity.graph.contracts import AuditRetentionInput
-from auterity.graph.naming import AUDIT_RETENTION_ID
 from auterity.models.audit import AuditEntry
 from auterity.models.tenancy import Tenant
 from auterity.secrets import bind_keyring, keyring
@@ -28,7 +26,6 @@ from auterity.security.clock import as_utc
 from auterity.security.principal import Actor
 from auterity.settings import Settings
 from tests.api.conftest import Member, login
-from workers.maintenance import ensure_audit_retention_schedule
 from workflows.maintenance import AuditRetentionWorkflow
 
 MemberFactory = Callable[..., Awaitable[Member]]
@@ -251,17 +248,3 @@ async def test_the_retention_workflow_purges_every_tenant_as_the_app_role(
     purged = (await api.get("/v1/audit", headers=owner.headers)).json()["items"]
     assert purged[-1]["action"] == "audit.purged"
     assert purged[-1]["details"]["deleted"] == result.deleted
-
-
-async def test_the_retention_schedule_is_created_once(
-    temporal_client: Client, task_queue: str
-) -> None:
-    try:
-        created = await ensure_audit_retention_schedule(temporal_client, task_queue)
-        again = await ensure_audit_retention_schedule(temporal_client, task_queue)
-        description = await temporal_client.get_schedule_handle(AUDIT_RETENTION_ID).describe()
-        assert description.schedule.spec.intervals[0].every == timedelta(days=1)
-        assert (created, again) in {(True, False), (False, False)}
-    finally:
-        with contextlib.suppress(Exception):
-            await temporal_client.get_schedule_handle(AUDIT_RETENTION_ID).delete()

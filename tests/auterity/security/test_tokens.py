@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -69,3 +69,16 @@ def test_api_keys_parse_strictly() -> None:
     for bad in ("atk_", f"atk_{key_id}", f"atk_{key_id}_short", "atk_XYZ_" + "a" * 40, key + " "):
         assert tokens.parse_api_key(bad) is None
     assert tokens.digest(key) != tokens.digest(key + "x")
+
+
+def test_expiry_is_checked_against_the_clock() -> None:
+    token, expires = tokens.issue_access_token(
+        SETTINGS,
+        user_id="u",
+        tenant_id="t",
+        session_id="s",
+        now=datetime.now(UTC) - tokens.ACCESS_TOKEN_TTL - timedelta(seconds=30),
+    )
+    assert expires < datetime.now(UTC)
+    with pytest.raises(tokens.InvalidToken):
+        tokens.decode_access_token(SETTINGS, token)
