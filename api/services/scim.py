@@ -63,5 +63,7 @@ def _audit_refusal(state: AppState, tenant_id: str, token_id: str | None,
                 "detail": refused.detail[:300],
             },
             request=request,
-            outcome="denied" if refused.status in {401, 403} else "failure",
+            outcome=(
+                audit.Outcome.DENIED if refused.status in {401, 403} else audit.Outcome.FAILURE
+            ),
         )

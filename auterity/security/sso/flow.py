@@ -313,5 +313,5 @@ def audit_refusal(
             action,
             details=details,
             request=request,
-            outcome="failure",
+            outcome=audit.Outcome.FAILURE,
         )
