@@ -1,4 +1,4 @@
-"""FastAPI dependencies as annotated aliases: SessionDep, TemporalDep, SettingsDep."""
+"""FastAPI dependencies as annotated aliases: SessionDep, TemporalDep, SettingsDep, PublicBaseDep."""
 
 from __future__ import annotations
 
@@ -79,3 +79,16 @@ async def get_temporal(connection: HTTPConnection) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def public_base(connection: HTTPConnection) -> str:
+    """The API's public base URL: AUTERITY_PUBLIC_URL, else the one this request came to (the
+    URLs an IdP is given are built from it)."""
+    return (state_of(connection).settings.public_url or str(connection.base_url)).rstrip("/")
+
+
+async def get_public_base(connection: HTTPConnection) -> str:
+    return public_base(connection)
+
+
+PublicBaseDep = Annotated[str, Depends(get_public_base)]

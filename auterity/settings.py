@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         "redaction lists it has read (changes drop them at once; see auterity.cache); 0: off",
     )
 
+    sso_internal_hosts: list[str] = Field(
+        default_factory=list,
+        description="IdP hosts that SSO may reach on internal addresses (an on-premises "
+        "Keycloak); outside production, over http too. Every other IdP URL must be https "
+        "on a public address",
+    )
+
     bootstrap_admin_email: str = "admin@example.com"
     bootstrap_admin_password: SecretStr | None = None
 

@@ -130,6 +130,7 @@ def settings(
         task_queue=f"api-{uuid.uuid4()}",
         model_routes={"default": ["mock/echo"], "normal": ["mock/normal"]},
         egress_allow=DEV_EGRESS_ALLOW.split(","),
+        sso_internal_hosts=["127.0.0.1"],  # the test IdPs listen on loopback
     )
 
 

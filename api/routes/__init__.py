@@ -3,7 +3,8 @@
 Each router's prefix is its resource's collection (`/users`, `/graphs`, …). Three
 resources have a path outside a single collection and spell their paths in full:
 auth (`/auth/…` and `/me`), executions (a run starts under its graph,
-`/graphs/{graph_id}/executions`) and schema (`/schema/graph`, `/node-kinds`).
+`/graphs/{graph_id}/executions`) and schema (`/schema/graph`, `/node-kinds`). SSO
+(`/sso/…`) and SCIM (`/scim/v2/…`) are protocols with paths of their own.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from api.routes import (
     roles,
     schedules,
     schema,
+    scim,
     secrets,
+    sso,
     tasks,
     templates,
     triggers,
@@ -30,6 +33,6 @@ from api.routes import (
 v1 = APIRouter(prefix="/v1")
 for resource in (
     auth, users, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
-    triggers, hooks, schedules,
+    triggers, hooks, schedules, sso, scim,
 ):  # fmt: skip
     v1.include_router(resource.router)

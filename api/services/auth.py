@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.problems import TooManyRequests, Unauthorized, Unprocessable
+from api.problems import Forbidden, TooManyRequests, Unauthorized, Unprocessable
 from api.schemas.auth import LoginBody, TokenPair
 from auterity import audit
 from auterity.db import transaction
@@ -48,7 +48,8 @@ def login(
     body: LoginBody,
     context: audit.AuditContext,
 ) -> TokenPair:
-    """Tokens for a correct password; 401, 422 (which tenant?) or 429 (too many failures)."""
+    """Tokens for a correct password; 401, 403 (the tenant requires SSO), 422 (which
+    tenant?) or 429 (too many failures)."""
     try:
         result = password_login(
             sessions,
@@ -65,6 +66,8 @@ def login(
             raise TooManyRequests(refused.detail, headers={"Retry-After": retry_after}) from None
         if refused.status == 422:
             raise Unprocessable(refused.detail, errors=refused.errors) from None
+        if refused.status == 403:  # the tenant requires SSO
+            raise Forbidden(refused.detail) from None
         raise Unauthorized(refused.detail) from None
     return TokenPair(
         access_token=result.tokens.access_token,

@@ -16,7 +16,7 @@ from api.auth import ensure_grantable
 from api.problems import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas.users import UserCreate, UserUpdate
 from auterity import audit
-from auterity.models.identity import Membership, MembershipRole
+from auterity.models.identity import Membership
 from auterity.models.tenancy import User
 from auterity.security import accounts
 from auterity.security.authentication import revoke_user_sessions
@@ -122,11 +122,7 @@ def update_member(
         ensure_grantable(session, principal, removed | added)
         if OWNER in removed:
             _guard_owner_change(session, principal, membership)
-        kept = {link.role: link for link in membership.role_links}
-        membership.role_links = [
-            kept.get(role) or MembershipRole(tenant_id=membership.tenant_id, role=role)
-            for role in roles
-        ]
+        accounts.set_roles(membership, roles)
         changes["roles"] = {"added": sorted(added), "removed": sorted(removed)}
     if body.is_active is not None and body.is_active != membership.is_active:
         if not body.is_active:
@@ -167,22 +163,12 @@ def deactivate_member(
         )
 
 
-def _active_owner_count(session: Session) -> int:
-    return len(
-        session.scalars(
-            select(Membership.id)
-            .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-            .where(MembershipRole.role == OWNER, Membership.is_active.is_(True))
-        ).all()
-    )
-
-
 def _guard_owner_change(session: Session, principal: Principal, membership: Membership) -> None:
     if OWNER not in membership.roles:
         return
     if OWNER not in principal.roles:
         raise Forbidden("only an owner can change or deactivate an owner")
-    if membership.is_active and _active_owner_count(session) <= 1:
+    if membership.is_active and accounts.active_owner_count(session) <= 1:
         raise Conflict(
             "the tenant's last active owner cannot lose the owner role or be deactivated"
         )

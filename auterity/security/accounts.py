@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from auterity.models.identity import Membership, MembershipRole, Role
 from auterity.models.tenancy import Tenant, User
 from auterity.security.passwords import hash_password
-from auterity.security.permissions import BUILTIN_ROLES
+from auterity.security.permissions import BUILTIN_ROLES, OWNER
 from auterity.security.scoping import current_tenant, set_tenant, unscoped
 
 TENANT_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -92,6 +92,26 @@ def add_member(session: Session, tenant_id: str, user: User, roles: Iterable[str
     session.add(membership)
     session.flush()
     return membership
+
+
+def set_roles(membership: Membership, roles: Iterable[str]) -> None:
+    """Make `roles` the membership's roles, keeping the links of the roles it keeps."""
+    kept = {link.role: link for link in membership.role_links}
+    membership.role_links = [
+        kept.get(role) or MembershipRole(tenant_id=membership.tenant_id, role=role)
+        for role in sorted(set(roles))
+    ]
+
+
+def active_owner_count(session: Session) -> int:
+    """How many active members of the session's tenant hold the owner role."""
+    return len(
+        session.scalars(
+            select(Membership.id)
+            .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+            .where(MembershipRole.role == OWNER, Membership.is_active.is_(True))
+        ).all()
+    )
 
 
 def membership_of(session: Session, user_id: str) -> Membership | None:

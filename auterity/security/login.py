@@ -30,9 +30,11 @@ from auterity.security.authentication import IssuedTokens, start_session
 from auterity.security.passwords import verify_password
 from auterity.security.principal import Actor
 from auterity.security.scoping import set_lookup, set_tenant
+from auterity.security.sso.policy import password_verdict
 from auterity.settings import Settings
 
 INVALID = "invalid email or password"
+SSO_REQUIRED = "this workspace requires single sign-on: sign in with SSO"
 
 
 class LoginRefused(Exception):
@@ -87,22 +89,34 @@ def password_login(
             if verify_password(password, user.password_hash if usable and user else None):
                 assert user is not None
                 picked = _pick_tenant(session, user, tenant_slug)
+                verdict = None
+                if isinstance(picked, Tenant):
+                    verdict = password_verdict(session, picked, user)
+                    if verdict == "sso_required":
+                        tenant_slug, picked = picked.slug, LoginRefused(403, SSO_REQUIRED)
                 if isinstance(picked, Tenant):
                     ratelimit.clear_account(session, email)
                     bind_keyring(session, ring)
                     issued = start_session(session, settings, picked, user, now)
+                    details: dict[str, object] = {
+                        "method": "password",
+                        "session_id": issued.session_id,
+                    }
+                    if verdict == "break_glass":
+                        details["break_glass"] = True  # SSO is required; an owner got in anyway
                     audit.record(
                         session,
                         Actor(type="user", id=user.id, name=user.email),
                         "auth.login",
                         targets=[audit.Target("user", user.id, user.email)],
-                        details={"method": "password", "session_id": issued.session_id},
+                        details=details,
                         request=request,
                     )
                     return LoginResult(tokens=issued, tenant=picked, user=user)
                 if picked.status == 422:
                     raise picked  # the password was right: only the tenant is missing
-                refusal, reason = picked, "no_matching_membership"
+                refusal = picked
+                reason = "sso_required" if picked.status == 403 else "no_matching_membership"
             else:
                 refusal, reason = LoginRefused(401, INVALID), "invalid_credentials"
             ratelimit.record_failure(session, email, address, now)
