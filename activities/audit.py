@@ -28,6 +28,7 @@ class AuditActivities:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         self.sessions = sessions
         self.keyring = keyring(settings)
+        audit.use_settings(settings)
 
     @activity.defn(name=AUDIT_PURGE)
     async def purge_expired(self, request: AuditRetentionInput) -> AuditRetentionOutput:

@@ -7,14 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.builder import builder_dir, install_builder
 from api.logs import install_log_redaction
 from api.middleware import RequestLimits
 from api.problems import install_problem_handlers
-from api.routes import health, v1
+from api.routes import docs, health, v1
 from api.state import AppState
-from auterity import __version__, cache
+from auterity import __version__, audit, cache
 from auterity.audit import Writer as AuditWriter
 from auterity.db import make_engine, make_sessionmaker
 from auterity.settings import Settings, get_settings
@@ -23,6 +24,7 @@ from auterity.settings import Settings, get_settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     install_log_redaction()
+    audit.use_settings(settings)
     engine = make_engine(settings.database_url_resolved)
     sessions = make_sessionmaker(engine, cache_seconds=settings.cache_seconds)
     state = AppState(
@@ -46,11 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Durable workflow automation on Temporal.",
         lifespan=lifespan,
+        docs_url=None,  # served by api.routes.docs, assets included: no CDN
+        redoc_url=None,
     )
     app.state.auterity = state
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.assets_dir()), name="docs-assets")
     app.include_router(v1)
     install_builder(app, builder_dir(settings.web_dir))
     return app

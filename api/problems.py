@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -109,6 +110,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"])
         return problem_response(422, "Validation failed", f"{where}: {first['msg']}", errors=errors)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot take (a NUL character, text longer than its column,
+        # a number out of range) that validation let through: the caller's input, not a
+        # server fault. The driver's first line says which.
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+        return problem_response(
+            422,
+            "Validation failed",
+            f"a value cannot be stored: {reason}",
+            errors=[{"loc": [], "msg": reason}],
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -97,10 +97,16 @@ def api(
 
     settings = _settings(api_host=host, api_port=port)
     ensure_port_free(settings.api_host, settings.api_port, "--port / AUTERITY_API_PORT")
+    if settings.metrics_port:
+        ensure_port_free(settings.api_host, settings.metrics_port, "AUTERITY_METRICS_PORT")
     engine = make_engine(settings.database_url_resolved)
     check_database(engine)
     engine.dispose()
     application = create_app(settings)
+    if settings.metrics_port:  # metrics on a port of their own, never exposed to tenants
+        import prometheus_client
+
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.api_host)
     # What startup built (modules, routes, schemas) lives as long as the process: keep it
     # out of the collector's generations, or every full collection walks it again.
     gc.collect()
@@ -171,8 +177,10 @@ app.add_typer(secrets_app, name="secrets")
 
 
 def _sessions(settings: Settings) -> Any:
+    from auterity import audit
     from auterity.db import check_database, make_engine, make_sessionmaker
 
+    audit.use_settings(settings)
     engine = make_engine(settings.database_url_resolved)
     check_database(engine)
     return make_sessionmaker(engine)

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from auterity.egress import EgressPolicy
 from auterity.errors import ConfigError
 from auterity.graph.budget import DEADLINE_SECONDS
+from auterity.graph.model import parse_duration
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdef"
 
@@ -66,6 +67,34 @@ class Settings(BaseSettings):
         description="IdP hosts that SSO may reach on internal addresses (an on-premises "
         "Keycloak); outside production, over http too. Every other IdP URL must be https "
         "on a public address",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="A second port on which `auterity api` serves only Prometheus metrics "
+        "(what production deployments scrape); 0: off",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus sends to scrape /metrics on the API's own port; "
+        "in production that /metrics answers 404 without one (scrape AUTERITY_METRICS_PORT)",
+    )
+    stream_recheck_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="How often a live event stream re-checks its credential: an expired token "
+        "or a revoked session closes it",
+    )
+    schedule_min_interval: str = Field(
+        default="1m", description="The shortest interval a schedule may have (a duration)"
+    )
+    schedule_backfill_max_actions: int = Field(
+        default=500,
+        ge=1,
+        le=999,  # Temporal lists at most 1,000 matching times: the count must stay below that
+        description="The most runs one backfill may start",
     )
 
     bootstrap_admin_email: str = "admin@example.com"
@@ -139,6 +168,12 @@ class Settings(BaseSettings):
     def egress_policy(self) -> EgressPolicy:
         """What tenant-controlled URLs may reach (`auterity.egress`)."""
         return EgressPolicy.parse(self.egress_allow)
+
+    @field_validator("schedule_min_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
     @field_validator("temporal_address")
     @classmethod

@@ -21,7 +21,12 @@ from auterity.db import make_engine, make_sessionmaker
 from auterity.dev import DEV_EGRESS_ALLOW
 from auterity.graph import naming
 from auterity.settings import Settings, load_settings
-from tests.support import fresh_postgres_database, postgres_reachable, serve
+from tests.support import (
+    forbid_database_on_the_event_loop,
+    fresh_postgres_database,
+    postgres_reachable,
+    serve,
+)
 
 pytest_plugins = ["tests.servers"]
 
@@ -131,6 +136,7 @@ def settings(
         model_routes={"default": ["mock/echo"], "normal": ["mock/normal"]},
         egress_allow=DEV_EGRESS_ALLOW.split(","),
         sso_internal_hosts=["127.0.0.1"],  # the test IdPs listen on loopback
+        stream_recheck_seconds=0.5,
     )
 
 
@@ -139,7 +145,9 @@ def api_url(settings: Settings) -> Iterator[str]:
     """The real app served by uvicorn on a loopback port."""
     from api.main import create_app
 
-    with serve(create_app(settings)) as url:
+    app = create_app(settings)
+    forbid_database_on_the_event_loop(app.state.auterity.engine)
+    with serve(app) as url:
         yield url
 
 

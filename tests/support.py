@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from auterity.dev import DEV_EGRESS_ALLOW
 from auterity.egress import EgressPolicy
@@ -95,3 +96,21 @@ def fresh_postgres_database() -> Iterator[str]:
             )
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+class DatabaseOnEventLoop(RuntimeError):
+    """A statement ran on the thread of a running event loop: it stalls every request."""
+
+
+def forbid_database_on_the_event_loop(engine: Engine) -> None:
+    """Make every statement `engine` runs on an event loop's thread fail (a 500 the test
+    sees), so no `async def` route or dependency can block the loop on the database."""
+
+    def check(*_args: object) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a worker thread: where database calls belong
+        raise DatabaseOnEventLoop("a database call ran on the event loop")
+
+    event.listen(engine, "before_cursor_execute", check)

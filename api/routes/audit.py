@@ -9,8 +9,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from api.auth import AuditReader
-from api.deps import SessionDep, StateDep
-from api.schemas.audit import AuditEntryRead, AuditPage, VerificationRead
+from api.deps import SessionDep, SettingsDep, StateDep
+from api.schemas.audit import (
+    AuditEntryRead,
+    AuditPage,
+    AuditVerify,
+    CheckpointRead,
+    VerificationRead,
+)
 from api.services import audit as service
 from auterity import audit
 from auterity.audit import AuditContext
@@ -68,7 +74,26 @@ def export_audit_entries(
     )
 
 
+@router.get("/checkpoint")
+def read_audit_checkpoint(
+    principal: AuditReader, session: SessionDep, settings: SettingsDep
+) -> CheckpointRead:
+    """A signed checkpoint of the chain's head, to keep outside the database."""
+    return CheckpointRead.model_validate(
+        service.checkpoint(session, settings, principal), from_attributes=True
+    )
+
+
 @router.post("/verify")
-def verify_audit_chain(principal: AuditReader, session: SessionDep) -> VerificationRead:
-    """Recompute the tenant's hash chain: ok, or the first entry that does not verify."""
-    return VerificationRead.model_validate(audit.verify(session), from_attributes=True)
+def verify_audit_chain(
+    principal: AuditReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: AuditVerify | None = None,
+) -> VerificationRead:
+    """Recompute the tenant's keyed hash chain, in bounded memory: ok, or the first entry
+    that does not verify; with checkpoints, also that the chain still holds each of them
+    (so a removed end or a rewritten chain is found)."""
+    checkpoints = body.checkpoints if body else []
+    verification = service.verify(session, settings, principal, checkpoints)
+    return VerificationRead.model_validate(verification, from_attributes=True)

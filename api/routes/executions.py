@@ -8,10 +8,10 @@ it runs (`/graphs/{graph_id}/executions`), so the router spells its paths in ful
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
+from pydantic import AwareDatetime
 
 from api.auth import (
     ExecutionsCanceller,
@@ -67,20 +67,21 @@ async def create_execution(
 @router.get("/executions", response_model=ExecutionList)
 async def list_executions(
     client: TemporalDep,
+    settings: SettingsDep,
     principal: ExecutionsReader,
     graph_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[
         str | None, Query(description="running, completed, failed, cancelled…")
     ] = None,
     trigger: Annotated[str | None, Query(max_length=64)] = None,
-    started_after: datetime | None = None,
-    started_before: datetime | None = None,
+    started_after: AwareDatetime | None = None,
+    started_before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    cursor: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> ExecutionList:
     """The tenant's executions through Temporal visibility, newest first, paginated."""
     return await service.list_executions(
-        client, principal.tenant_slug, graph_id=graph_id, status=status, trigger=trigger,
+        client, service.cursor_keys(settings), principal.tenant_slug, graph_id=graph_id, status=status, trigger=trigger,
         started_after=started_after, started_before=started_before, limit=limit, cursor=cursor,
     )  # fmt: skip
 
@@ -131,6 +132,8 @@ async def stream_execution_events(
     """Node started/completed/failed/waiting and run finished events, live; replayed for finished runs.
 
     Authenticate with `Authorization: Bearer …` or `?access_token=…` (browsers cannot set headers).
+    The credential is checked again every AUTERITY_STREAM_RECHECK_SECONDS: once it has expired
+    or its session was revoked, the stream ends with close code 4401.
     """
     credential = bearer_credential(websocket) or access_token
     principal = await asyncio.to_thread(principal_or_none, state, credential)
@@ -138,11 +141,33 @@ async def stream_execution_events(
         await websocket.close(code=4401 if principal is None else 4403)
         return
     await websocket.accept()
-    try:
+
+    async def relay() -> None:
         client = await state.temporal_client()
         await service.describe(client, principal.tenant_slug, execution_id)
         async for event in events.stream(client, execution_id):
             await websocket.send_json(event)
+
+    async def still_allowed() -> bool:
+        again = await asyncio.to_thread(principal_or_none, state, credential)
+        return again is not None and again.can(Permission.EXECUTIONS_READ)
+
+    try:
+        streaming = asyncio.ensure_future(relay())
+        watching = asyncio.ensure_future(
+            events.until_refused(still_allowed, state.settings.stream_recheck_seconds)
+        )
+        await asyncio.wait({streaming, watching}, return_when=asyncio.FIRST_COMPLETED)
+        if not streaming.done():  # the credential expired or was revoked: stop at once
+            streaming.cancel()
+            await asyncio.gather(streaming, return_exceptions=True)
+            detail = "the credential expired or was revoked"
+            await websocket.send_json({"type": "error", "status": 401, "detail": detail})
+            await websocket.close(code=4401)
+            return
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+        streaming.result()
         await websocket.close()
     except Problem as exc:
         await websocket.send_json({"type": "error", "status": exc.status, "detail": exc.detail})

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import GraphsReader, GraphsWriter
 from api.deps import SessionDep, SettingsDep
+from api.schemas import Offset
 from api.schemas.graphs import GraphDefinition, GraphRead, GraphVersionRead, ValidationResult
 from api.services import graphs as service
 from auterity.audit import AuditContext
@@ -21,7 +22,7 @@ def list_graphs(
     _principal: GraphsReader,
     name: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[GraphRead]:
     """The tenant's graphs, most recently changed first."""
     graphs = service.list_graphs(session, limit=limit, offset=offset, name=name)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import StateDep
+from api.deps import SettingsDep, StateDep
+from api.problems import NotFound, Unauthorized
 from api.services import health as service
 
 router = APIRouter(tags=["health"])
@@ -29,6 +32,17 @@ async def read_readiness(state: StateDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def read_metrics() -> Response:
-    """Prometheus metrics of this process."""
+async def read_metrics(
+    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    """Prometheus metrics of this process; behind AUTERITY_METRICS_TOKEN when it is set, and
+    off in production without it."""
+    allowed = service.metrics_allowed(settings, authorization)
+    if allowed is None:
+        raise NotFound(
+            "/metrics is off on this port in production: scrape AUTERITY_METRICS_PORT, "
+            "or set AUTERITY_METRICS_TOKEN"
+        )
+    if not allowed:
+        raise Unauthorized("send 'Authorization: Bearer <AUTERITY_METRICS_TOKEN>'")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

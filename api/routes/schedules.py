@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ExecutionsReader, TriggersManager
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.schemas import Offset
 from api.schemas.schedules import (
     ScheduleAccepted,
     ScheduleBackfillRequest,
@@ -36,7 +37,7 @@ async def create_schedule(
 ) -> ScheduleRead:
     """Schedule runs of a graph version with fixed inputs (validated now) on a cron or interval."""
     row = await service.create_schedule(
-        session, client, settings.task_queue, principal, body, AuditContext.of(request)
+        session, client, settings, principal, body, AuditContext.of(request)
     )
     return await service.read(client, row)
 
@@ -48,7 +49,7 @@ async def list_schedules(
     _principal: ExecutionsReader,
     graph_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ScheduleList:
     """The tenant's schedules, newest first, each with its state from Temporal."""
     items = await service.list_schedules(
@@ -63,7 +64,7 @@ async def read_schedule(
 ) -> ScheduleRead:
     """Spec, policy, state, the next run times and the recent runs with their execution ids."""
     return await service.read(
-        client, service.get_schedule(session, principal.tenant_slug, schedule_id)
+        client, await service.find_schedule(session, principal.tenant_slug, schedule_id)
     )
 
 
@@ -79,7 +80,7 @@ async def update_schedule(
 ) -> ScheduleRead:
     """Change a schedule's graph, version, inputs, spec, time zone, overlap, pause or note."""
     row = await service.update_schedule(
-        session, client, settings.task_queue, principal, schedule_id, body,
+        session, client, settings, principal, schedule_id, body,
         AuditContext.of(request),
     )  # fmt: skip
     return await service.read(client, row)
@@ -154,10 +155,15 @@ async def backfill_schedule(
     schedule_id: str,
     body: ScheduleBackfillRequest,
     session: SessionDep,
+    settings: SettingsDep,
     client: TemporalDep,
     principal: TriggersManager,
     request: Request,
 ) -> ScheduleAccepted:
-    """Take the actions the schedule would have taken between start and end, now."""
-    await service.backfill(session, client, principal, schedule_id, body, AuditContext.of(request))
+    """Take the actions the schedule would have taken between start and end, now (at most
+    AUTERITY_SCHEDULE_BACKFILL_MAX_ACTIONS runs)."""
+    await service.backfill(
+        session, client, principal, schedule_id, body, AuditContext.of(request),
+        max_actions=settings.schedule_backfill_max_actions,
+    )  # fmt: skip
     return ScheduleAccepted(id=schedule_id, status="backfilling")

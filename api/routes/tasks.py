@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.auth import ExecutionsReader, TasksCompleter
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.schemas import Offset
 from api.schemas.tasks import ResumeDecision, ResumeLink, ResumeLinkCreate, TaskComplete, TaskRead
 from api.services import tasks as service
 from auterity.audit import AuditContext
@@ -23,10 +24,12 @@ def list_tasks(
     status: Annotated[str, Query(description=f"One of {', '.join(TASK_STATUSES)}")] = "pending",
     execution_id: Annotated[str | None, Query(max_length=255)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Offset = 0,
 ) -> list[TaskRead]:
-    """The principal's inbox: tasks assigned to them by user or role (owners and admins see all)."""
+    """The principal's inbox: tasks assigned to them by user or role (owners and admins see
+    all), newest first; page with `offset`."""
     tasks = service.list_inbox(
-        session, principal, status=status, execution_id=execution_id, limit=limit
+        session, principal, status=status, execution_id=execution_id, limit=limit, offset=offset
     )
     return [TaskRead.model_validate(task, from_attributes=True) for task in tasks]
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.auth import GraphsReader, GraphsWriter, TemplatesWriter
 from api.deps import SessionDep, SettingsDep
+from api.schemas import MAX_VERSION
 from api.schemas.graphs import GraphRead
 from api.schemas.templates import TemplateCreate, TemplateInstantiate, TemplateRead
 from api.services import templates as service
@@ -43,7 +44,7 @@ def read_template(
     template_id: str,
     session: SessionDep,
     _principal: GraphsReader,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> TemplateRead:
     """One template with its graph and parameter schema."""
     spec = service.find_template(session, template_id, version)

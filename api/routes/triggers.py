@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import TriggersManager
 from api.deps import SessionDep, SettingsDep
+from api.schemas import Offset
 from api.schemas.triggers import (
     TriggerCreate,
     TriggerCreated,
@@ -45,7 +46,7 @@ def list_triggers(
     _principal: TriggersManager,
     graph_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TriggerList:
     """The tenant's webhook triggers, newest first (never their secrets)."""
     rows = service.list_triggers(session, graph_id=graph_id, limit=limit, offset=offset)

@@ -46,6 +46,12 @@ def check_cron(expression: str) -> str:
             "('minute hour day-of-month month day-of-week', e.g. '0 9 * * MON-FRI') or one of "
             + ", ".join(sorted(CRON_SHORTHANDS))
         )
+    if len(fields) == 7 and not fields[0].isdigit():
+        # 7 fields start with seconds: anything but one second would fire within a minute.
+        raise ValueError(
+            f"{expression!r}: the seconds field must be one number (a schedule fires at most "
+            "once a minute; use interval for a shorter period, down to the minimum interval)"
+        )
     return text
 
 

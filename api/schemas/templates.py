@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import Body
+from api.schemas import MAX_VERSION, Body
 
 
 # Validated from a `services.templates.TemplateSpec` (built-in or the tenant's own).
@@ -71,4 +71,6 @@ class TemplateInstantiate(Body):
 
     params: dict[str, Any] = Field(default_factory=dict)
     graph_id: str | None = Field(default=None, description="Add a version to this graph instead")
-    version: int | None = Field(default=None, description="Template version; latest if unset")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Template version; latest if unset"
+    )

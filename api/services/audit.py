@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.problems import Unprocessable
+from api.schemas.audit import CheckpointRead
 from auterity import audit
+from auterity.audit import checkpoint as checkpoints
 from auterity.db import transaction
 from auterity.models.audit import AuditEntry
 from auterity.security.principal import Principal
+from auterity.settings import Settings
 
 
 def published(entry: AuditEntry) -> dict[str, Any]:
@@ -92,6 +95,41 @@ def export(
                 yield (json.dumps(body, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
     return lines()
+
+
+def checkpoint(
+    session: Session, settings: Settings, principal: Principal
+) -> checkpoints.SignedCheckpoint:
+    """A signed checkpoint of the tenant's chain head (seq 0 for an empty chain)."""
+    head = audit.head(session)
+    seq, last = (head.last_seq, head.last_hash) if head else (0, audit.GENESIS)
+    return checkpoints.sign(
+        checkpoints.keys(settings), principal.tenant_id, seq, last, datetime.now(UTC)
+    )
+
+
+def verify(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    signed: Sequence[CheckpointRead],
+) -> audit.Verification:
+    """The chain verified, and against each checkpoint once its signature holds (else 422)."""
+    ring = checkpoints.keys(settings)
+    marks = []
+    for index, point in enumerate(signed):
+        try:
+            marks.append(
+                checkpoints.check(
+                    ring, checkpoints.SignedCheckpoint(**point.model_dump()), principal.tenant_id
+                )
+            )
+        except checkpoints.CheckpointRefused as refused:
+            raise Unprocessable(
+                f"checkpoints[{index}]: {refused}",
+                errors=[{"loc": ["body", "checkpoints", index], "msg": str(refused)}],
+            ) from None
+    return audit.verify(session, marks)
 
 
 def _cursor(seq: int) -> str:

@@ -8,7 +8,8 @@ from its final state.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -143,3 +144,12 @@ async def _continue(
             if node is not None and node.status == item["status"]:
                 continue
         yield item
+
+
+async def until_refused(allowed: Callable[[], Awaitable[bool]], every: float) -> None:
+    """Return once `allowed()` answers False, asking every `every` seconds: what ends a live
+    stream whose credential expired or was revoked."""
+    while True:
+        await asyncio.sleep(every)
+        if not await allowed():
+            return

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +51,7 @@ from auterity.graph.compiler import ExecutionPlan, compile_graph
 from auterity.graph.model import Graph
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
 from auterity.models.graphs import GraphVersion
+from auterity.security.crypto import KeyRing
 from auterity.security.principal import Principal
 from auterity.security.scoping import current_tenant
 
@@ -271,7 +274,8 @@ async def start(
     def start_run() -> Awaitable[Started]:
         return start_execution(
             client, task_queue, run, idempotency_key=idempotency_key,
-            memo={"started_by": principal.id, "started_by_name": principal.name},
+            memo={"started_by": principal.id, "started_by_name": principal.name,
+                  "started_by_user": principal.user_id},
             workflow_id=workflow_id,
         )  # fmt: skip
 
@@ -368,8 +372,27 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def check_time_range(started_after: datetime | None, started_before: datetime | None) -> None:
+    """422 for a bound before 1970 (visibility keeps Unix times) or an empty range."""
+    for name, value in (("started_after", started_after), ("started_before", started_before)):
+        if value is not None and value < EARLIEST:
+            raise Unprocessable(
+                f"{name} is before 1970-01-01",
+                errors=[{"loc": ["query", name], "msg": "before 1970-01-01T00:00:00Z"}],
+            )
+    if started_after and started_before and started_after >= started_before:
+        raise Unprocessable(
+            "started_after must be before started_before",
+            errors=[{"loc": ["query", "started_after"], "msg": "not before started_before"}],
+        )
+
+
 async def list_executions(
     client: Client,
+    cursors: KeyRing,
     tenant_slug: str,
     *,
     graph_id: str | None,
@@ -380,18 +403,30 @@ async def list_executions(
     limit: int,
     cursor: str | None,
 ) -> ExecutionList:
-    """The tenant's executions through Temporal visibility, newest first, one page."""
+    """The tenant's executions through Temporal visibility, newest first, one page.
+
+    Cursors are Temporal's page tokens sealed with a MAC bound to the tenant, so a cursor
+    this endpoint did not hand out is a 422 and never reaches Temporal."""
+    check_time_range(started_after, started_before)
     query = visibility_query(
         tenant_slug, graph_id=graph_id, status=status, trigger=trigger,
         started_after=started_after, started_before=started_before,
     )  # fmt: skip
-    token = _decode_cursor(cursor) if cursor else None
+    token = open_cursor(cursors, tenant_slug, cursor) if cursor else None
     iterator = client.list_workflows(query, page_size=limit, next_page_token=token)
-    await iterator.fetch_next_page(page_size=limit)
+    try:
+        await iterator.fetch_next_page(page_size=limit)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.INVALID_ARGUMENT:
+            raise
+        raise Unprocessable(
+            f"Temporal refused the listing: {exc.message}",
+            errors=[{"loc": ["query"], "msg": exc.message}],
+        ) from None
     next_token = iterator.next_page_token
     return ExecutionList(
         items=[summary(item) for item in iterator.current_page or []],
-        next_cursor=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+        next_cursor=seal_cursor(cursors, tenant_slug, next_token) if next_token else None,
     )
 
 
@@ -414,13 +449,40 @@ async def read_execution(client: Client, tenant_slug: str, workflow_id: str) -> 
     return read
 
 
-def _decode_cursor(cursor: str) -> bytes:
+_MAC_BYTES = 16
+
+
+def cursor_keys(settings: Any) -> KeyRing:
+    """The keys that seal execution-list cursors (their own HKDF purpose)."""
+    return KeyRing.from_settings(settings, "execution-cursors")
+
+
+def _cursor_mac(key: bytes, tenant_slug: str, token: bytes) -> bytes:
+    message = tenant_slug.encode() + b"\0" + token
+    return hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def seal_cursor(keys: KeyRing, tenant_slug: str, token: bytes) -> str:
+    """Temporal's page token, with a MAC that binds it to the tenant."""
+    sealed = _cursor_mac(keys.current, tenant_slug, token) + token
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def open_cursor(keys: KeyRing, tenant_slug: str, cursor: str) -> bytes:
+    """The page token of a cursor this endpoint handed to this tenant, else 422."""
     try:
-        return base64.urlsafe_b64decode(cursor.encode())
+        sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except ValueError:
-        raise Unprocessable(
-            "cursor is malformed", errors=[{"loc": ["query", "cursor"], "msg": "malformed"}]
-        ) from None
+        sealed = b""
+    mac, token = sealed[:_MAC_BYTES], sealed[_MAC_BYTES:]
+    if token and any(
+        hmac.compare_digest(mac, _cursor_mac(key, tenant_slug, token)) for key in keys.keys.values()
+    ):
+        return token
+    raise Unprocessable(
+        "cursor: not a cursor this endpoint returned",
+        errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
+    )
 
 
 async def cancel(
@@ -438,9 +500,11 @@ async def cancel(
             f"execution '{workflow_id}' is {status_name(description.status)}, not running"
         )
     await handle_for(client, tenant_slug, workflow_id).cancel()
-    audit.record(
-        session, principal, "execution.cancel", request=context,
-        targets=[audit.Target("execution", workflow_id)],
+    await asyncio.to_thread(
+        lambda: audit.record(
+            session, principal, "execution.cancel", request=context,
+            targets=[audit.Target("execution", workflow_id)],
+        )
     )  # fmt: skip
 
 
@@ -480,14 +544,18 @@ async def retry(
             "continued": 0,
         }
     )
-    memo = {"started_by": principal.id, "started_by_name": principal.name, "retry_of": workflow_id}
+    memo = {
+        "started_by": principal.id, "started_by_name": principal.name,
+        "started_by_user": principal.user_id, "retry_of": workflow_id,
+    }  # fmt: skip
     started = await start_execution(client, task_queue, run, memo=memo)
-    audit.record(
-        session, principal, "execution.retry", request=context,
-        targets=[
-            audit.Target("execution", started.execution_id), audit.Target("execution", workflow_id),
-        ],
-        details={"reused_nodes": sorted(reuse)},
+    await asyncio.to_thread(
+        lambda: audit.record(
+            session, principal, "execution.retry", request=context,
+            targets=[audit.Target("execution", started.execution_id),
+                     audit.Target("execution", workflow_id)],
+            details={"reused_nodes": sorted(reuse)},
+        )
     )  # fmt: skip
     return ExecutionStarted(
         id=started.execution_id, graph_id=original.graph_id, version_id=original.version_id,

@@ -17,8 +17,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from temporalio.api.workflowservice.v1 import ListScheduleMatchingTimesRequest
 from temporalio.client import (
     Client,
     Schedule,
@@ -57,6 +59,7 @@ from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
 from auterity.models.base import utcnow
 from auterity.models.triggers import GraphSchedule
 from auterity.security.principal import Principal
+from auterity.settings import Settings
 
 log = logging.getLogger("auterity.schedules")
 
@@ -82,11 +85,16 @@ def get_schedule(session: Session, tenant_slug: str, schedule_id: str) -> GraphS
     return one_or_404(session, GraphSchedule, schedule_id, f"schedule '{schedule_id}'")
 
 
-def _row_and_handle(
+async def find_schedule(session: Session, tenant_slug: str, schedule_id: str) -> GraphSchedule:
+    """`get_schedule` off the event loop."""
+    return await asyncio.to_thread(get_schedule, session, tenant_slug, schedule_id)
+
+
+async def _row_and_handle(
     session: Session, client: Client, principal: Principal, schedule_id: str
 ) -> tuple[GraphSchedule, ScheduleHandle]:
     """The tenant's schedule row (else 404, before Temporal is asked) and a handle on it."""
-    row = get_schedule(session, principal.tenant_slug, schedule_id)
+    row = await find_schedule(session, principal.tenant_slug, schedule_id)
     return row, client.get_schedule_handle(schedule_id)
 
 
@@ -127,7 +135,7 @@ async def list_schedules(
     if graph_id:
         query = query.where(GraphSchedule.graph_id == graph_id)
     query = query.order_by(GraphSchedule.created_at.desc(), GraphSchedule.id)
-    rows = list(session.scalars(query.limit(limit).offset(offset)))
+    rows = await asyncio.to_thread(lambda: list(session.scalars(query.limit(limit).offset(offset))))
     reads = await asyncio.gather(*(read(client, row) for row in rows), return_exceptions=True)
     items = []
     for row, found in zip(rows, reads, strict=True):
@@ -140,23 +148,38 @@ async def list_schedules(
     return items
 
 
+def check_interval(interval: str | None, settings: Settings) -> None:
+    """422 when an interval is shorter than AUTERITY_SCHEDULE_MIN_INTERVAL."""
+    shortest = parse_duration(settings.schedule_min_interval)
+    if interval is not None and parse_duration(interval) < shortest:
+        message = (
+            f"interval {interval!r} is shorter than the minimum, "
+            f"{settings.schedule_min_interval} (AUTERITY_SCHEDULE_MIN_INTERVAL)"
+        )
+        raise Unprocessable(message, errors=[{"loc": ["body", "interval"], "msg": message}])
+
+
 async def create_schedule(
     session: Session,
     client: Client,
-    task_queue: str,
+    settings: Settings,
     principal: Principal,
     body: ScheduleCreate,
     context: audit.AuditContext,
 ) -> GraphSchedule:
     """Schedule runs of a graph version with fixed inputs (validated now)."""
-    run, resolved = run_input(session, principal, body.graph_id, body.version, body.inputs)
+    check_interval(body.interval, settings)
+    task_queue = settings.task_queue
+    run, resolved = await asyncio.to_thread(
+        run_input, session, principal, body.graph_id, body.version, body.inputs
+    )
     schedule_id = naming.new_schedule_id(principal.tenant_slug)
     row = GraphSchedule(
         id=schedule_id, tenant_id=principal.tenant_id, name=body.name, graph_id=body.graph_id,
         cron=body.cron or [], interval=body.interval, created_by=principal.name,
     )  # fmt: skip
     session.add(row)
-    session.flush()
+    await asyncio.to_thread(session.flush)
     plan = schedule(
         action(run, schedule_id, task_queue, started_by=principal.id),
         spec(body.cron, body.interval, body.time_zone),
@@ -164,7 +187,7 @@ async def create_schedule(
     )  # fmt: skip
     attributes = naming.run_attributes(principal.tenant_slug, body.graph_id)
     await _create(client, schedule_id, plan, attributes)
-    _record(
+    await _record(
         session, principal, "schedule.create", row, context,
         {"version_id": resolved.version_id, "cron": body.cron, "interval": body.interval,
          "time_zone": body.time_zone, "overlap": body.overlap, "paused": body.paused},
@@ -175,14 +198,16 @@ async def create_schedule(
 async def update_schedule(
     session: Session,
     client: Client,
-    task_queue: str,
+    settings: Settings,
     principal: Principal,
     schedule_id: str,
     body: ScheduleChange,
     context: audit.AuditContext,
 ) -> GraphSchedule:
     """Change a schedule's graph, version, inputs, spec, time zone, overlap, pause or note."""
-    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    check_interval(body.interval, settings)
+    task_queue = settings.task_queue
+    row, handle = await _row_and_handle(session, client, principal, schedule_id)
     sent = body.model_fields_set
     new_action = None
     if sent & {"graph_id", "version", "inputs"}:
@@ -195,7 +220,9 @@ async def update_schedule(
         else:
             version = current.version_id
         inputs = body.inputs if body.inputs is not None else (current.inputs if current else {})
-        run, _resolved = run_input(session, principal, graph_id, version, inputs)
+        run, _resolved = await asyncio.to_thread(
+            run_input, session, principal, graph_id, version, inputs
+        )
         new_action = action(run, schedule_id, task_queue, started_by=principal.id)
         row.graph_id = graph_id
 
@@ -223,8 +250,8 @@ async def update_schedule(
     if body.name is not None:
         row.name = body.name
     row.updated_at = utcnow()
-    session.flush()
-    _record(session, principal, "schedule.update", row, context, {"changed": sorted(sent)})
+    await asyncio.to_thread(session.flush)
+    await _record(session, principal, "schedule.update", row, context, {"changed": sorted(sent)})
     return row
 
 
@@ -236,14 +263,18 @@ async def delete_schedule(
     context: audit.AuditContext,
 ) -> None:
     """Delete a schedule; runs it already started are unaffected."""
-    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    row, handle = await _row_and_handle(session, client, principal, schedule_id)
     try:
         await _call(handle.delete(), schedule_id, loc=["path", "schedule_id"])
     except NotFound:
         log.warning("schedule %s was already gone from Temporal; deleting its row", schedule_id)
+    await asyncio.to_thread(_delete, session, row)
+    await _record(session, principal, "schedule.delete", row, context)
+
+
+def _delete(session: Session, row: GraphSchedule) -> None:
     session.delete(row)
     session.flush()
-    _record(session, principal, "schedule.delete", row, context)
 
 
 async def pause_or_resume(
@@ -257,12 +288,12 @@ async def pause_or_resume(
     context: audit.AuditContext,
 ) -> GraphSchedule:
     """Stop taking actions until resumed, or take them again; the note says why."""
-    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    row, handle = await _row_and_handle(session, client, principal, schedule_id)
     verb = "paused" if pause else "resumed"
     note = note or f"{verb} by {principal.name}"
     operation = handle.pause(note=note) if pause else handle.unpause(note=note)
     await _call(operation, schedule_id, loc=["path", "schedule_id"])
-    _record(session, principal, f"schedule.{'pause' if pause else 'resume'}", row, context)
+    await _record(session, principal, f"schedule.{'pause' if pause else 'resume'}", row, context)
     return row
 
 
@@ -275,10 +306,10 @@ async def trigger_now(
     context: audit.AuditContext,
 ) -> None:
     """Run the schedule's action now (under `overlap`, or the schedule's policy)."""
-    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    row, handle = await _row_and_handle(session, client, principal, schedule_id)
     operation = handle.trigger(overlap=OVERLAP[overlap] if overlap else None)
     await _call(operation, schedule_id, loc=["path", "schedule_id"])
-    _record(session, principal, "schedule.trigger", row, context, {"overlap": overlap})
+    await _record(session, principal, "schedule.trigger", row, context, {"overlap": overlap})
 
 
 async def backfill(
@@ -288,13 +319,23 @@ async def backfill(
     schedule_id: str,
     body: ScheduleBackfillRequest,
     context: audit.AuditContext,
+    *,
+    max_actions: int,
 ) -> None:
-    """Take the actions the schedule would have taken between start and end, now."""
-    row, handle = _row_and_handle(session, client, principal, schedule_id)
+    """Take the actions the schedule would have taken between start and end, now; at most
+    `max_actions` of them (422 otherwise, before anything starts)."""
+    row, handle = await _row_and_handle(session, client, principal, schedule_id)
+    due = await matching_times(client, schedule_id, body, limit=max_actions + 1)
+    if due > max_actions:
+        message = (
+            f"the backfill would start more than {max_actions} runs "
+            "(AUTERITY_SCHEDULE_BACKFILL_MAX_ACTIONS): backfill a shorter span at a time"
+        )
+        raise Unprocessable(message, errors=[{"loc": ["body", "end"], "msg": message}])
     overlap = OVERLAP[body.overlap] if body.overlap else None
     window = ScheduleBackfill(start_at=body.start, end_at=body.end, overlap=overlap)
     await _call(handle.backfill(window), schedule_id, loc=["body"])
-    _record(
+    await _record(
         session, principal, "schedule.backfill", row, context,
         {"start": body.start.isoformat(), "end": body.end.isoformat(), "overlap": body.overlap},
     )  # fmt: skip
@@ -326,7 +367,7 @@ def _execution_id(action: Any) -> str | None:
     return action.workflow_id if isinstance(action, ScheduleActionExecutionStartWorkflow) else None
 
 
-def _record(
+async def _record(
     session: Session,
     principal: Principal,
     action: str,
@@ -334,10 +375,14 @@ def _record(
     context: audit.AuditContext,
     details: dict[str, Any] | None = None,
 ) -> None:
-    audit.record(
-        session, principal, action, request=context,
-        targets=[audit.Target("schedule", row.id, row.name), audit.Target("graph", row.graph_id)],
-        details=details,
+    """The change's audit entry, written off the event loop."""
+    await asyncio.to_thread(
+        lambda: audit.record(
+            session, principal, action, request=context,
+            targets=[audit.Target("schedule", row.id, row.name),
+                     audit.Target("graph", row.graph_id)],
+            details=details,
+        )
     )  # fmt: skip
 
 
@@ -442,6 +487,24 @@ async def _call(operation: Any, schedule_id: str, *, loc: list[Any]) -> None:
         await operation
     except RPCError as error:
         raise rpc_problem(error, schedule_id, loc) from None
+
+
+async def matching_times(
+    client: Client, schedule_id: str, window: ScheduleBackfillRequest, *, limit: int
+) -> int:
+    """How many actions the schedule's spec has between start and end, as Temporal counts
+    them (up to `limit`: enough to refuse)."""
+    start, end = Timestamp(), Timestamp()
+    start.FromDatetime(window.start)
+    end.FromDatetime(window.end)
+    request = ListScheduleMatchingTimesRequest(
+        namespace=client.namespace, schedule_id=schedule_id, start_time=start, end_time=end
+    )
+    try:
+        response = await client.workflow_service.list_schedule_matching_times(request)
+    except RPCError as error:
+        raise rpc_problem(error, schedule_id, ["body"]) from None
+    return min(len(response.start_time), limit)
 
 
 async def run_of(client: Client, description: ScheduleDescription) -> GraphRunInput | None:

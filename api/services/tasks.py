@@ -15,7 +15,9 @@ from typing import Any
 
 import jsonschema
 import jwt
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Text, cast, exists, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -31,6 +33,8 @@ from auterity.graph.model import parse_duration
 from auterity.graph.run import UPDATE_COMPLETE_TASK, TaskCompletion, TaskDecision
 from auterity.models import utcnow
 from auterity.models.tasks import TASK_STATUSES, HumanTask
+from auterity.models.tenancy import User
+from auterity.security import accounts
 from auterity.security.crypto import KeyRing
 from auterity.security.principal import Actor, Principal
 from auterity.security.scoping import set_tenant
@@ -48,6 +52,7 @@ class ResumeClaims:
     tenant_slug: str
     actor: str
     expires_at: datetime
+    user_id: str | None = None  # None in links minted before accounts were checked
 
 
 def _keys(settings: Settings) -> KeyRing:
@@ -55,17 +60,18 @@ def _keys(settings: Settings) -> KeyRing:
 
 
 def issue_resume_token(
-    settings: Settings, task: HumanTask, tenant_slug: str, actor: str, ttl: timedelta
+    settings: Settings, task: HumanTask, tenant_slug: str, account: User, ttl: timedelta
 ) -> tuple[str, datetime]:
-    """A signed, expiring token that lets `actor` decide `task` without signing in."""
+    """A signed, expiring token that lets `account` decide `task` without signing in."""
     now = datetime.now(UTC)
     expires = now + ttl
     if task.due_at is not None:
         expires = min(expires, task.due_at.replace(tzinfo=task.due_at.tzinfo or UTC))
     keys = _keys(settings)
     claims = {
-        "aud": RESUME_AUDIENCE, "sub": actor, "task": task.id, "tenant": task.tenant_id,
-        "slug": tenant_slug, "iat": int(now.timestamp()), "exp": int(expires.timestamp()),
+        "aud": RESUME_AUDIENCE, "sub": f"user:{account.email}", "uid": account.id,
+        "task": task.id, "tenant": task.tenant_id, "slug": tenant_slug,
+        "iat": int(now.timestamp()), "exp": int(expires.timestamp()),
     }  # fmt: skip
     token = jwt.encode(claims, keys.current, algorithm=ALGORITHM, headers={"kid": keys.current_id})
     return token, expires
@@ -87,6 +93,7 @@ def read_resume_token(settings: Settings, token: str) -> ResumeClaims:
     return ResumeClaims(
         task_id=claims["task"], tenant_id=claims["tenant"], tenant_slug=claims["slug"],
         actor=claims["sub"], expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        user_id=claims.get("uid") if isinstance(claims.get("uid"), str) else None,
     )  # fmt: skip
 
 
@@ -107,9 +114,11 @@ async def ensure_not_starter(
     task: HumanTask,
     tenant_slug: str,
     actor: str,
-    actor_id: str | None,
+    actor_ids: set[str],
 ) -> None:
-    """403 when the approval node forbids the run's starter to decide and `actor` started it."""
+    """403 when the approval node forbids the run's starter to decide and the deciding
+    account started it: by its email (`actor`), its user id, or an API key of its own
+    (`actor_ids`)."""
     handle = execution_service.handle_for(client, tenant_slug, task.execution_id)
     description = await handle.describe()
     attributes = description.typed_search_attributes
@@ -122,8 +131,8 @@ async def ensure_not_starter(
     if node is None or node.get("config", {}).get("allow_starter", True):
         return
     memo = await description.memo()
-    starters = {memo.get("started_by"), memo.get("started_by_name")} - {None}
-    if actor_id in starters or actor.removeprefix("user:") in starters:
+    starters = {memo.get(key) for key in ("started_by", "started_by_name", "started_by_user")}
+    if (actor_ids & starters) or actor.removeprefix("user:") in starters:
         raise Forbidden(
             f"task '{task.id}' may not be decided by the person who started the run "
             f"(node '{task.node_id}' sets allow_starter: false)"
@@ -181,6 +190,25 @@ def identities(principal: Principal) -> set[str]:
     return {f"user:{principal.name}"} | {f"role:{role}" for role in principal.roles}
 
 
+def assigned_account(session: Session, task: HumanTask, email: str, user_id: str | None) -> User:
+    """The active member a resume link is for, if the task is assigned to them by email or
+    through one of their roles; else 422. One answer for an unknown address, a person of
+    another tenant and a member the task is not assigned to."""
+    user = session.get(User, user_id) if user_id else accounts.user_by_email(session, email)
+    membership = accounts.membership_of(session, user.id) if user is not None else None
+    if (
+        user is not None
+        and user.is_active
+        and membership is not None
+        and membership.is_active
+        and ({f"user:{user.email}"} | {f"role:{role}" for role in membership.roles})
+        & set(task.assignees)
+    ):
+        return user
+    message = f"user:{email} is not an active member of this tenant assigned to task '{task.id}'"
+    raise Unprocessable(message, errors=[{"loc": ["body", "assignee"], "msg": message}])
+
+
 def may_act(principal: Principal, task: HumanTask) -> bool:
     return bool(SEES_ALL & set(principal.roles)) or bool(
         identities(principal) & set(task.assignees)
@@ -198,8 +226,9 @@ def list_inbox(
     status: str,
     execution_id: str | None,
     limit: int,
+    offset: int = 0,
 ) -> list[HumanTask]:
-    """The tasks the principal may act on, newest first."""
+    """The tasks the principal may act on, newest first, one page (filtered in SQL)."""
     if status not in TASK_STATUSES:
         raise Unprocessable(
             f"status must be one of {', '.join(TASK_STATUSES)}",
@@ -208,8 +237,21 @@ def list_inbox(
     query = select(HumanTask).where(HumanTask.status == status)
     if execution_id:
         query = query.where(HumanTask.execution_id == execution_id)
-    tasks = session.scalars(query.order_by(HumanTask.created_at.desc()))
-    return [task for task in tasks if may_act(principal, task)][:limit]
+    if not SEES_ALL & set(principal.roles):
+        query = query.where(assigned_to_any(session, sorted(identities(principal))))
+    query = query.order_by(HumanTask.created_at.desc(), HumanTask.id)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def assigned_to_any(session: Session, names: list[str]) -> ColumnElement[bool]:
+    """SQL: the task's `assignees` (a JSON list) holds one of `names`, so the database
+    filters and pages the inbox rather than Python after loading every task."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(HumanTask.assignees, JSONB).op("?|")(
+            cast(postgresql.array(names), postgresql.ARRAY(Text))
+        )
+    each = func.json_each(HumanTask.assignees).table_valued("value")
+    return exists(select(1).select_from(each).where(each.c.value.in_(names)))
 
 
 def _assigned(principal: Principal, task: HumanTask) -> None:
@@ -226,19 +268,24 @@ async def complete_task(
     context: audit.AuditContext,
 ) -> HumanTask:
     """Decide a task as a signed-in principal; recorded once the run accepted it."""
-    task = get_task(session, task_id)
+    task = await asyncio.to_thread(get_task, session, task_id)
     _assigned(principal, task)
     actor = f"user:{principal.name}" if principal.kind == "user" else f"api_key:{principal.id}"
-    await ensure_not_starter(session, client, task, principal.tenant_slug, actor, principal.id)
+    await ensure_not_starter(
+        session, client, task, principal.tenant_slug, actor,
+        {principal.id, principal.user_id} - {None},  # type: ignore[arg-type]
+    )  # fmt: skip
     completion = await complete(
         session, client, task, principal.tenant_slug, decision=body.decision,
         comment=body.comment, data=body.data, actor=actor,
     )  # fmt: skip
-    audit.record(
-        session, principal, "task.complete", request=context,
-        targets=[audit.Target("task", task_id, task.title),
-                 audit.Target("execution", task.execution_id)],
-        details={"decision": completion.decision, "node": task.node_id},
+    await asyncio.to_thread(
+        lambda: audit.record(
+            session, principal, "task.complete", request=context,
+            targets=[audit.Target("task", task_id, task.title),
+                     audit.Target("execution", task.execution_id)],
+            details={"decision": completion.decision, "node": task.node_id},
+        )
     )  # fmt: skip
     return task
 
@@ -259,13 +306,15 @@ def create_resume_link(
     if task.status != "pending":
         raise Conflict(f"task '{task_id}' is already {task.status}")
     _assigned(principal, task)
+    account = assigned_account(session, task, body.assignee.removeprefix("user:"), None)
     token, expires = issue_resume_token(
-        settings, task, principal.tenant_slug, body.assignee, parse_duration(body.expires_in)
+        settings, task, principal.tenant_slug, account, parse_duration(body.expires_in)
     )
     audit.record(
         session, principal, "task.resume_link", request=context,
-        targets=[audit.Target("task", task_id, task.title)],
-        details={"assignee": body.assignee, "expires_at": expires.isoformat()},
+        targets=[audit.Target("task", task_id, task.title),
+                 audit.Target("user", account.id, account.email)],
+        details={"assignee": f"user:{account.email}", "expires_at": expires.isoformat()},
     )  # fmt: skip
     return token, expires
 
@@ -288,18 +337,31 @@ async def complete_by_link(
     body: ResumeDecision,
     context: audit.AuditContext,
 ) -> HumanTask:
-    """Decide a task through a resume link; the link's assignee is recorded as approver."""
-    claims, task = resumable(session, settings, body.token)
-    await ensure_not_starter(session, client, task, claims.tenant_slug, claims.actor, None)
+    """Decide a task through a resume link; the link's account is recorded as approver, and
+    must still be an active member assigned to the task (else 403)."""
+
+    def find() -> tuple[ResumeClaims, HumanTask, User]:
+        claims, task = resumable(session, settings, body.token)
+        try:
+            email = claims.actor.removeprefix("user:")
+            return claims, task, assigned_account(session, task, email, claims.user_id)
+        except Unprocessable:
+            raise Forbidden(f"the link's assignee may no longer decide task '{task.id}'") from None
+
+    claims, task, account = await asyncio.to_thread(find)
+    actor = f"user:{account.email}"
+    await ensure_not_starter(session, client, task, claims.tenant_slug, actor, {account.id})
     completion = await complete(
         session, client, task, claims.tenant_slug, decision=body.decision,
-        comment=body.comment, data=body.data, actor=claims.actor,
+        comment=body.comment, data=body.data, actor=actor,
     )  # fmt: skip
-    audit.record(
-        session, Actor(type="user", id=None, name=claims.actor.removeprefix("user:")),
-        "task.complete", request=context,
-        targets=[audit.Target("task", task.id, task.title),
-                 audit.Target("execution", task.execution_id)],
-        details={"decision": completion.decision, "node": task.node_id, "via": "resume_link"},
+    await asyncio.to_thread(
+        lambda: audit.record(
+            session, Actor(type="user", id=account.id, name=account.email),
+            "task.complete", request=context,
+            targets=[audit.Target("task", task.id, task.title),
+                     audit.Target("execution", task.execution_id)],
+            details={"decision": completion.decision, "node": task.node_id, "via": "resume_link"},
+        )
     )  # fmt: skip
     return task

@@ -20,13 +20,18 @@ from auterity.audit.append import (
     record,
 )
 from auterity.audit.chain import (
+    CHAIN_PURPOSE,
     GENESIS,
+    Checkpoint,
     Verification,
     canonical_json,
+    chain_keys,
     document,
     entries,
     entry_hash,
     head,
+    use_keys,
+    use_settings,
     verify,
 )
 from auterity.audit.retention import (
@@ -41,6 +46,11 @@ from auterity.redaction import MASK as REDACTED
 from auterity.redaction import redact
 
 __all__ = [
+    "CHAIN_PURPOSE",
+    "Checkpoint",
+    "chain_keys",
+    "use_keys",
+    "use_settings",
     "DEFAULT_RETENTION_DAYS",
     "GENESIS",
     "REDACTED",

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from auterity import cache
 from auterity import secrets as secret_store
-from auterity.audit.chain import GENESIS, row_hash
+from auterity.audit.chain import GENESIS, chain_keys, row_hash
 from auterity.models.audit import AuditEntry, AuditHead
 from auterity.models.base import new_id, utcnow
 from auterity.redaction import SecretValues, redact
@@ -138,6 +138,7 @@ def entry(
         "context": redact(AuditContext.of(request).as_dict(), secrets),
         "outcome": Outcome(outcome).value,
         "details": redact(_plain(dict(details or {})), secrets),
+        "key_id": chain_keys().current_id,
     }
 
 
@@ -235,7 +236,7 @@ def _claim_links_statement(dialect: Any) -> Any:
     SQLite's write lock) serializes appends."""
     insert = dialect.insert(_HEADS).values(
         tenant_id=bindparam("tenant"), last_seq=bindparam("count"), last_hash=GENESIS,
-        anchor_seq=0, anchor_hash=GENESIS, updated_at=bindparam("at"),
+        anchor_seq=0, anchor_hash=GENESIS, keyed_from_seq=1, updated_at=bindparam("at"),
     )  # fmt: skip
     return insert.on_conflict_do_update(
         index_elements=[_HEADS.c.tenant_id],

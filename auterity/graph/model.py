@@ -51,13 +51,17 @@ _DURATION = re.compile(rf"^(?:{_DURATION_PART.pattern})+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class DurationError(ValueError):
-    """A duration string that is not `<number><unit>[...]` or is not positive."""
+MAX_DURATION = timedelta(days=36500)
+"""The longest duration anything takes (about a century): longer is a typo or an attack."""
 
-    def __init__(self, text: object) -> None:
+
+class DurationError(ValueError):
+    """A duration string that is not `<number><unit>[...]`, not positive, or above a century."""
+
+    def __init__(self, text: object, reason: str | None = None) -> None:
         super().__init__(
-            f"invalid duration {text!r}: expected a positive duration like "
-            "'500ms', '30s', '5m', '1h30m', '3d'"
+            f"invalid duration {text!r}: "
+            + (reason or "expected a positive duration like '500ms', '30s', '5m', '1h30m', '3d'")
         )
 
 
@@ -70,6 +74,8 @@ def parse_duration(text: str) -> timedelta:
     )
     if seconds <= 0:
         raise DurationError(text)
+    if seconds > MAX_DURATION.total_seconds():
+        raise DurationError(text, f"longer than {MAX_DURATION.days} days")
     return timedelta(seconds=seconds)
 
 

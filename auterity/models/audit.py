@@ -12,7 +12,8 @@ from auterity.models.base import Base, TenantOwned, new_id, utcnow
 
 
 class AuditEntry(TenantOwned, Base):
-    """One audited event; `hash` = sha256(prev_hash + canonical JSON of the entry)."""
+    """One audited event; `hash` = HMAC-SHA256 under key `key_id` of prev_hash + the
+    canonical JSON of the entry (plain sha256 for entries written before keys, key_id None)."""
 
     __tablename__ = "audit_entries"
     __table_args__ = (
@@ -36,6 +37,7 @@ class AuditEntry(TenantOwned, Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class AuditHead(TenantOwned, Base):
@@ -50,4 +52,7 @@ class AuditHead(TenantOwned, Base):
     last_hash: Mapped[str] = mapped_column(String(64))
     anchor_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     anchor_hash: Mapped[str] = mapped_column(String(64))
+    keyed_from_seq: Mapped[int] = mapped_column(
+        BigInteger, default=1, server_default="1", doc="Entries from this seq on must be keyed"
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -63,8 +63,12 @@ async def deliver(
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
 ) -> httpx.Response:
+    """Sign and send a delivery: v2 (covering the key) when `headers` has an Idempotency-Key."""
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    signed = signature_header(secret or trigger["secret"], timestamp or int(time.time()), raw)
+    key = (headers or {}).get("Idempotency-Key")
+    signed = signature_header(
+        secret or trigger["secret"], timestamp or int(time.time()), raw, idempotency_key=key
+    )
     return await api.post(
         trigger["url"],
         content=raw,

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import tracemalloc
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from unittest.mock import patch
 
 import httpx
+import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from auterity import audit
+from auterity.audit.append import append
 from auterity.db import make_engine, make_sessionmaker, transaction
 from auterity.graph.contracts import AuditRetentionInput
 from auterity.models.audit import AuditEntry
 from auterity.models.tenancy import Tenant
 from auterity.secrets import bind_keyring, keyring
-from auterity.security.clock import as_utc
+from auterity.security.accounts import create_tenant
+from auterity.security.crypto import KeyRing
 from auterity.security.principal import Actor
+from auterity.security.scoping import set_tenant
 from auterity.settings import Settings
 from tests.api.conftest import Member, login
 from workflows.maintenance import AuditRetentionWorkflow
@@ -116,7 +122,10 @@ async def test_filters_and_cursor_pages(
 
 
 async def test_export_is_json_lines_that_verify_outside_the_server(
-    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+    api: httpx.AsyncClient,
+    make_tenant: Callable[..., str],
+    member: MemberFactory,
+    settings: Settings,
 ) -> None:
     owner = await member(make_tenant())
     await _busy_tenant(api, owner)
@@ -124,14 +133,179 @@ async def test_export_is_json_lines_that_verify_outside_the_server(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/x-ndjson")
     lines = [json.loads(line) for line in response.text.splitlines()]
+    ring = KeyRing.from_settings(settings, audit.CHAIN_PURPOSE)
     previous = audit.GENESIS
     for seq, line in enumerate(lines, start=1):
         assert line["seq"] == seq and line["prev_hash"] == previous
+        assert line["key_id"] == ring.current_id  # keyed: the secret key is needed to check it
         body = {key: value for key, value in line.items() if key != "hash"}
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        assert hashlib.sha256((previous + canonical).encode()).hexdigest() == line["hash"]
+        message = (previous + canonical).encode()
+        assert hmac.new(ring.current, message, hashlib.sha256).hexdigest() == line["hash"]
+        assert hashlib.sha256(message).hexdigest() != line["hash"]
         previous = line["hash"]
     assert lines[-1]["action"] == "audit.exported"
+
+
+async def test_recomputing_the_chain_without_the_key_is_detected(
+    api: httpx.AsyncClient,
+    make_tenant: Callable[..., str],
+    member: MemberFactory,
+    sessions: sessionmaker[Session],
+) -> None:
+    """Attack: with database access (as the tables' owner), rewrite an entry and recompute
+    every later link as the unkeyed chain did (sha256, key_id dropped). The chain is keyed
+    now, so the rewrite is found at the first rewritten entry."""
+    owner = await member(make_tenant())
+    await _busy_tenant(api, owner)
+    with transaction(sessions, owner.tenant_id) as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        victim = next(row for row in rows if row.action == "api_keys.revoked")
+        previous = next(row.hash for row in rows if row.seq == victim.seq - 1)
+        for row in rows:
+            if row.seq < victim.seq:
+                continue
+            values = {c: getattr(row, c) for c in audit.chain._DOCUMENT_COLUMNS}
+            values |= {"prev_hash": previous, "key_id": None}
+            if row.id == victim.id:
+                values["outcome"] = "failure"
+            forged = audit.chain.row_hash(values)
+            session.execute(
+                text("UPDATE audit_entries SET outcome = :o, prev_hash = :p, hash = :h, "
+                     "key_id = NULL WHERE id = :id"),
+                {"o": values["outcome"], "p": previous, "h": forged, "id": row.id},
+            )  # fmt: skip
+            previous = forged
+        session.execute(
+            text("UPDATE audit_heads SET last_hash = :h WHERE tenant_id = :t"),
+            {"h": previous, "t": owner.tenant_id},
+        )
+    broken = (await api.post("/v1/audit/verify", headers=owner.headers)).json()
+    assert broken["ok"] is False and broken["broken_entry_id"] == victim.id, broken
+    assert "not keyed" in broken["reason"]
+
+
+async def test_a_removed_end_is_found_against_a_checkpoint(
+    api: httpx.AsyncClient,
+    make_tenant: Callable[..., str],
+    member: MemberFactory,
+    sessions: sessionmaker[Session],
+) -> None:
+    """Attack: remove the last entries and move the head back to match: the chain alone
+    still verifies, a signed checkpoint exported before does not."""
+    owner = await member(make_tenant())
+    await _busy_tenant(api, owner)
+    checkpoint = (await api.get("/v1/audit/checkpoint", headers=owner.headers)).json()
+    assert checkpoint["tenant_id"] == owner.tenant_id and checkpoint["seq"] >= 8
+    fine = await api.post(
+        "/v1/audit/verify", json={"checkpoints": [checkpoint]}, headers=owner.headers
+    )
+    assert fine.status_code == 200 and fine.json()["ok"] is True, fine.text
+    with transaction(sessions, owner.tenant_id) as session:
+        keep = checkpoint["seq"] - 3
+        last = session.scalars(select(AuditEntry).where(AuditEntry.seq == keep)).one()
+        session.execute(
+            text("DELETE FROM audit_entries WHERE tenant_id = :t AND seq > :s"),
+            {"t": owner.tenant_id, "s": keep},
+        )
+        session.execute(
+            text("UPDATE audit_heads SET last_seq = :s, last_hash = :h WHERE tenant_id = :t"),
+            {"s": keep, "h": last.hash, "t": owner.tenant_id},
+        )
+    alone = (await api.post("/v1/audit/verify", headers=owner.headers)).json()
+    assert alone["ok"] is True  # nothing in the database says the end is gone
+    against = await api.post(
+        "/v1/audit/verify", json={"checkpoints": [checkpoint]}, headers=owner.headers
+    )
+    assert against.json()["ok"] is False and "removed" in against.json()["reason"]
+    forged = {**checkpoint, "seq": keep}
+    refused = await api.post(
+        "/v1/audit/verify", json={"checkpoints": [forged]}, headers=owner.headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "checkpoints", 0]
+
+
+async def test_the_app_login_cannot_rewrite_or_delete_the_trail(
+    api: httpx.AsyncClient,
+    make_tenant: Callable[..., str],
+    member: MemberFactory,
+    settings: Settings,
+    database_engine_name: str,
+) -> None:
+    """Attack: with the app's own database login (what a SQL injection would get), update
+    or delete entries, move the anchor, or purge entries still within retention."""
+    if database_engine_name != "postgresql":
+        pytest.skip("privileges are PostgreSQL's; SQLite has one login")
+    owner = await member(make_tenant())
+    await _busy_tenant(api, owner)
+    engine = make_engine(settings.database_url_resolved)  # the app's (non-owner) login
+    try:
+        for statement in (
+            "UPDATE audit_entries SET outcome = 'failure'",
+            "DELETE FROM audit_entries",
+            "UPDATE audit_heads SET anchor_seq = 5",
+            "UPDATE audit_heads SET keyed_from_seq = 1000",
+            "DELETE FROM audit_heads",
+        ):
+            with (
+                pytest.raises(ProgrammingError, match="permission denied"),
+                engine.connect() as connection,
+                connection.begin(),
+            ):
+                connection.execute(
+                    text("SELECT set_config('app.tenant_id', :t, true)"),
+                    {"t": owner.tenant_id},
+                )
+                connection.execute(text(statement))
+        with engine.connect() as connection, connection.begin():
+            purged = connection.execute(
+                text("SELECT auterity_audit_purge(:t, 1000000)"), {"t": owner.tenant_id}
+            ).scalar_one()
+        assert purged == 0  # nothing is past the tenant's retention
+    finally:
+        engine.dispose()
+    verified = (await api.post("/v1/audit/verify", headers=owner.headers)).json()
+    assert verified["ok"] is True and verified["entries"] >= 8
+
+
+def test_verify_keeps_nothing_while_it_walks(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """`POST /v1/audit/verify` streams: memory for 12,000 entries is what it is for 3,000."""
+    tenant_id = _tenant_with_entries(sessions, settings, 12_000)
+    small_id = _tenant_with_entries(sessions, settings, 3_000)
+    peaks = []
+    for tenant in (small_id, tenant_id):
+        with transaction(sessions, tenant) as session:
+            tracemalloc.start()
+            result = audit.verify(session)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        assert result.ok, result
+    assert peaks[1] < peaks[0] * 1.5, peaks
+
+
+def _tenant_with_entries(
+    sessions: sessionmaker[Session], settings: Settings, count: int, *, days_ago: float = 0
+) -> str:
+    """A new tenant whose trail starts with `count` entries written `days_ago`."""
+    with transaction(sessions) as session:
+        tenant = create_tenant(session, f"t-{uuid.uuid4().hex[:10]}")
+        set_tenant(session, tenant.id)
+        bind_keyring(session, keyring(settings))
+        at = datetime.now(UTC) - timedelta(days=days_ago)
+        for start in range(0, count, 1000):
+            rows = []
+            for n in range(start, min(count, start + 1000)):
+                row = audit.entry(session, ACTOR, "test.filler", details={"n": n})
+                row["occurred_at"] = at + timedelta(microseconds=n)
+                rows.append(row)
+            append(session.connection(), tenant.id, rows)
+        return str(tenant.id)
+
+
+ACTOR = Actor.system("test")
 
 
 async def test_editing_one_row_makes_verify_name_that_row(
@@ -178,73 +352,61 @@ async def test_deleting_a_row_is_detected_at_the_gap(
 
 
 async def test_retention_removes_old_entries_and_the_chain_still_verifies(
-    api: httpx.AsyncClient,
-    make_tenant: Callable[..., str],
-    member: MemberFactory,
-    sessions: sessionmaker[Session],
-    settings: Settings,
+    sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    owner = await member(make_tenant())
-    await _busy_tenant(api, owner)
-    with transaction(sessions, owner.tenant_id) as session:
-        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
-        keep_from = entries[4]
-        tenant = session.scalars(select(Tenant).where(Tenant.id == owner.tenant_id)).one()
-        tenant.settings = {**tenant.settings, audit.RETENTION_SETTING: 1}
-        # a day after the moment just before entry 5: entries 1-4 are past retention
-        now = as_utc(keep_from.occurred_at) - timedelta(microseconds=1) + timedelta(days=1)
-        deleted = audit.purge_expired(session, tenant, now)
-        assert deleted == 4
+    tenant_id = _tenant_with_entries(sessions, settings, 6, days_ago=3)
+    with transaction(sessions, tenant_id) as session:
         bind_keyring(session, keyring(settings))
-        audit.record(
-            session, Actor.system("retention"), "audit.purged", details={"deleted": deleted}
-        )
-    result = (await api.post("/v1/audit/verify", headers=owner.headers)).json()
-    assert result["ok"] is True, result
-    listed = (await api.get("/v1/audit", params={"limit": 500}, headers=owner.headers)).json()
-    assert min(entry["seq"] for entry in listed["items"]) == keep_from.seq
-    with transaction(sessions, owner.tenant_id) as session:
-        tenant = session.scalars(select(Tenant).where(Tenant.id == owner.tenant_id)).one()
-        assert audit.purge_expired(session, tenant, now) == 0  # nothing more is old enough
+        for n in range(4):
+            audit.record(session, ACTOR, "test.recent", details={"n": n})
+        tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)).one()
+        tenant.settings = {**tenant.settings, audit.RETENTION_SETTING: 1}
+    with transaction(sessions, tenant_id) as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)).one()
+        assert audit.purge_expired(session, tenant, datetime.now(UTC)) == 6
+    with transaction(sessions, tenant_id) as session:
+        result = audit.verify(session)
+        assert result.ok and result.entries == 4, result
+        kept = session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)).all()
+        assert kept == [7, 8, 9, 10]
+        tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)).one()
+        assert audit.purge_expired(session, tenant, datetime.now(UTC)) == 0
 
 
 async def test_the_retention_workflow_purges_every_tenant_as_the_app_role(
     api: httpx.AsyncClient,
-    make_tenant: Callable[..., str],
+    sessions: sessionmaker[Session],
     member: MemberFactory,
     settings: Settings,
     temporal_client: Client,
     task_queue: str,
 ) -> None:
-    owner = await member(make_tenant())
-    await _busy_tenant(api, owner)
+    tenant_id = _tenant_with_entries(sessions, settings, 8, days_ago=3)
+    with transaction(sessions, tenant_id) as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)).one()
+        tenant.settings = {**tenant.settings, audit.RETENTION_SETTING: 1}
+        slug = tenant.slug
+    owner = await member(slug)  # recent entries: the member's creation and sign-in
     engine = make_engine(settings.database_url_resolved)  # the app's own (non-owner) login
     app_sessions = make_sessionmaker(engine)
-    with transaction(app_sessions, owner.tenant_id) as session:
-        tenant = session.scalars(select(Tenant).where(Tenant.id == owner.tenant_id)).one()
-        tenant.settings = {**tenant.settings, audit.RETENTION_SETTING: 1}
-        # turn the clock: re-date nothing (that would break the chain), run "tomorrow" instead
     activities = AuditActivities(app_sessions, settings)
-    tomorrow = datetime.now(UTC) + timedelta(days=2)
-    with patch("activities.audit.datetime") as clock:
-        clock.now.return_value = tomorrow
-        async with Worker(
-            temporal_client,
+    async with Worker(
+        temporal_client,
+        task_queue=task_queue,
+        workflows=[AuditRetentionWorkflow],
+        activities=[activities.purge_expired],
+    ):
+        result = await temporal_client.execute_workflow(
+            AuditRetentionWorkflow.run,
+            AuditRetentionInput(tenant=slug),
+            id=f"_system:audit-retention-test-{uuid.uuid4().hex}",
             task_queue=task_queue,
-            workflows=[AuditRetentionWorkflow],
-            activities=[activities.purge_expired],
-        ):
-            result = await temporal_client.execute_workflow(
-                AuditRetentionWorkflow.run,
-                AuditRetentionInput(tenant=owner.tenant_slug),
-                id=f"_system:audit-retention-test-{uuid.uuid4().hex}",
-                task_queue=task_queue,
-            )
+        )
     engine.dispose()
-    assert result.tenants == 1 and result.deleted >= 8 and result.refused == []
+    assert result.tenants == 1 and result.deleted == 8 and result.refused == []
     verified = (await api.post("/v1/audit/verify", headers=owner.headers)).json()
     assert verified["ok"] is True, verified
-    assert verified["entries"] == 1  # only the "audit.purged" entry is left
     purged = (await api.get("/v1/audit", headers=owner.headers)).json()["items"]
-    assert purged[-1]["action"] == "audit.purged"
-    assert purged[-1]["details"]["deleted"] == result.deleted
+    assert purged[0]["action"] == "audit.purged"
+    assert purged[0]["details"]["deleted"] == 8
+    assert all(entry["action"] != "test.filler" for entry in purged)

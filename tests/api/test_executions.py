@@ -4,15 +4,20 @@ cancel, retry from the failed node, live events, tenant isolation."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import websockets
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from auterity.security.tokens import ACCESS_TOKEN_TTL, issue_access_token
+from auterity.settings import Settings
 from tests.factories import (
     auth_headers,
     make_member,
@@ -70,6 +75,43 @@ async def test_start_read_and_list(api: httpx.AsyncClient, owner) -> None:
     assert [item["id"] for item in listed.json()["items"]] == [execution_id]
     bad = await api.get("/v1/executions?status=sleepy", headers=headers)
     assert bad.status_code == 422
+
+
+async def test_list_refuses_forged_cursors_and_impossible_ranges(
+    api: httpx.AsyncClient, make_tenant, member
+) -> None:
+    """Found by the fuzzer: a cursor the API never handed out, or a range visibility cannot
+    take, reached Temporal and came back as a 500."""
+    a, b = await member(make_tenant()), await member(make_tenant())
+    graph_id = await save_graph(api, a.headers, GREET)
+    for _ in range(3):
+        await api.post(
+            f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "x"}}, headers=a.headers
+        )
+    cursor = None
+    for _ in range(50):  # visibility is eventually consistent
+        page = (await api.get("/v1/executions", params={"limit": 1}, headers=a.headers)).json()
+        if cursor := page["next_cursor"]:
+            break
+        await asyncio.sleep(0.2)
+    assert cursor, page
+    more = await api.get("/v1/executions", params={"limit": 1, "cursor": cursor}, headers=a.headers)
+    assert more.status_code == 200, more.text
+    for params, headers, loc in [
+        ({"cursor": "QÛp\U000a0f3b©\x1e$¯GD"}, a.headers, ["query", "cursor"]),
+        ({"cursor": "eyJhIjoxfQ"}, a.headers, ["query", "cursor"]),
+        ({"cursor": cursor}, b.headers, ["query", "cursor"]),  # another tenant's cursor
+        ({"started_after": "1176-07-25T19:57:32Z"}, a.headers, ["query", "started_after"]),
+        (
+            {"started_after": "2000-06-01T00:00:00Z", "started_before": "2000-01-01T00:00:00Z"},
+            a.headers,
+            ["query", "started_after"],
+        ),
+        ({"started_after": "2000-06-01T00:00:00"}, a.headers, ["query", "started_after"]),
+    ]:
+        response = await api.get("/v1/executions", params=params, headers=headers)
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["errors"][0]["loc"] == loc
 
 
 async def test_inputs_are_validated_against_the_graph(api: httpx.AsyncClient, owner) -> None:
@@ -217,6 +259,35 @@ async def test_live_events_and_replay(api: httpx.AsyncClient, api_url: str, owne
     with pytest.raises(websockets.exceptions.InvalidStatus):
         async with websockets.connect(url) as socket:
             await socket.recv()
+
+
+@pytest.mark.parametrize("ending", ["logout", "expiry"])
+async def test_a_live_stream_ends_when_its_credential_does(
+    api: httpx.AsyncClient, api_url: str, settings: Settings, make_tenant, member, ending: str
+) -> None:
+    """Attack: a stream opened with a token kept running after the session was revoked (or
+    the token expired), feeding a signed-out person every node output of a long run."""
+    person = await member(make_tenant())
+    graph_id = await save_graph(api, person.headers, SLEEPER)
+    started = await api.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=person.headers)
+    url = api_url.replace("http://", "ws://") + f"/v1/executions/{started.json()['id']}/events"
+    headers = person.headers
+    if ending == "expiry":  # a token of the same session that expires two seconds from now
+        claims = jwt.decode(person.access_token, options={"verify_signature": False})
+        token, _ = issue_access_token(
+            settings, user_id=claims["sub"], tenant_id=claims["tenant"], session_id=claims["sid"],
+            now=datetime.now(UTC) - ACCESS_TOKEN_TTL + timedelta(seconds=2),
+        )  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+    async with websockets.connect(url, additional_headers=headers) as socket:
+        if ending == "logout":
+            assert (await api.post("/v1/auth/logout", headers=person.headers)).status_code == 204
+        received = []
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            async for message in socket:  # until the server closes it
+                received.append(json.loads(message))
+        assert socket.close_code == 4401, (socket.close_code, received)
+    assert received[-1]["type"] == "error" and received[-1]["status"] == 401
 
 
 async def test_another_tenant_gets_404_everywhere(

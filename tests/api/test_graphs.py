@@ -148,3 +148,22 @@ async def test_another_tenant_gets_404_and_viewers_cannot_write(api, sessions, o
     assert (await api.get(f"/v1/graphs/{graph_id}", headers=viewer)).status_code == 200
     assert (await api.post("/v1/graphs", json=GRAPH, headers=viewer)).status_code == 403
     assert (await api.get("/v1/graphs")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "loc"),
+    [
+        ("/v1/graphs", {"offset": 10**27}, ["query", "offset"]),
+        ("/v1/triggers", {"offset": 100_001}, ["query", "offset"]),
+        ("/v1/schedules", {"offset": 2**63}, ["query", "offset"]),
+        ("/v1/templates/summarize-web-page", {"version": 34579712427}, ["query", "version"]),
+    ],
+)
+async def test_out_of_range_pages_and_versions_are_422(
+    api: httpx.AsyncClient, owner, path: str, params: dict[str, int], loc: list[str]
+) -> None:
+    """Found by the fuzzer: numbers the database cannot take were 500s."""
+    _member, headers = owner
+    response = await api.get(path, params=params, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == loc

@@ -123,15 +123,11 @@ async def test_retried_and_replayed_deliveries_return_the_same_execution(
     graph_id = await save_graph(api, headers, TICKET)
     trigger = await make_trigger(api, headers, graph_id, inputs=MAPPING)
 
-    keyed = {"Idempotency-Key": "delivery-1"}
+    keyed = {"Idempotency-Key": "delivery-1"}  # v2: the signature covers the key
     first = await deliver(api, trigger, ISSUE, headers=keyed)
     retried = await deliver(api, trigger, ISSUE, headers=keyed, timestamp=int(time.time()) - 5)
     assert first.status_code == 202 and retried.status_code == 200
     assert retried.json() == {"execution_id": first.json()["execution_id"], "created": False}
-    by_request_id = await deliver(api, trigger, ISSUE, headers={"X-Request-Id": "req-9"})
-    again = await deliver(api, trigger, ISSUE, headers={"X-Request-Id": "req-9"})
-    assert by_request_id.status_code == 202 and again.status_code == 200
-    assert again.json()["execution_id"] == by_request_id.json()["execution_id"]
 
     raw = json.dumps(ISSUE).encode()
     signed = signature_header(trigger["secret"], int(time.time()), raw)
@@ -142,6 +138,57 @@ async def test_retried_and_replayed_deliveries_return_the_same_execution(
     assert replayed.json()["execution_id"] == original.json()["execution_id"]
     padded = {**replay, SIGNATURE_HEADER: signed.replace("v1=", "v1=00,v1=")}
     assert (await api.post(trigger["url"], content=raw, headers=padded)).status_code == 200
+
+
+async def test_a_captured_delivery_replayed_with_new_unsigned_headers_starts_nothing(
+    api: httpx.AsyncClient, owner
+) -> None:
+    """Attack: an eavesdropper replays a delivery inside the window, changing only what the
+    signature does not cover (X-Request-Id, a v1 delivery's Idempotency-Key), or swapping the
+    key of a v2 delivery. Each returns the original run or is refused; none starts one."""
+    _member, headers = owner
+    graph_id = await save_graph(api, headers, TICKET)
+    trigger = await make_trigger(api, headers, graph_id, inputs=MAPPING)
+    raw = json.dumps(ISSUE).encode()
+    now = int(time.time())
+    v1 = {"content-type": "application/json",
+          SIGNATURE_HEADER: signature_header(trigger["secret"], now, raw)}  # fmt: skip
+    captured = await api.post(trigger["url"], content=raw, headers={**v1, "X-Request-Id": "r-1"})
+    assert captured.status_code == 202, captured.text
+    for extra in ({"X-Request-Id": "r-2"}, {"Idempotency-Key": "fresh-1"},
+                  {"X-Request-Id": "r-3", "Idempotency-Key": "fresh-2"}):  # fmt: skip
+        replayed = await api.post(trigger["url"], content=raw, headers={**v1, **extra})
+        assert replayed.status_code == 200, (extra, replayed.text)
+        assert replayed.json() == {
+            "execution_id": captured.json()["execution_id"],
+            "created": False,
+        }
+
+    signed_v2 = signature_header(trigger["secret"], now, raw, idempotency_key="order-7")
+    v2 = {"content-type": "application/json", SIGNATURE_HEADER: signed_v2}
+    original = await api.post(
+        trigger["url"], content=raw, headers={**v2, "Idempotency-Key": "order-7"}
+    )
+    assert original.status_code == 202, original.text
+    swapped = await api.post(
+        trigger["url"], content=raw, headers={**v2, "Idempotency-Key": "order-8"}
+    )
+    assert swapped.status_code == 401
+    unkeyed = await api.post(trigger["url"], content=raw, headers=v2)
+    assert unkeyed.status_code == 401 and "Idempotency-Key" in unkeyed.json()["detail"]
+    both = f"{v1[SIGNATURE_HEADER]},v2={signed_v2.partition('v2=')[2]}"
+    downgraded = await api.post(
+        trigger["url"], content=raw,
+        headers={**v1, SIGNATURE_HEADER: both, "Idempotency-Key": "order-9"},
+    )  # fmt: skip
+    assert downgraded.status_code == 401 and "both" in downgraded.json()["detail"]
+    dotted = signature_header(trigger["secret"], now, raw, idempotency_key="a.b")
+    refused = await api.post(
+        trigger["url"], content=raw,
+        headers={**v1, SIGNATURE_HEADER: dotted, "Idempotency-Key": "a.b"},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["header", "idempotency-key"]
 
 
 @pytest.mark.parametrize(

@@ -354,3 +354,38 @@ async def test_another_tenant_gets_404_and_permissions_hold(
         assert response.status_code == 403, (method, suffix)
     assert (await api.post("/v1/schedules", json={}, headers=viewer)).status_code == 403
     assert (await api.get("/v1/schedules")).status_code == 401
+
+
+async def test_schedules_cannot_fire_too_often_or_backfill_without_bound(
+    api: httpx.AsyncClient, owner, graph_id: str, make_schedule: MakeSchedule
+) -> None:
+    """Attack: an editor schedules a run every second (a 7-field cron, or a 1s interval), or
+    backfills years of minutes, to flood the shared workers. Intervals have a minimum
+    (AUTERITY_SCHEDULE_MIN_INTERVAL, 1m by default), cron fires at most once a minute, and a
+    backfill starts at most AUTERITY_SCHEDULE_BACKFILL_MAX_ACTIONS runs."""
+    _member, headers = owner
+    base = {"name": "flood", "graph_id": graph_id, "inputs": {"topic": "x"}, "paused": True}
+    for spec, loc in [
+        ({"interval": "1s"}, ["body", "interval"]),
+        ({"interval": "59s"}, ["body", "interval"]),
+        ({"cron": ["* * * * * * *"]}, ["body", "cron", 0]),
+        ({"cron": ["*/1 * * * * * *"]}, ["body", "cron", 0]),
+    ]:
+        response = await api.post("/v1/schedules", json={**base, **spec}, headers=headers)
+        assert response.status_code == 422, (spec, response.text)
+        assert response.json()["errors"][0]["loc"] == loc
+    schedule = await make_schedule(cron=None, interval="1m")
+    sped_up = await api.patch(
+        f"/v1/schedules/{schedule['id']}", json={"interval": "5s"}, headers=headers
+    )
+    assert sped_up.status_code == 422 and sped_up.json()["errors"][0]["loc"] == ["body", "interval"]
+    now = datetime.now(UTC)
+    flood = await api.post(
+        f"/v1/schedules/{schedule['id']}/backfill",
+        json={"start": (now - timedelta(days=2)).isoformat(), "end": now.isoformat()},
+        headers=headers,
+    )
+    assert flood.status_code == 422, flood.text
+    assert "AUTERITY_SCHEDULE_BACKFILL_MAX_ACTIONS" in flood.json()["detail"]
+    read = (await api.get(f"/v1/schedules/{schedule['id']}", headers=headers)).json()
+    assert read["recent_actions"] == [] and read["actions_taken"] == 0

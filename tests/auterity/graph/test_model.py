@@ -23,7 +23,10 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "60", "5 m", "-1s", "0s", "1y", "s", "1h 30m"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "60", "5 m", "-1s", "0s", "1y", "s", "1h 30m", "36501d", "2057009876.9d", "9" * 40 + "w"],
+)
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(DurationError, match="invalid duration"):
         parse_duration(text)

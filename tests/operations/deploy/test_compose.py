@@ -87,6 +87,7 @@ def test_migrations_run_as_the_owner_and_the_processes_as_the_app_login(
             "service_completed_successfully"
         )
     assert services["worker"]["environment"]["AUTERITY_WORKER_METRICS_PORT"] == "9464"
+    assert services["api"]["environment"]["AUTERITY_METRICS_PORT"] == "9465"
     script = (DEPLOY / "postgres" / "init-roles.sh").read_text()
     assert f"CREATE ROLE {APP_ROLE} NOLOGIN" in script
     assert f"CREATE ROLE auterity_api LOGIN PASSWORD :'app_password' IN ROLE {APP_ROLE}" in script

@@ -112,6 +112,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Audit Checkpoint
+         * @description A signed checkpoint of the chain's head, to keep outside the database.
+         */
+        get: operations["read_audit_checkpoint_v1_audit_checkpoint_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit/export": {
         parameters: {
             query?: never;
@@ -143,7 +163,9 @@ export interface paths {
         put?: never;
         /**
          * Verify Audit Chain
-         * @description Recompute the tenant's hash chain: ok, or the first entry that does not verify.
+         * @description Recompute the tenant's keyed hash chain, in bounded memory: ok, or the first entry
+         *     that does not verify; with checkpoints, also that the chain still holds each of them
+         *     (so a removed end or a rewritten chain is found).
          */
         post: operations["verify_audit_chain_v1_audit_verify_post"];
         delete?: never;
@@ -422,13 +444,16 @@ export interface paths {
          * Deliver Webhook
          * @description Start a run from a signed delivery (public: the signature is the credential).
          *
-         *     Sign each delivery with the trigger's secret (the whole `whsec_…` string):
-         *     `X-Auterity-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + raw body>`.
-         *     Deliveries more than 5 minutes from the server's clock are refused (401). The
-         *     body must be JSON; the trigger's `inputs` templates map it (with the headers
-         *     and query) to the graph's inputs, or the body is the inputs. A retried
-         *     delivery — same `Idempotency-Key` or `X-Request-Id`, or byte-identical and
-         *     signed at the same second — returns the execution it started, with 200.
+         *     Sign each delivery with the trigger's secret (the whole `whsec_…` string), either
+         *     `X-Auterity-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + raw body>`
+         *     or, with an `Idempotency-Key` header, `t=<unix seconds>,v2=<hex HMAC-SHA256 of
+         *     "<t>.<Idempotency-Key>." + raw body>`. Deliveries more than 5 minutes from the
+         *     server's clock are refused (401). The body must be JSON; the trigger's `inputs`
+         *     templates map it (with the headers and query) to the graph's inputs, or the body
+         *     is the inputs. A delivery seen before returns the execution it started, with 200:
+         *     under v2, any delivery with the same (signed) `Idempotency-Key`, so a retry signed
+         *     anew is deduplicated; under v1, the same signature (timestamp and body). Unsigned
+         *     headers such as `X-Request-Id` never make a delivery new.
          */
         post: operations["deliver_webhook_v1_hooks__trigger_id__post"];
         delete?: never;
@@ -592,7 +617,8 @@ export interface paths {
         put?: never;
         /**
          * Backfill Schedule
-         * @description Take the actions the schedule would have taken between start and end, now.
+         * @description Take the actions the schedule would have taken between start and end, now (at most
+         *     AUTERITY_SCHEDULE_BACKFILL_MAX_ACTIONS runs).
          */
         post: operations["backfill_schedule_v1_schedules__schedule_id__backfill_post"];
         delete?: never;
@@ -701,6 +727,278 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/scim/v2/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Everything
+         * @description Search Users and Groups at once.
+         */
+        post: operations["search_everything_v1_scim_v2__search_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/Groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Scim Group
+         * @description Groups, filtered by `displayName eq "..."`, `externalId eq` or `members.value eq`.
+         */
+        get: operations["list_scim_group_v1_scim_v2_Groups_get"];
+        put?: never;
+        /**
+         * Create Scim Group
+         * @description Push a group; its members get the roles its name is mapped to.
+         */
+        post: operations["create_scim_group_v1_scim_v2_Groups_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/Groups/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Scim Groups
+         * @description Search Groups with a body instead of query parameters.
+         */
+        post: operations["search_scim_groups_v1_scim_v2_Groups__search_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/Groups/{resource_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Scim Group
+         * @description One group with its members.
+         */
+        get: operations["read_scim_group_v1_scim_v2_Groups__resource_id__get"];
+        /**
+         * Replace Scim Group
+         * @description Replace a group (name and members); roles follow.
+         */
+        put: operations["replace_scim_group_v1_scim_v2_Groups__resource_id__put"];
+        post?: never;
+        /**
+         * Delete Scim Group
+         * @description Delete a group; its members lose the roles it granted.
+         */
+        delete: operations["delete_scim_group_v1_scim_v2_Groups__resource_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Patch Scim Group
+         * @description Add or remove members, or rename; roles follow.
+         */
+        patch: operations["patch_scim_group_v1_scim_v2_Groups__resource_id__patch"];
+        trace?: never;
+    };
+    "/v1/scim/v2/ResourceTypes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Resource Types
+         * @description User and Group.
+         */
+        get: operations["list_resource_types_v1_scim_v2_ResourceTypes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/ResourceTypes/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Resource Type
+         * @description One resource type.
+         */
+        get: operations["read_resource_type_v1_scim_v2_ResourceTypes__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/Schemas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Schemas
+         * @description The attributes of User, Group and the enterprise extension.
+         */
+        get: operations["list_schemas_v1_scim_v2_Schemas_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/Schemas/{schema_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Schema
+         * @description One schema.
+         */
+        get: operations["read_schema_v1_scim_v2_Schemas__schema_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/ServiceProviderConfig": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Service Provider Config
+         * @description What this SCIM service supports.
+         */
+        get: operations["read_service_provider_config_v1_scim_v2_ServiceProviderConfig_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/Users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Scim User
+         * @description Users, filtered by `userName eq "..."`, `externalId eq` or `emails.value eq`.
+         */
+        get: operations["list_scim_user_v1_scim_v2_Users_get"];
+        put?: never;
+        /**
+         * Create Scim User
+         * @description Provision a person: a new account, or an existing one joining the tenant.
+         */
+        post: operations["create_scim_user_v1_scim_v2_Users_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/Users/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Scim Users
+         * @description Search Users with a body instead of query parameters.
+         */
+        post: operations["search_scim_users_v1_scim_v2_Users__search_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scim/v2/Users/{resource_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Scim User
+         * @description One user.
+         */
+        get: operations["read_scim_user_v1_scim_v2_Users__resource_id__get"];
+        /**
+         * Replace Scim User
+         * @description Replace a user; `active: false` ends their sessions at once.
+         */
+        put: operations["replace_scim_user_v1_scim_v2_Users__resource_id__put"];
+        post?: never;
+        /**
+         * Delete Scim User
+         * @description Remove a person from the tenant (the account itself stays).
+         */
+        delete: operations["delete_scim_user_v1_scim_v2_Users__resource_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Patch Scim User
+         * @description Change a user with PatchOp operations (Okta and Entra deactivate this way).
+         */
+        patch: operations["patch_scim_user_v1_scim_v2_Users__resource_id__patch"];
+        trace?: never;
+    };
     "/v1/secrets": {
         parameters: {
             query?: never;
@@ -755,6 +1053,238 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sso/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Sso Config
+         * @description The tenant's SSO configuration and what to enter at the IdP (secrets never shown).
+         */
+        get: operations["read_sso_config_v1_sso_config_get"];
+        /**
+         * Put Sso Config
+         * @description Replace the tenant's SSO configuration; a SAML metadata URL is fetched now.
+         */
+        put: operations["put_sso_config_v1_sso_config_put"];
+        post?: never;
+        /**
+         * Delete Sso Config
+         * @description Turn SSO off for the tenant (linked identities stay, for when it is turned back on).
+         */
+        delete: operations["delete_sso_config_v1_sso_config_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/discover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Discover Sso
+         * @description Where an email signs in: the SSO of tenants that verified its domain (no account look-up).
+         */
+        post: operations["discover_sso_v1_sso_discover_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange Sso Code
+         * @description Trade the one-time `sso_code` of a finished sign-in for the token pair (same browser only).
+         */
+        post: operations["exchange_sso_code_v1_sso_exchange_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/oidc/{tenant}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finish Oidc Login
+         * @description The provider's redirect back: state, code, then the ID token.
+         */
+        get: operations["finish_oidc_login_v1_sso_oidc__tenant__callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/oidc/{tenant}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start Oidc Login
+         * @description Send the browser to the tenant's OpenID provider (code flow, PKCE S256, nonce).
+         */
+        get: operations["start_oidc_login_v1_sso_oidc__tenant__login_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/saml/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Saml Logout
+         * @description End the caller's sessions; `redirect` is the IdP's logout URL for the browser, if any.
+         */
+        post: operations["start_saml_logout_v1_sso_saml_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/saml/{tenant}/acs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Consume Saml Assertion
+         * @description The assertion consumer service (HTTP-POST binding).
+         */
+        post: operations["consume_saml_assertion_v1_sso_saml__tenant__acs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/saml/{tenant}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start Saml Login
+         * @description Send the browser to the tenant's IdP with a signed AuthnRequest.
+         */
+        get: operations["start_saml_login_v1_sso_saml__tenant__login_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/saml/{tenant}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Saml Metadata
+         * @description The service provider's SAML metadata, for the IdP.
+         */
+        get: operations["read_saml_metadata_v1_sso_saml__tenant__metadata_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/saml/{tenant}/slo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Saml Single Logout
+         * @description Single logout from the IdP (HTTP-Redirect): a signed LogoutRequest, or its answer.
+         */
+        get: operations["saml_single_logout_v1_sso_saml__tenant__slo_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sso/scim-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Scim Token
+         * @description A new SCIM bearer token, shown once; earlier tokens stop working.
+         */
+        post: operations["create_scim_token_v1_sso_scim_token_post"];
+        /**
+         * Revoke Scim Token
+         * @description Revoke the tenant's SCIM token.
+         */
+        delete: operations["revoke_scim_token_v1_sso_scim_token_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tasks": {
         parameters: {
             query?: never;
@@ -764,7 +1294,8 @@ export interface paths {
         };
         /**
          * List Tasks
-         * @description The principal's inbox: tasks assigned to them by user or role (owners and admins see all).
+         * @description The principal's inbox: tasks assigned to them by user or role (owners and admins see
+         *     all), newest first; page with `offset`.
          */
         get: operations["list_tasks_v1_tasks_get"];
         put?: never;
@@ -1196,6 +1727,74 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** AuditVerify */
+        AuditVerify: {
+            /**
+             * Checkpoints
+             * @description Checkpoints from GET /v1/audit/checkpoint the chain must still hold
+             */
+            checkpoints?: components["schemas"]["CheckpointRead"][];
+        };
+        /**
+         * CheckpointRead
+         * @description A signed head of the tenant's chain: keep it outside the database, send it back to
+         *     /v1/audit/verify to prove the chain still holds that entry.
+         * @example {
+         *       "hash": "9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d",
+         *       "issued_at": "2026-11-30T12:00:00+00:00",
+         *       "key_id": "3fa85f6457174562",
+         *       "public_key": "a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4",
+         *       "seq": 1042,
+         *       "signature": "0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c",
+         *       "tenant_id": "6f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b"
+         *     }
+         */
+        CheckpointRead: {
+            /** Hash */
+            hash: string;
+            /** Issued At */
+            issued_at: string;
+            /** Key Id */
+            key_id: string;
+            /** Public Key */
+            public_key: string;
+            /** Seq */
+            seq: number;
+            /** Signature */
+            signature: string;
+            /** Tenant Id */
+            tenant_id: string;
+        };
+        /**
+         * DiscoverBody
+         * @example {
+         *       "email": "ada@acme.com"
+         *     }
+         */
+        DiscoverBody: {
+            /** Email */
+            email: string;
+        };
+        /** DiscoverRead */
+        DiscoverRead: {
+            /** Options */
+            options: components["schemas"]["SignInOptionRead"][];
+            /**
+             * Sso
+             * @description whether the email's verified domain belongs to SSO tenants
+             */
+            sso: boolean;
+        };
+        /**
+         * ExchangeBody
+         * @example {
+         *       "code": "ash_Zt3kq0l7m2Vx"
+         *     }
+         */
+        ExchangeBody: {
+            /** Code */
+            code: string;
+        };
         /** ExecutionList */
         ExecutionList: {
             /** Items */
@@ -1505,6 +2104,79 @@ export interface components {
              */
             status: "pending" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
         };
+        /** OidcConfigIn */
+        OidcConfigIn: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Client Secret
+             * @description write-only; omit to keep the stored one
+             */
+            client_secret?: string | null;
+            /**
+             * Email Claim
+             * @default email
+             */
+            email_claim: string;
+            /**
+             * Groups Claim
+             * @default groups
+             */
+            groups_claim: string | null;
+            /**
+             * Issuer
+             * @description discovery at <issuer>/.well-known/...
+             */
+            issuer: string;
+            /**
+             * Name Claim
+             * @default name
+             */
+            name_claim: string;
+            /** Scopes */
+            scopes?: string[];
+            /**
+             * Token Auth
+             * @default client_secret_basic
+             */
+            token_auth: string;
+        };
+        /** OidcConfigRead */
+        OidcConfigRead: {
+            /** Client Id */
+            client_id: string;
+            /** Client Secret Set */
+            client_secret_set: boolean;
+            /**
+             * Email Claim
+             * @default email
+             */
+            email_claim: string;
+            /**
+             * Groups Claim
+             * @default groups
+             */
+            groups_claim: string | null;
+            /** Issuer */
+            issuer: string;
+            /** Login Url */
+            login_url: string;
+            /**
+             * Name Claim
+             * @default name
+             */
+            name_claim: string;
+            /** Redirect Uri */
+            redirect_uri: string;
+            /** Scopes */
+            scopes?: string[];
+            /**
+             * Token Auth
+             * @default client_secret_basic
+             * @enum {string}
+             */
+            token_auth: "client_secret_basic" | "client_secret_post";
+        };
         /**
          * Outcome
          * @description How the action an entry records ended.
@@ -1614,6 +2286,26 @@ export interface components {
              */
             permissions: string[];
         };
+        /**
+         * RoleMapping
+         * @description Members of IdP group (or holders of claim value) `group` get `roles` in the tenant.
+         */
+        RoleMapping: {
+            /** Group */
+            group: string;
+            /** Roles */
+            roles: string[];
+        };
+        /** RoleMappingIn */
+        RoleMappingIn: {
+            /**
+             * Group
+             * @description IdP group name or claim value
+             */
+            group: string;
+            /** Roles */
+            roles: string[];
+        };
         /** RoleRead */
         RoleRead: {
             /** Builtin */
@@ -1652,6 +2344,113 @@ export interface components {
             description?: string | null;
             /** Permissions */
             permissions?: string[] | null;
+        };
+        /**
+         * SamlConfigIn
+         * @description The IdP: its metadata (XML, or an https URL fetched now), or the fields by hand.
+         */
+        SamlConfigIn: {
+            /**
+             * Allow Idp Initiated
+             * @default false
+             */
+            allow_idp_initiated: boolean;
+            /** Email Attribute */
+            email_attribute?: string | null;
+            /**
+             * Groups Attribute
+             * @default groups
+             */
+            groups_attribute: string | null;
+            /** Idp Certificates */
+            idp_certificates?: string[] | null;
+            /** Idp Entity Id */
+            idp_entity_id?: string | null;
+            /** Idp Slo Url */
+            idp_slo_url?: string | null;
+            /** Idp Sso Url */
+            idp_sso_url?: string | null;
+            /** Metadata Url */
+            metadata_url?: string | null;
+            /** Metadata Xml */
+            metadata_xml?: string | null;
+            /** Name Attribute */
+            name_attribute?: string | null;
+            /**
+             * Name Id Format
+             * @default urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress
+             */
+            name_id_format: string;
+            /**
+             * Sign Requests
+             * @default true
+             */
+            sign_requests: boolean;
+            /**
+             * Want Response Signed
+             * @default false
+             */
+            want_response_signed: boolean;
+        };
+        /** SamlConfigRead */
+        SamlConfigRead: {
+            /**
+             * Allow Idp Initiated
+             * @default false
+             */
+            allow_idp_initiated: boolean;
+            /**
+             * Email Attribute
+             * @description attribute with the email; NameID when unset
+             */
+            email_attribute?: string | null;
+            /**
+             * Groups Attribute
+             * @default groups
+             */
+            groups_attribute: string | null;
+            /**
+             * Idp Certificates
+             * @description signing certificates (PEM), several while rotating
+             */
+            idp_certificates: string[];
+            /** Idp Entity Id */
+            idp_entity_id: string;
+            /** Idp Slo Url */
+            idp_slo_url?: string | null;
+            /**
+             * Idp Sso Url
+             * @description HTTP-Redirect binding
+             */
+            idp_sso_url: string;
+            /** Metadata Url */
+            metadata_url?: string | null;
+            /** Name Attribute */
+            name_attribute?: string | null;
+            /**
+             * Name Id Format
+             * @default urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress
+             */
+            name_id_format: string;
+            service_provider: components["schemas"]["ServiceProviderRead"];
+            /**
+             * Sign Requests
+             * @default true
+             */
+            sign_requests: boolean;
+            /**
+             * Want Response Signed
+             * @default false
+             */
+            want_response_signed: boolean;
+        };
+        /** SamlLogoutRead */
+        SamlLogoutRead: {
+            /**
+             * Redirect
+             * @description the IdP's logout URL for the browser, if any
+             */
+            redirect: string | null;
         };
         /**
          * ScheduleAccepted
@@ -1912,6 +2711,23 @@ export interface components {
              */
             version?: string | null;
         };
+        /** ScimRead */
+        ScimRead: {
+            /** Base Url */
+            base_url: string;
+            /** Token Set */
+            token_set: boolean;
+        };
+        /** ScimTokenCreated */
+        ScimTokenCreated: {
+            /** Base Url */
+            base_url: string;
+            /**
+             * Token
+             * @description shown once; the IdP sends it as 'Authorization: Bearer'
+             */
+            token: string;
+        };
         /**
          * SecretCreate
          * @example {
@@ -2001,6 +2817,110 @@ export interface components {
              * @description write-only
              */
             value: string;
+        };
+        /**
+         * ServiceProviderRead
+         * @description What to enter at the IdP.
+         */
+        ServiceProviderRead: {
+            /** Acs Url */
+            acs_url: string;
+            /** Certificate */
+            certificate: string;
+            /** Entity Id */
+            entity_id: string;
+            /** Login Url */
+            login_url: string;
+            /** Metadata Url */
+            metadata_url: string;
+            /** Slo Url */
+            slo_url: string;
+        };
+        /** SignInOptionRead */
+        SignInOptionRead: {
+            /** Login Url */
+            login_url: string;
+            /** Protocol */
+            protocol: string;
+            /** Tenant */
+            tenant: string;
+            /** Tenant Name */
+            tenant_name: string;
+        };
+        /** SsoConfigRead */
+        SsoConfigRead: {
+            /** Default Roles */
+            default_roles: string[];
+            /** Jit Provisioning */
+            jit_provisioning: boolean;
+            oidc: components["schemas"]["OidcConfigRead"] | null;
+            /** Require Sso */
+            require_sso: boolean;
+            /** Role Mappings */
+            role_mappings: components["schemas"]["RoleMapping"][];
+            saml: components["schemas"]["SamlConfigRead"] | null;
+            scim: components["schemas"]["ScimRead"];
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * SsoConfigUpdate
+         * @description The tenant's whole SSO configuration (PUT replaces it).
+         * @example {
+         *       "default_roles": [],
+         *       "require_sso": true,
+         *       "role_mappings": [
+         *         {
+         *           "group": "Auterity Admins",
+         *           "roles": [
+         *             "admin"
+         *           ]
+         *         },
+         *         {
+         *           "group": "Engineering",
+         *           "roles": [
+         *             "editor"
+         *           ]
+         *         }
+         *       ],
+         *       "saml": {
+         *         "groups_attribute": "groups",
+         *         "metadata_url": "https://acme.okta.com/app/exk1/sso/saml/metadata"
+         *       }
+         *     }
+         * @example {
+         *       "oidc": {
+         *         "client_id": "3f0a1c2b-1111-2222-3333-444455556666",
+         *         "client_secret": "s3cr3t-from-entra",
+         *         "issuer": "https://login.microsoftonline.com/<tenant-id>/v2.0"
+         *       },
+         *       "role_mappings": [
+         *         {
+         *           "group": "b7d4e6a1-group-object-id",
+         *           "roles": [
+         *             "viewer"
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        SsoConfigUpdate: {
+            /** Default Roles */
+            default_roles?: string[];
+            /**
+             * Jit Provisioning
+             * @default true
+             */
+            jit_provisioning: boolean;
+            oidc?: components["schemas"]["OidcConfigIn"] | null;
+            /**
+             * Require Sso
+             * @default false
+             */
+            require_sso: boolean;
+            /** Role Mappings */
+            role_mappings?: components["schemas"]["RoleMappingIn"][];
+            saml?: components["schemas"]["SamlConfigIn"] | null;
         };
         /**
          * TaskComplete
@@ -2748,6 +3668,26 @@ export interface operations {
             };
         };
     };
+    read_audit_checkpoint_v1_audit_checkpoint_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointRead"];
+                };
+            };
+        };
+    };
     export_audit_entries_v1_audit_export_get: {
         parameters: {
             query?: {
@@ -2787,7 +3727,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AuditVerify"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -2796,6 +3740,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VerificationRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3048,6 +4001,7 @@ export interface operations {
             query?: {
                 name?: string | null;
                 limit?: number;
+                /** @description Items to skip (at most 100000) */
                 offset?: number;
             };
             header?: never;
@@ -3325,10 +4279,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<raw body>'>` */
+                /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.<raw body>'>`, or `t=<unix seconds>,v2=<hex HMAC-SHA256 of '<t>.<Idempotency-Key>.<raw body>'>` */
                 "x-auterity-signature"?: string | null;
+                /** @description Covered by a v2 signature */
                 "idempotency-key"?: string | null;
-                "x-request-id"?: string | null;
             };
             path: {
                 trigger_id: string;
@@ -3588,6 +4542,7 @@ export interface operations {
             query?: {
                 graph_id?: string | null;
                 limit?: number;
+                /** @description Items to skip (at most 100000) */
                 offset?: number;
             };
             header?: never;
@@ -3926,6 +4881,492 @@ export interface operations {
             };
         };
     };
+    search_everything_v1_scim_v2__search_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    list_scim_group_v1_scim_v2_Groups_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    create_scim_group_v1_scim_v2_Groups_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    search_scim_groups_v1_scim_v2_Groups__search_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    read_scim_group_v1_scim_v2_Groups__resource_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    replace_scim_group_v1_scim_v2_Groups__resource_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_scim_group_v1_scim_v2_Groups__resource_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_scim_group_v1_scim_v2_Groups__resource_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_resource_types_v1_scim_v2_ResourceTypes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    read_resource_type_v1_scim_v2_ResourceTypes__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_schemas_v1_scim_v2_Schemas_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    read_schema_v1_scim_v2_Schemas__schema_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schema_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_service_provider_config_v1_scim_v2_ServiceProviderConfig_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    list_scim_user_v1_scim_v2_Users_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    create_scim_user_v1_scim_v2_Users_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    search_scim_users_v1_scim_v2_Users__search_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    read_scim_user_v1_scim_v2_Users__resource_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    replace_scim_user_v1_scim_v2_Users__resource_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_scim_user_v1_scim_v2_Users__resource_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_scim_user_v1_scim_v2_Users__resource_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                resource_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_secrets_v1_secrets_get: {
         parameters: {
             query?: never;
@@ -4074,6 +5515,388 @@ export interface operations {
             };
         };
     };
+    read_sso_config_v1_sso_config_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConfigRead"];
+                };
+            };
+        };
+    };
+    put_sso_config_v1_sso_config_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoConfigUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConfigRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_sso_config_v1_sso_config_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    discover_sso_v1_sso_discover_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiscoverBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscoverRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    exchange_sso_code_v1_sso_exchange_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExchangeBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    finish_oidc_login_v1_sso_oidc__tenant__callback_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_oidc_login_v1_sso_oidc__tenant__login_get: {
+        parameters: {
+            query?: {
+                /** @description a path on this site to land on */
+                return_to?: string | null;
+            };
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_saml_logout_v1_sso_saml_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SamlLogoutRead"];
+                };
+            };
+        };
+    };
+    consume_saml_assertion_v1_sso_saml__tenant__acs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_saml_login_v1_sso_saml__tenant__login_get: {
+        parameters: {
+            query?: {
+                /** @description a path on this site to land on */
+                return_to?: string | null;
+            };
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_saml_metadata_v1_sso_saml__tenant__metadata_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    saml_single_logout_v1_sso_saml__tenant__slo_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_scim_token_v1_sso_scim_token_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScimTokenCreated"];
+                };
+            };
+        };
+    };
+    revoke_scim_token_v1_sso_scim_token_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     list_tasks_v1_tasks_get: {
         parameters: {
             query?: {
@@ -4081,6 +5904,8 @@ export interface operations {
                 status?: string;
                 execution_id?: string | null;
                 limit?: number;
+                /** @description Items to skip (at most 100000) */
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -4410,6 +6235,7 @@ export interface operations {
             query?: {
                 graph_id?: string | null;
                 limit?: number;
+                /** @description Items to skip (at most 100000) */
                 offset?: number;
             };
             header?: never;
