@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from api.schemas import Body
 
@@ -31,25 +32,22 @@ class AuditEntryRead(BaseModel):
     hash: str
 
 
+CHECKPOINT_EXAMPLE: JsonDict = {
+    "tenant_id": "6f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b",
+    "seq": 1042,
+    "hash": "9b1f0c2d" * 8,
+    "issued_at": "2026-11-30T12:00:00+00:00",
+    "key_id": "3fa85f6457174562",
+    "public_key": "a1b2c3d4" * 8,
+    "signature": "0f1e2d3c" * 16,
+}
+
+
 class CheckpointRead(BaseModel):
     """A signed head of the tenant's chain: keep it outside the database, send it back to
     /v1/audit/verify to prove the chain still holds that entry."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "tenant_id": "6f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b",
-                    "seq": 1042,
-                    "hash": "9b1f0c2d" * 8,
-                    "issued_at": "2026-11-30T12:00:00+00:00",
-                    "key_id": "3fa85f6457174562",
-                    "public_key": "a1b2c3d4" * 8,
-                    "signature": "0f1e2d3c" * 16,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [CHECKPOINT_EXAMPLE]})
 
     tenant_id: str = Field(max_length=36)
     seq: int = Field(ge=0, le=2**63 - 1)
@@ -61,6 +59,10 @@ class CheckpointRead(BaseModel):
 
 
 class AuditVerify(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"checkpoints": [CHECKPOINT_EXAMPLE]}]}
+    )
+
     checkpoints: list[CheckpointRead] = Field(
         default_factory=list,
         max_length=100,

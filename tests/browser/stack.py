@@ -83,6 +83,8 @@ def dev_stack(home: Path) -> Iterator[Stack]:
     env.update(AUTERITY_BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL)
     env.update(AUTERITY_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD)
     env.pop("AUTERITY_DATABASE_URL", None)
+    # The tests' OpenID provider runs on loopback, as an on-premises IdP on an internal host.
+    env.update(AUTERITY_SSO_INTERNAL_HOSTS='["127.0.0.1"]')
     command = [sys.executable, "-m", "auterity.cli", "dev", "--port", str(api_port)]
     command += ["--temporal-port", str(temporal_port), "--temporal-ui-port", str(ui_port)]
     log = home / "dev.log"
@@ -119,7 +121,7 @@ def sign_in(page: Any, stack: Stack, path: str = "/graphs") -> None:
     page.goto(f"{stack.url}{path}")
     page.get_by_label("Email").fill(stack.email)
     page.get_by_label("Password").fill(stack.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(f"**{path.split('?')[0]}*")
 
 

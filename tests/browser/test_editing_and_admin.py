@@ -4,6 +4,7 @@ administration pages that show a secret once."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from tests.browser.stack import Stack, sign_in
@@ -88,7 +89,7 @@ def test_copy_paste_undo_redo_delete_and_completion(page: Any, stack: Stack, sho
     shot("version-1")
 
 
-def test_a_resume_link_works_without_an_account(browser: Any, stack: Stack, shot: Any) -> None:
+def test_a_resume_link_works_without_signing_in(browser: Any, stack: Stack, shot: Any) -> None:
     run_id = start(stack, {**APPROVAL_GRAPH, "name": "resume-approval"})
     with stack.client() as api:
         for _ in range(120):
@@ -99,10 +100,17 @@ def test_a_resume_link_works_without_an_account(browser: Any, stack: Stack, shot
             import time
 
             time.sleep(page_wait)
-        link = api.post(
-            f"/v1/tasks/{tasks[0]['id']}/resume-links",
-            json={"assignee": "user:outside@example.org"},
-        ).json()
+        # The link is for a person the task is assigned to (an owner here), who decides
+        # from the link without signing in.
+        colleague = f"colleague-{uuid.uuid4().hex[:8]}@example.org"
+        added = api.post("/v1/users", json={"email": colleague, "roles": ["owner"],
+                                             "password": "a colleague passphrase 42"})  # fmt: skip
+        assert added.status_code == 201, added.text
+        created = api.post(
+            f"/v1/tasks/{tasks[0]['id']}/resume-links", json={"assignee": f"user:{colleague}"}
+        )
+        assert created.status_code == 201, created.text
+        link = created.json()
     stranger = browser.new_context(viewport={"width": 390, "height": 844})
     page = stranger.new_page()
     page.goto(f"{stack.url}/resume?token={link['token']}")
@@ -114,7 +122,7 @@ def test_a_resume_link_works_without_an_account(browser: Any, stack: Stack, shot
     stranger.close()
     with stack.client() as api:
         done = api.get(f"/v1/tasks/{tasks[0]['id']}").json()
-    assert done["decision"] == "rejected" and done["completed_by"] == "user:outside@example.org"
+    assert done["decision"] == "rejected" and done["completed_by"] == f"user:{colleague}"
 
 
 def test_cancel_a_waiting_run(page: Any, stack: Stack, shot: Any) -> None:

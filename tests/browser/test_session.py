@@ -18,11 +18,11 @@ def test_sign_in_returns_to_the_page_asked_for(page: Any, stack: Stack, shot: An
     shot("sign-in")
     page.get_by_label("Email").fill(stack.email)
     page.get_by_label("Password").fill("not the password")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("alert").filter(has_text="invalid").wait_for()
     shot("wrong-password")
     page.get_by_label("Password").fill(stack.password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/runs?status=failed")
     page.get_by_role("heading", name="Runs").wait_for()
     assert page.get_by_label("Status").input_value() == "failed"
@@ -58,7 +58,7 @@ def test_a_revoked_session_returns_to_sign_in_remembering_the_page(
         page.goto(f"{stack.url}/templates")
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill("a viewer passphrase 42")
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         page.get_by_role("heading", name="Templates").wait_for()
         # An admin deactivates the member elsewhere: their access and refresh tokens stop
         # working, so the next call answers 401 and the refresh cannot cure it.

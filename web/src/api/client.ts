@@ -183,6 +183,17 @@ export async function login(email: string, password: string): Promise<void> {
   session.set(pair);
 }
 
+/** Single sign-on options for an email: the tenants that verified its domain (no account look-up). */
+export async function discoverSso(email: string): Promise<Schemas["DiscoverRead"]> {
+  return request<Schemas["DiscoverRead"]>("/v1/sso/discover", { method: "POST", body: { email }, anonymous: true });
+}
+
+/** Trade the one-time `sso_code` a finished SSO sign-in landed with for a session (same browser). */
+export async function exchangeSsoCode(code: string): Promise<void> {
+  const pair = await request<TokenPair>("/v1/sso/exchange", { method: "POST", body: { code }, anonymous: true });
+  session.set(pair);
+}
+
 export async function logout(): Promise<void> {
   try {
     if (accessToken) await request("/v1/auth/logout", { method: "POST", body: {} });

@@ -26,3 +26,7 @@ export type VerificationRead = Schemas["VerificationRead"];
 export type ResumeLink = Schemas["ResumeLink"];
 export type ExpressionVocabulary = Schemas["ExpressionVocabulary"];
 export type ValidationResult = Schemas["ValidationResult"];
+export type SsoConfigRead = Schemas["SsoConfigRead"];
+export type SsoConfigUpdate = Schemas["SsoConfigUpdate"];
+export type SignInOptionRead = Schemas["SignInOptionRead"];
+export type ScimTokenCreated = Schemas["ScimTokenCreated"];

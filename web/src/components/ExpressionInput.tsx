@@ -1,6 +1,6 @@
 /** A text field for templates (`{{ … }}`) and bare expressions, with completion of
  * `inputs.`, `vars.`, `nodes.<id>.output`, `secrets.`, filters and tests. */
-import { createContext, useContext, useId, useRef, useState, type KeyboardEvent } from "react";
+import { createContext, useContext, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { apply, complete, type CompletionResult, type CompletionScope, type Vocabulary } from "../lib/completion";
 
 export interface ExpressionEnvironment {
@@ -48,17 +48,32 @@ export function ExpressionInput({
     setActive(0);
   };
 
+  // The caret goes after a chosen completion in the same commit as the new text, before the
+  // next key is handled: a fast typist's next character lands there, not at the end.
+  const pendingCaret = useRef<number | null>(null);
+  const placeCaret = (text: string, caret: number) => {
+    field.current?.setSelectionRange(caret, caret);
+    field.current?.focus();
+    refresh(text, caret);
+  };
+  useLayoutEffect(() => {
+    const caret = pendingCaret.current;
+    if (caret === null) return;
+    pendingCaret.current = null;
+    placeCaret(value, caret);
+  }, [value]);
+
   const choose = (index: number) => {
     const item = result?.items[index];
     if (!result || !item) return;
     const next = apply(value, result, item);
-    onChange(next.text);
     setResult(null);
-    requestAnimationFrame(() => {
-      field.current?.setSelectionRange(next.caret, next.caret);
-      field.current?.focus();
-      refresh(next.text, next.caret);
-    });
+    if (next.text === value) {
+      placeCaret(value, next.caret);
+      return;
+    }
+    pendingCaret.current = next.caret;
+    onChange(next.text);
   };
 
   const onKeyDown = (event: KeyboardEvent) => {

@@ -4,12 +4,14 @@ import { UsersPage, RolesPage } from "./People";
 import { ApiKeysPage, SecretsPage } from "./Credentials";
 import { TriggersPage, SchedulesPage } from "./Triggers";
 import { AuditPage } from "./Audit";
+import { SsoPage } from "./Sso";
 
 const SECTIONS = [
   { to: "users", label: "Users", permission: "users:manage" },
   { to: "roles", label: "Roles", permission: "users:manage" },
   { to: "api-keys", label: "API keys", permission: "users:manage" },
   { to: "secrets", label: "Secrets", permission: "secrets:manage" },
+  { to: "sso", label: "Single sign-on", permission: "sso:manage" },
   { to: "triggers", label: "Webhooks", permission: "triggers:manage" },
   { to: "schedules", label: "Schedules", permission: "executions:read" },
   { to: "audit", label: "Audit trail", permission: "audit:read" },
@@ -38,6 +40,7 @@ export default function AdminPage() {
           <Route path="roles" element={<RolesPage />} />
           <Route path="api-keys" element={<ApiKeysPage />} />
           <Route path="secrets" element={<SecretsPage />} />
+          <Route path="sso" element={<SsoPage />} />
           <Route path="triggers" element={<TriggersPage />} />
           <Route path="schedules" element={<SchedulesPage />} />
           <Route path="audit" element={<AuditPage />} />
