@@ -19,8 +19,13 @@ from auterity.db import check_app_login, make_engine
 from auterity.errors import ConfigError
 from auterity.security.rls import APP_ROLE
 from auterity.settings import Settings
-from tests.support import fresh_postgres_database, postgres_reachable
-from tests.servers import free_port
+from tests.support import (
+    POSTGRES_URL,
+    _psycopg,
+    free_port,
+    fresh_postgres_database,
+    postgres_reachable,
+)
 
 pytestmark = pytest.mark.skipif(not postgres_reachable(), reason="needs PostgreSQL")
 
@@ -89,10 +94,12 @@ def logins() -> Iterator[Logins]:
                 connection.execute(text(f"ALTER DATABASE {admin_url.database} OWNER TO CURRENT_USER"))
                 connection.execute(text("ALTER SCHEMA public OWNER TO pg_database_owner"))
                 connection.execute(text(f"REASSIGN OWNED BY {names['owner']} TO CURRENT_USER"))
-    with admin.connect() as connection:
+            admin.dispose()
+    server = create_engine(_psycopg(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
         for name in names.values():
             connection.execute(text(f"DROP ROLE IF EXISTS {name}"))
-    admin.dispose()
+    server.dispose()
 
 
 def run_command(command: str, database_url: str) -> subprocess.CompletedProcess[str]:
