@@ -62,7 +62,9 @@ def logins() -> Iterator[Logins]:
                 )
             )
             connection.execute(text(f"CREATE ROLE {names['owner']} LOGIN"))
-            connection.execute(text(f"ALTER DATABASE {admin_url.database} OWNER TO {names['owner']}"))
+            connection.execute(
+                text(f"ALTER DATABASE {admin_url.database} OWNER TO {names['owner']}")
+            )
             connection.execute(text(f"ALTER SCHEMA public OWNER TO {names['owner']}"))
             connection.execute(text(f"CREATE ROLE {names['superuser']} LOGIN SUPERUSER"))
             connection.execute(
@@ -73,9 +75,7 @@ def logins() -> Iterator[Logins]:
             )
             connection.execute(text(f"CREATE ROLE {names['app']} LOGIN IN ROLE {APP_ROLE}"))
         as_login = {
-            key: admin_url.set(username=name, password=None).render_as_string(
-                hide_password=False
-            )
+            key: admin_url.set(username=name, password=None).render_as_string(hide_password=False)
             for key, name in names.items()
         }
         # Migrated as the owner, the way the deployments do it.
@@ -91,7 +91,9 @@ def logins() -> Iterator[Logins]:
                     ),
                     {"name": admin_url.database},
                 )
-                connection.execute(text(f"ALTER DATABASE {admin_url.database} OWNER TO CURRENT_USER"))
+                connection.execute(
+                    text(f"ALTER DATABASE {admin_url.database} OWNER TO CURRENT_USER")
+                )
                 connection.execute(text("ALTER SCHEMA public OWNER TO pg_database_owner"))
                 connection.execute(text(f"REASSIGN OWNED BY {names['owner']} TO CURRENT_USER"))
             admin.dispose()
