@@ -53,10 +53,7 @@ def change_my_password(
     body: PasswordChange,
     principal: CurrentPrincipal,
     session: SessionDep,
-    state: StateDep,
     request: Request,
 ) -> PasswordSet:
     """Change your own password (the current one is required); every session of yours ends."""
-    return service.change_password(
-        session, state.sessions, principal, body, AuditContext.of(request)
-    )
+    return service.change_password(session, principal, body, AuditContext.of(request))

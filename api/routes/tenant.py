@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from api.auth import CurrentPrincipal, TenantManager
 from api.deps import SessionDep, SettingsDep
-from api.schemas.tenant import TenantRead, TenantUpdate
+from api.schemas.tenant import TenantSettingsRead, TenantSettingsUpdate
 from api.services import tenant as service
 from auterity.audit import AuditContext
 
@@ -14,18 +14,18 @@ router = APIRouter(prefix="/tenant", tags=["tenant"])
 
 
 @router.get("")
-def read_tenant(principal: CurrentPrincipal, session: SessionDep) -> TenantRead:
+def read_tenant(principal: CurrentPrincipal, session: SessionDep) -> TenantSettingsRead:
     """The caller's tenant and its settings."""
     return service.read_tenant(session, principal)
 
 
 @router.patch("", responses={403: {}, 422: {}})
 def update_tenant(
-    body: TenantUpdate,
+    body: TenantSettingsUpdate,
     principal: TenantManager,
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
-) -> TenantRead:
+) -> TenantSettingsRead:
     """Change the tenant's settings; each change is audited."""
     return service.update_tenant(session, principal, settings, body, AuditContext.of(request))

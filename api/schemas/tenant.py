@@ -11,7 +11,7 @@ MIN_RETENTION_DAYS = 30
 MAX_RETENTION_DAYS = 36500
 
 
-class TenantRead(BaseModel):
+class TenantSettingsRead(BaseModel):
     id: str
     slug: str
     name: str
@@ -27,7 +27,7 @@ class TenantRead(BaseModel):
     sso_configured: bool
 
 
-class TenantUpdate(Body):
+class TenantSettingsUpdate(Body):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

@@ -140,7 +140,6 @@ def caller(session: Session, principal: Principal) -> Caller:
 
 def change_password(
     session: Session,
-    sessions: sessionmaker[Session],
     principal: Principal,
     body: PasswordChange,
     context: audit.AuditContext,
@@ -148,7 +147,7 @@ def change_password(
     """The caller changes their own password, proving the current one; every session of
     theirs ends, in every tenant (this one too: sign in again). Wrong guesses count
     towards the login rate limit."""
-    if principal.user_id is None:
+    if principal.kind != "user" or principal.user_id is None:
         raise Forbidden("an API key has no password")
     user = session.scalars(select(User).where(User.id == principal.user_id)).one()
     now = datetime.now(UTC)
@@ -159,8 +158,9 @@ def change_password(
             "too many wrong passwords; try again later", headers={"Retry-After": str(wait)}
         )
     if not verify_password(body.current_password, user.password_hash):
-        with transaction(sessions) as counted:
-            ratelimit.record_failure(counted, user.email, address, now)
+        # The guess is counted although the answer is an error: commit it here.
+        ratelimit.record_failure(session, user.email, address, now)
+        session.commit()
         raise Forbidden("current_password: not your current password")
     if problem := weakness(body.new_password):
         raise Unprocessable(

@@ -191,7 +191,7 @@ def accept_signed_in(
     session: Session, principal: Principal, token: str, context: audit.AuditContext
 ) -> InvitationAccepted:
     """The signed-in person accepts an invitation addressed to their own email."""
-    if principal.user_id is None:
+    if principal.kind != "user" or principal.user_id is None:
         raise Forbidden("an invitation is accepted by a person, not an API key")
     now = datetime.now(UTC)
     user = session.scalars(select(User).where(User.id == principal.user_id)).one()

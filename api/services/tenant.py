@@ -9,7 +9,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api.problems import NotFound, Unprocessable
-from api.schemas.tenant import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, TenantRead, TenantUpdate
+from api.schemas.tenant import (
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    TenantSettingsRead,
+    TenantSettingsUpdate,
+)
 from auterity import audit
 from auterity.audit.retention import RETENTION_SETTING, retention_days
 from auterity.egress import TENANT_ALLOW_KEY, tenant_entry_problem
@@ -28,8 +33,8 @@ def _tenant(session: Session, principal: Principal) -> Tenant:
     return tenant
 
 
-def _describe(tenant: Tenant, sso: SsoConfig | None) -> TenantRead:
-    return TenantRead(
+def _describe(tenant: Tenant, sso: SsoConfig | None) -> TenantSettingsRead:
+    return TenantSettingsRead(
         id=tenant.id,
         slug=tenant.slug,
         name=tenant.name,
@@ -45,7 +50,7 @@ def _allow_list(tenant: Tenant) -> list[str]:
     return [str(entry) for entry in entries] if isinstance(entries, list) else []
 
 
-def read_tenant(session: Session, principal: Principal) -> TenantRead:
+def read_tenant(session: Session, principal: Principal) -> TenantSettingsRead:
     """The caller's tenant and its settings."""
     return _describe(_tenant(session, principal), sso_config.load(session))
 
@@ -54,9 +59,9 @@ def update_tenant(
     session: Session,
     principal: Principal,
     settings: Settings,
-    body: TenantUpdate,
+    body: TenantSettingsUpdate,
     context: audit.AuditContext,
-) -> TenantRead:
+) -> TenantSettingsRead:
     """Change the settings given; every change is audited with its old and new value."""
     tenant = _tenant(session, principal)
     sso = sso_config.load(session)

@@ -23,15 +23,26 @@ async def _ids_of_a(api: httpx.AsyncClient, people: TwoTenants) -> dict[str, str
         "/v1/secrets", json={"name": "hook_url", "value": "https://x"}, headers=a
     )
     invited = await api.post(
-        "/v1/users",
+        "/v1/invitations",
         json={"email": f"colleague-{people.a.user_id}@example.com", "roles": ["viewer"]},
         headers=a,
     )
     for response in (role, key, secret, invited):
         assert response.status_code == 201, response.text
+    joined = await api.post(
+        "/v1/invitations/accept-new",
+        json={"token": invited.json()["token"], "password": "a colleague's passphrase"},
+    )
+    assert joined.status_code == 201, joined.text
+    colleague = next(
+        person
+        for person in (await api.get("/v1/users", headers=a)).json()["items"]
+        if person["email"] == invited.json()["email"]
+    )
     return {
         "user": people.a.user_id,
-        "invited": invited.json()["id"],
+        "invited": colleague["id"],
+        "invitation": invited.json()["id"],
         "role": role.json()["id"],
         "key": key.json()["id"],
         "secret": secret.json()["id"],
@@ -45,6 +56,9 @@ ENDPOINTS = [
     ("GET", "/v1/users/{invited}", None),
     ("PATCH", "/v1/users/{invited}", {"is_active": False}),
     ("DELETE", "/v1/users/{invited}", None),
+    ("POST", "/v1/users/{invited}/password", {}),
+    ("GET", "/v1/invitations/{invitation}", None),
+    ("DELETE", "/v1/invitations/{invitation}", None),
     ("GET", "/v1/roles/{role}", None),
     ("PATCH", "/v1/roles/{role}", {"description": "mine now"}),
     ("DELETE", "/v1/roles/{role}", None),
@@ -76,6 +90,7 @@ async def test_every_endpoint_answers_404_for_another_tenants_ids(
     assert key.json()["revoked_at"] is None
     for listing, field in (
         ("/v1/users", "id"),
+        ("/v1/invitations", "id"),
         ("/v1/roles", "id"),
         ("/v1/api-keys", "id"),
         ("/v1/secrets", "id"),
