@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from api.auth import CurrentPrincipal, UsersManager
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.schemas.invitations import (
     InvitationAccept,
     InvitationAccepted,
@@ -62,9 +62,9 @@ def accept_invitation(
 
 @router.post("/accept-new", status_code=201, responses={404: {}, 409: {}, 422: {}})
 def accept_invitation_with_new_account(
-    body: InvitationAcceptNew, session: SessionDep, request: Request
+    body: InvitationAcceptNew, session: SessionDep, settings: SettingsDep, request: Request
 ) -> InvitationAccepted:
     """Accept an invitation with a new account for its address (the token authenticates)."""
     return service.accept_new_account(
-        session, body.token, body.name, body.password, AuditContext.of(request)
+        session, settings, body.token, body.name, body.password, AuditContext.of(request)
     )

@@ -26,6 +26,7 @@ from api.schemas.invitations import (
 from auterity import audit
 from auterity.models.identity import Invitation, Membership
 from auterity.models.tenancy import Tenant, User
+from auterity.secrets import bind_keyring, keyring
 from auterity.security import accounts
 from auterity.security.clock import as_utc
 from auterity.security.passwords import weakness
@@ -33,6 +34,7 @@ from auterity.security.permissions import BUILTIN_ROLES
 from auterity.security.principal import Actor, Principal
 from auterity.security.scoping import set_lookup, set_tenant, unscoped
 from auterity.security.tokens import digest
+from auterity.settings import Settings
 
 TOKEN_PREFIX = "ati_"
 TTL = timedelta(days=7)
@@ -202,9 +204,15 @@ def accept_signed_in(
 
 
 def accept_new_account(
-    session: Session, token: str, name: str, password: str, context: audit.AuditContext
+    session: Session,
+    settings: Settings,
+    token: str,
+    name: str,
+    password: str,
+    context: audit.AuditContext,
 ) -> InvitationAccepted:
     """An invitation accepted with a new account for its address, by whoever holds the token."""
+    bind_keyring(session, keyring(settings))  # no principal bound it: audit redaction needs it
     if problem := weakness(password):
         raise Unprocessable(
             f"password: {problem}", errors=[{"loc": ["body", "password"], "msg": problem}]
