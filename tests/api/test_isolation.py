@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 from api.auth import ensure_workflow_in_tenant
 from api.problems import NotFound
 from auterity.settings import Settings
-from tests.api.conftest import TwoTenants
+from tests.api.conftest import TwoTenants, login
 
 
 async def _ids_of_a(api: httpx.AsyncClient, people: TwoTenants) -> dict[str, str]:
@@ -222,3 +222,68 @@ async def test_postgres_rls_is_forced_on_every_tenant_owned_table(database_url: 
     state = {name: (enabled, forced) for name, enabled, forced in rows}
     missing = {name for name in owned if state.get(name) != (True, True)}
     assert not missing, f"tenant-owned tables without forced RLS: {sorted(missing)}"
+
+
+async def test_postgres_walls_of_tenants_users_login_attempts_and_invitations(
+    api: httpx.AsyncClient, two_tenants: TwoTenants, database_url: str, settings: Settings
+) -> None:
+    """As the app's role, set to tenant B: A's tenant row and A's members' accounts cannot be
+    changed, no tenant or account can be deleted, login attempts are visible only for the
+    keys at hand, and A's invitations are invisible (migration 0010)."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("row-level security is PostgreSQL's")
+    ids = await _ids_of_a(api, two_tenants)
+    await login(api, two_tenants.a.email, "a wrong password")  # one attempt row for A's owner
+    a, b = two_tenants.a, two_tenants.b
+    engine = create_engine(settings.database_url_resolved)  # the app's non-owner login
+    try:
+        with engine.connect() as connection:
+            connection.rollback()
+            with connection.begin():
+                connection.execute(
+                    text("SELECT set_config('app.tenant_id', :t, true)"), {"t": b.tenant_id}
+                )
+                renamed = connection.execute(
+                    text("UPDATE tenants SET settings = '{\"egress_allow\": [\"10.0.0.0/8\"]}' "
+                         "WHERE id = :a"), {"a": a.tenant_id}
+                )  # fmt: skip
+                assert renamed.rowcount == 0
+                own = connection.execute(
+                    text("UPDATE tenants SET name = name WHERE id = :b"), {"b": b.tenant_id}
+                )
+                assert own.rowcount == 1
+                taken = connection.execute(
+                    text("UPDATE users SET password_hash = 'x' WHERE id IN (:a, :invited)"),
+                    {"a": a.user_id, "invited": ids["invited"]},
+                )
+                assert taken.rowcount == 0
+                mine = connection.execute(
+                    text("UPDATE users SET name = name WHERE id = :b"), {"b": b.user_id}
+                )
+                assert mine.rowcount == 1
+                assert connection.scalar(text("SELECT count(*) FROM login_attempts")) == 0
+                assert connection.scalar(text("SELECT count(*) FROM invitations")) == 0
+                assert connection.scalar(
+                    text("SELECT count(*) FROM invitations WHERE id = :i"),
+                    {"i": ids["invitation"]},
+                ) == 0  # fmt: skip
+                for statement in (
+                    "DELETE FROM tenants WHERE id = :b",
+                    "DELETE FROM users WHERE id = :u",
+                    "UPDATE login_attempts SET key = 'x'",
+                ):
+                    with (
+                        pytest.raises(Exception, match="permission denied"),
+                        connection.begin_nested(),
+                    ):
+                        connection.execute(text(statement), {"b": b.tenant_id, "u": b.user_id})
+                with (
+                    pytest.raises(Exception, match="row-level security"),
+                    connection.begin_nested(),
+                ):
+                    connection.execute(
+                        text("INSERT INTO login_attempts (key, attempted_at) "
+                             "VALUES ('account:someone-else', now())")
+                    )  # fmt: skip
+    finally:
+        engine.dispose()
