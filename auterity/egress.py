@@ -7,8 +7,9 @@ By default it refuses loopback, private (RFC 1918, unique-local), link-local
 unspecified, documentation, benchmarking and reserved addresses, and the IPv6
 forms that embed one of those (IPv4-mapped and -compatible, 6to4, NAT64,
 Teredo). An allow-list (`AUTERITY_EGRESS_ALLOW`: CIDRs and host names, `*.corp`
-for a domain's hosts) opens intranet targets; a tenant's own list will be
-merged in with `EgressPolicy.merged`.
+for a domain's hosts) opens intranet targets; a tenant's own list (within
+AUTERITY_TENANT_EGRESS_CEILING, see `tenant_entry_problem`) is merged in with
+`EgressPolicy.merged` by `activities.egress.TenantEgress`.
 
 `EgressClient` is the only way to connect: it resolves the host once, checks
 every address it resolved to and connects to a checked one, while TLS (SNI,
