@@ -61,6 +61,15 @@ class CheckpointRead(BaseModel):
 
 
 class AuditVerify(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {},
+                {"checkpoints": CheckpointRead.model_config["json_schema_extra"]["examples"]},  # type: ignore[index]
+            ]
+        },
+    )
+
     checkpoints: list[CheckpointRead] = Field(
         default_factory=list,
         max_length=100,

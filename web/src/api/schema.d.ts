@@ -1875,7 +1875,23 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
-        /** AuditVerify */
+        /**
+         * AuditVerify
+         * @example {}
+         * @example {
+         *       "checkpoints": [
+         *         {
+         *           "hash": "9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d9b1f0c2d",
+         *           "issued_at": "2026-11-30T12:00:00+00:00",
+         *           "key_id": "3fa85f6457174562",
+         *           "public_key": "a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4a1b2c3d4",
+         *           "seq": 1042,
+         *           "signature": "0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c0f1e2d3c",
+         *           "tenant_id": "6f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b"
+         *         }
+         *       ]
+         *     }
+         */
         AuditVerify: {
             /**
              * Checkpoints
