@@ -22,6 +22,7 @@ import httpx
 from temporalio import activity
 
 from activities.blobs import DEFAULT_THRESHOLD_BYTES, BlobStore, offload
+from activities.egress import TenantEgress
 from activities.rendering import (
     NodeRendering,
     attempt_budget_seconds,
@@ -74,8 +75,10 @@ class HttpActivities:
         threshold_bytes: int = DEFAULT_THRESHOLD_BYTES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         template_seconds: float = DEADLINE_SECONDS,
+        tenant_egress: TenantEgress | None = None,
     ) -> None:
         self.client = client
+        self.tenant_egress = tenant_egress
         self.secrets = secrets
         self.blobs = blobs
         self.threshold_bytes = threshold_bytes
@@ -86,9 +89,12 @@ class HttpActivities:
     async def request(self, request: NodeActivityInput) -> NodeActivityOutput:
         rendering = await prepare(request, self.blobs, self.secrets, self.template_seconds)
         config = rendering.parse(HttpConfig)
-        outgoing = self._build(request, config, rendering)
+        client = (
+            await self.tenant_egress.client(request.tenant) if self.tenant_egress else self.client
+        )
+        outgoing = self._build(client, request, config, rendering)
         rendering.check_destination(outgoing.url.host)
-        status, headers, raw = await self._send(outgoing, rendering)
+        status, headers, raw = await self._send(client, outgoing, rendering)
         output = rendering.redact(
             {"status": status, "headers": headers, "body": _parse_body(headers, raw)}
         )
@@ -101,7 +107,11 @@ class HttpActivities:
         )
 
     def _build(
-        self, request: NodeActivityInput, config: HttpConfig, rendering: NodeRendering
+        self,
+        client: EgressClient,
+        request: NodeActivityInput,
+        config: HttpConfig,
+        rendering: NodeRendering,
     ) -> httpx.Request:
         method = rendering.render("method", config.method)
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
@@ -134,13 +144,13 @@ class HttpActivities:
             target = httpx.URL(str(url))
             if query:
                 target = target.copy_merge_params(query)
-            return self.client.build_request(
+            return client.build_request(
                 method.upper(),
                 target,
                 headers=headers,
                 json=payload,
                 content=content,
-                timeout=_timeout(self.client, config.timeout),
+                timeout=_timeout(client, config.timeout),
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, TypeError, ValueError) as exc:
             raise rendering.failure(
@@ -150,11 +160,11 @@ class HttpActivities:
             ) from None
 
     async def _send(
-        self, outgoing: httpx.Request, rendering: NodeRendering
+        self, client: EgressClient, outgoing: httpx.Request, rendering: NodeRendering
     ) -> tuple[int, dict[str, str], bytes]:
         target = _target(outgoing)
         try:
-            response = await self.client.send(outgoing, stream=True, follow_redirects=False)
+            response = await client.send(outgoing, stream=True, follow_redirects=False)
         except EgressRefused as exc:
             raise rendering.failure(
                 str(exc), type=ErrorType.EGRESS_REFUSED, non_retryable=True

@@ -45,6 +45,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.blobs import DEFAULT_THRESHOLD_BYTES, BlobStore, offload
+from activities.egress import TenantEgress
 from activities.rendering import (
     NodeRendering,
     attempt_budget_seconds,
@@ -147,8 +148,10 @@ class LlmActivities:
         secrets: SecretSource | None = None,
         egress: EgressPolicy | None = None,
         template_seconds: float = DEADLINE_SECONDS,
+        tenant_egress: TenantEgress | None = None,
     ) -> None:
         _register_mock_provider()
+        self.tenant_egress = tenant_egress
         self.blobs = blobs
         self.threshold_bytes = threshold_bytes
         self.secrets = secrets
@@ -197,7 +200,10 @@ class LlmActivities:
             for entry in entries:
                 if not entry.model.startswith(f"{MOCK_PROVIDER}/"):
                     rendering.check_destination(entry.host())
-        await self._check_egress(entries, rendering)
+        policy = (
+            await self.tenant_egress.policy(request.tenant) if self.tenant_egress else self.egress
+        )
+        await self._check_egress(policy, entries, rendering)
         if config.temperature is not None:
             options["temperature"] = config.temperature
         if config.max_tokens is not None:
@@ -259,12 +265,14 @@ class LlmActivities:
             return [self.models[config.model]]
         return self.routes[config.route or DEFAULT_ROUTE]
 
-    async def _check_egress(self, entries: list[ModelEntry], rendering: NodeRendering) -> None:
+    async def _check_egress(
+        self, policy: EgressPolicy, entries: list[ModelEntry], rendering: NodeRendering
+    ) -> None:
         for entry in entries:
             if entry.api_base is None:
                 continue
             try:
-                await check_url(self.egress, entry.api_base)
+                await check_url(policy, entry.api_base)
             except EgressRefused as exc:
                 raise rendering.failure(
                     f"model {entry.model}: {exc}",

@@ -112,6 +112,7 @@ BudgetsManager = Annotated[Principal, require(Permission.BUDGETS_MANAGE)]
 AuditReader = Annotated[Principal, require(Permission.AUDIT_READ)]
 UsersManager = Annotated[Principal, require(Permission.USERS_MANAGE)]
 SsoManager = Annotated[Principal, require(Permission.SSO_MANAGE)]
+TenantManager = Annotated[Principal, require(Permission.TENANT_MANAGE)]
 
 
 def ensure_workflow_in_tenant(workflow_id: str, tenant_slug: str) -> str:

@@ -58,6 +58,19 @@ def _settings(**overrides: Any) -> Settings:
     return load_settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _check_app_database(settings: Settings) -> None:
+    """The app's database answers; in production its login is one row-level security binds."""
+    from auterity.db import check_app_login, check_database, make_engine
+
+    engine = make_engine(settings.database_url_resolved)
+    try:
+        check_database(engine)
+        if settings.env == "production":
+            check_app_login(engine)
+    finally:
+        engine.dispose()
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -92,16 +105,13 @@ def api(
     import uvicorn
 
     from api.main import create_app
-    from auterity.db import check_database, make_engine
     from auterity.network import ensure_port_free
 
     settings = _settings(api_host=host, api_port=port)
     ensure_port_free(settings.api_host, settings.api_port, "--port / AUTERITY_API_PORT")
     if settings.metrics_port:
         ensure_port_free(settings.api_host, settings.metrics_port, "AUTERITY_METRICS_PORT")
-    engine = make_engine(settings.database_url_resolved)
-    check_database(engine)
-    engine.dispose()
+    _check_app_database(settings)
     application = create_app(settings)
     if settings.metrics_port:  # metrics on a port of their own, never exposed to tenants
         import prometheus_client
@@ -130,6 +140,7 @@ def worker(
     from workers.main import run_worker
 
     settings = _settings(task_queue=task_queue)
+    _check_app_database(settings)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

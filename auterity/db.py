@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from auterity import cache
-from auterity.errors import DependencyUnavailable
+from auterity.errors import ConfigError, DependencyUnavailable
 from auterity.security.scoping import install_tenant_scope, set_tenant
 
 
@@ -87,3 +87,50 @@ def check_database(engine: Engine) -> None:
             f"database at {engine.url.render_as_string(hide_password=True)} is unreachable: "
             f"{str(exc).splitlines()[0]}"
         ) from None
+
+
+LOGIN_PRIVILEGES = text(
+    """
+    SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+           (SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
+              FROM pg_class c
+             WHERE c.relnamespace = current_schema()::regnamespace
+               AND c.relkind IN ('r', 'p')
+               AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS owned
+      FROM pg_roles r
+     WHERE r.rolname = current_user
+    """
+)
+
+
+def check_app_login(engine: Engine, setting: str = "AUTERITY_DATABASE_URL") -> None:
+    """Raise ConfigError unless row-level security binds the app's PostgreSQL login.
+
+    A superuser or a BYPASSRLS login skips every policy, and the tables' owner (or a
+    member of the owner's role, who may become it) can lift them: the app must connect
+    as a member of `auterity_app` that is none of these. SQLite has no logins.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        name, superuser, bypass, owned = connection.execute(LOGIN_PRIVILEGES).one()
+    why = (
+        "is a superuser"
+        if superuser
+        else "has BYPASSRLS"
+        if bypass
+        else f"owns the application tables ({_shorten(owned)})"
+        if owned
+        else None
+    )
+    if why is not None:
+        raise ConfigError(
+            f"{setting} login {name!r} {why}, so row-level security would not bind it; "
+            "connect as a non-owner login in the auterity_app role and give the owner to "
+            "AUTERITY_MIGRATION_DATABASE_URL (see README, Database logins)"
+        )
+
+
+def _shorten(names: str, most: int = 3) -> str:
+    parts = names.split(", ")
+    return ", ".join(parts[:most]) + (f" and {len(parts) - most} more" if len(parts) > most else "")

@@ -7,8 +7,9 @@ By default it refuses loopback, private (RFC 1918, unique-local), link-local
 unspecified, documentation, benchmarking and reserved addresses, and the IPv6
 forms that embed one of those (IPv4-mapped and -compatible, 6to4, NAT64,
 Teredo). An allow-list (`AUTERITY_EGRESS_ALLOW`: CIDRs and host names, `*.corp`
-for a domain's hosts) opens intranet targets; a tenant's own list will be
-merged in with `EgressPolicy.merged`.
+for a domain's hosts) opens intranet targets; a tenant's own list (within
+AUTERITY_TENANT_EGRESS_CEILING, see `tenant_entry_problem`) is merged in with
+`EgressPolicy.merged` by `activities.egress.TenantEgress`.
 
 `EgressClient` is the only way to connect: it resolves the host once, checks
 every address it resolved to and connects to a checked one, while TLS (SNI,
@@ -34,6 +35,9 @@ import httpcore
 import httpx
 
 ALLOW_SETTING = "AUTERITY_EGRESS_ALLOW"
+TENANT_ALLOW_KEY = "egress_allow"
+"""Where a tenant's own allow-list is kept in its settings (PATCH /v1/tenant)."""
+TENANT_ALLOW_SETTING = "the tenant's egress_allow (PATCH /v1/tenant)"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -203,6 +207,81 @@ class EgressPolicy:
         reason = refusal(ip)
         if reason is not None:
             raise EgressRefused(host, address, f"{reason}", self.setting)
+
+
+NEVER_FOR_TENANTS = _networks(
+    ("0.0.0.0/8", "unspecified"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local (cloud metadata)"),
+    ("100.100.100.200/32", "cloud metadata"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+    ("::1/128", "loopback"),
+    ("::/96", "unspecified or IPv4-compatible"),
+    ("::ffff:0:0/96", "IPv4-mapped"),
+    ("64:ff9b::/96", "NAT64"),
+    ("2002::/16", "6to4"),
+    ("2001::/32", "Teredo"),
+    ("fd00:ec2::254/128", "cloud metadata"),
+    ("fe80::/10", "link-local"),
+    ("ff00::/8", "multicast"),
+)
+"""What no tenant's allow-list may open, whatever the platform allows tenants."""
+_NEVER_HOSTS = ("localhost", "metadata", "metadata.google.internal", "instance-data")
+
+
+def tenant_entry_problem(entry: str, ceiling: EgressPolicy) -> str | None:
+    """Why a tenant may not put `entry` in its own egress allow-list, or None.
+
+    A tenant may open only what the platform lets tenants open (`ceiling`): a network
+    inside one of its networks, a host name it lists or that falls under one of its
+    `*.domain`s. Loopback, link-local and metadata addresses, multicast, the IPv6 forms
+    that embed IPv4 addresses, `localhost` and wildcards of everything are never allowed.
+    """
+    text = entry.strip().lower()
+    if not text:
+        return "is empty"
+    if text.strip("*. ") == "":
+        return "is a wildcard of every host; name hosts or a *.domain"
+    if "*" in text and not (text.startswith("*.") and "*" not in text[2:]):
+        return "may use * only as a leading '*.' (every host under a domain)"
+    try:
+        network = ipaddress.ip_network(text.strip("[]"), strict=False)
+    except ValueError:
+        network = None
+    if network is not None:
+        for never, what in NEVER_FOR_TENANTS:
+            if network.version == never.version and network.overlaps(never):  # type: ignore[arg-type]
+                return f"includes {what} addresses"
+        if network.prefixlen == 0:
+            return "is every address"
+        if not any(
+            network.version == allowed.version and network.subnet_of(allowed)  # type: ignore[arg-type]
+            for allowed in ceiling.networks
+        ):
+            return f"is not within what the platform lets tenants open ({ceiling.setting})"
+        return None
+    try:
+        host = host_pattern(text)
+    except ValueError:
+        return "is neither an address, a CIDR nor a host name"
+    bare = host.removeprefix("*.")
+    if "." not in bare:
+        return "is a single-label name (localhost, a bare top-level domain); name hosts"
+    if bare in _NEVER_HOSTS or bare.endswith(".localhost") or bare.endswith(".internal"):
+        return "names a local or metadata host"
+    if not any(_host_within(host, allowed) for allowed in ceiling.hosts):
+        return f"is not within what the platform lets tenants open ({ceiling.setting})"
+    return None
+
+
+def _host_within(host: str, allowed: str) -> bool:
+    """Whether every host `host` (a name or `*.domain`) stands for is one `allowed` covers."""
+    if host == allowed:
+        return True
+    if not allowed.startswith("*."):
+        return False
+    return host.removeprefix("*.").endswith(allowed[1:])
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

@@ -16,6 +16,7 @@ from auterity.errors import ConfigError
 from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.model import parse_duration
 
+TENANT_CEILING_SETTING = "AUTERITY_TENANT_EGRESS_CEILING"
 DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdef"
 
 
@@ -111,6 +112,12 @@ class Settings(BaseSettings):
         "and model api_bases may reach although they are loopback, private, link-local or "
         "otherwise not public; comma-separated or a JSON list. Empty: public internet only",
     )
+    tenant_egress_ceiling: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="What tenants may open for themselves (PATCH /v1/tenant egress_allow): "
+        "CIDRs and host names (*.corp for a domain's hosts) a tenant's entries must fall "
+        "within; comma-separated or a JSON list. Empty: tenants open nothing",
+    )
     template_deadline_seconds: float = Field(
         default=DEADLINE_SECONDS,
         gt=0,
@@ -144,7 +151,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         return value
 
-    @field_validator("egress_allow", mode="before")
+    @field_validator("egress_allow", "tenant_egress_ceiling", mode="before")
     @classmethod
     def _allow_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -152,7 +159,7 @@ class Settings(BaseSettings):
             return json.loads(text) if text.startswith("[") else text.split(",")
         return value
 
-    @field_validator("egress_allow")
+    @field_validator("egress_allow", "tenant_egress_ceiling")
     @classmethod
     def _allow_entries(cls, entries: list[str]) -> list[str]:
         EgressPolicy.parse(entries)
@@ -168,6 +175,11 @@ class Settings(BaseSettings):
     def egress_policy(self) -> EgressPolicy:
         """What tenant-controlled URLs may reach (`auterity.egress`)."""
         return EgressPolicy.parse(self.egress_allow)
+
+    @property
+    def tenant_egress_ceiling_policy(self) -> EgressPolicy:
+        """What a tenant's own allow-list may open (`auterity.egress.tenant_entry_problem`)."""
+        return EgressPolicy.parse(self.tenant_egress_ceiling, setting=TENANT_CEILING_SETTING)
 
     @field_validator("schedule_min_interval")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any
 
 from activities.audit import AuditActivities
 from activities.blobs import BlobActivities, FileBlobStore
+from activities.egress import TenantEgress
 from activities.http import HttpActivities
 from activities.llm import LlmActivities
 from activities.secrets import SecretSource
@@ -32,6 +33,9 @@ class ActivityRuntime:
         self.sessions = make_sessionmaker(self.engine)
         self.secrets: SecretSource = secrets or SecretStore(self.sessions, settings)
         self.http = EgressClient(settings.egress_policy)
+        self.tenant_egress = TenantEgress(
+            settings.egress_policy, self.sessions, seconds=max(settings.cache_seconds, 1.0)
+        )
 
     async def __aenter__(self) -> ActivityRuntime:
         return self
@@ -43,6 +47,7 @@ class ActivityRuntime:
         traceback: TracebackType | None,
     ) -> None:
         await self.http.aclose()
+        await self.tenant_egress.aclose()
         self.engine.dispose()
 
     def activities(self) -> list[Callable[..., Any]]:
@@ -50,10 +55,14 @@ class ActivityRuntime:
         blobs = FileBlobStore(self.settings.blob_dir)
         threshold = self.settings.blob_threshold_bytes
         seconds = self.settings.template_deadline_seconds
-        http = HttpActivities(self.http, self.secrets, blobs, threshold, template_seconds=seconds)
+        http = HttpActivities(
+            self.http, self.secrets, blobs, threshold, template_seconds=seconds,
+            tenant_egress=self.tenant_egress,
+        )  # fmt: skip
         llm = LlmActivities(
             self.settings.model_routes, blobs, threshold, secrets=self.secrets,
             egress=self.settings.egress_policy, template_seconds=seconds,
+            tenant_egress=self.tenant_egress,
         )  # fmt: skip
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)

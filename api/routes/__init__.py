@@ -18,6 +18,7 @@ from api.routes import (
     executions,
     graphs,
     hooks,
+    invitations,
     roles,
     schedules,
     schema,
@@ -26,13 +27,14 @@ from api.routes import (
     sso,
     tasks,
     templates,
+    tenant,
     triggers,
     users,
 )
 
 v1 = APIRouter(prefix="/v1")
 for resource in (
-    auth, users, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
+    auth, tenant, users, invitations, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
     triggers, hooks, schedules, sso, scim,
 ):  # fmt: skip
     v1.include_router(resource.router)

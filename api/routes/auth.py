@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request, Response
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep, StateDep
-from api.schemas.auth import LoginBody, MeRead, RefreshBody, TokenPair
+from api.schemas.auth import LoginBody, MeRead, PasswordChange, RefreshBody, TokenPair
+from api.schemas.users import PasswordSet
 from api.services import auth as service
 from auterity.audit import AuditContext
 
@@ -45,3 +46,14 @@ def logout(principal: CurrentPrincipal, session: SessionDep, request: Request) -
 def read_me(principal: CurrentPrincipal, session: SessionDep) -> MeRead:
     """The caller: user or API key, its tenant, roles and effective permissions."""
     return MeRead.model_validate(service.caller(session, principal), from_attributes=True)
+
+
+@router.post("/me/password", responses={403: {}, 422: {}, 429: {}})
+def change_my_password(
+    body: PasswordChange,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    request: Request,
+) -> PasswordSet:
+    """Change your own password (the current one is required); every session of yours ends."""
+    return service.change_password(session, principal, body, AuditContext.of(request))

@@ -1,4 +1,5 @@
-"""The tenant's members: list, invite or create, read, change roles, deactivate."""
+"""The tenant's members: list, read, change roles, reset a password, deactivate (people join
+through /v1/invitations)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.auth import UsersManager
 from api.deps import SessionDep
-from api.schemas.users import UserCreate, UserCreated, UserList, UserRead, UserUpdate
+from api.schemas.users import PasswordReset, PasswordSet, UserList, UserRead, UserUpdate
 from api.services import users as service
 from auterity.audit import AuditContext
 
@@ -18,15 +19,6 @@ def list_users(principal: UsersManager, session: SessionDep) -> UserList:
     """The tenant's members with their roles."""
     members = service.list_members(session)
     return UserList(items=[UserRead.model_validate(m, from_attributes=True) for m in members])
-
-
-@router.post("", status_code=201)
-def create_user_in_tenant(
-    body: UserCreate, principal: UsersManager, session: SessionDep, request: Request
-) -> UserCreated:
-    """Add a person to the tenant: an existing account joins, a new one is created."""
-    member = service.add_member(session, principal, body, AuditContext.of(request))
-    return UserCreated.model_validate(member, from_attributes=True)
 
 
 @router.get("/{user_id}")
@@ -51,3 +43,15 @@ def deactivate_user(
     """Deactivate a member in this tenant: their sessions end, their account stays."""
     service.deactivate_member(session, principal, user_id, AuditContext.of(request))
     return Response(status_code=204)
+
+
+@router.post("/{user_id}/password", responses={403: {}, 404: {}, 409: {}, 422: {}})
+def reset_user_password(
+    user_id: str,
+    body: PasswordReset,
+    principal: UsersManager,
+    session: SessionDep,
+    request: Request,
+) -> PasswordSet:
+    """Set a member's password (generated when omitted); their sessions end."""
+    return service.reset_password(session, principal, user_id, body, AuditContext.of(request))

@@ -79,3 +79,19 @@ class MeRead(BaseModel):
     permissions: Annotated[list[str], AfterValidator(sorted)] = Field(
         validation_alias=AliasPath("principal", "permissions")
     )
+
+
+class PasswordChange(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": "correct horse battery staple",
+                    "new_password": "a longer passphrase nobody guesses",
+                }
+            ]
+        },
+    )
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)

@@ -1,4 +1,6 @@
-"""The tenant's members: a person's account seen through their membership in the tenant."""
+"""The tenant's members: a person's account seen through their membership in the tenant.
+
+People join through invitations (`api.schemas.invitations`)."""
 
 from __future__ import annotations
 
@@ -7,31 +9,6 @@ from datetime import datetime
 from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
 from api.schemas import Body
-
-
-class UserCreate(Body):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"email": "grace@example.com", "name": "Grace Hopper", "roles": ["editor"]},
-                {
-                    "email": "alan@example.com",
-                    "name": "Alan Turing",
-                    "roles": ["operator", "approver"],
-                    "password": "a long passphrase nobody guesses",
-                },
-            ]
-        },
-    )
-
-    email: str = Field(min_length=3, max_length=320)
-    name: str = Field(default="", max_length=200)
-    roles: list[str] = Field(min_length=1, max_length=20)
-    password: str | None = Field(
-        default=None,
-        max_length=1024,
-        description="for a new account; generated (and returned once) when omitted",
-    )
 
 
 class UserUpdate(Body):
@@ -53,13 +30,22 @@ class UserRead(BaseModel):
     joined_at: datetime = Field(validation_alias=AliasPath("membership", "created_at"))
 
 
-# Validated from a `services.users.NewMember`.
-class UserCreated(UserRead):
-    account_created: bool
-    initial_password: str | None = Field(
-        default=None, description="shown once, only when the server generated it"
+class UserList(BaseModel):
+    items: list[UserRead]
+
+
+class PasswordReset(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{}, {"password": "a long passphrase nobody guesses"}]},
+    )
+
+    password: str | None = Field(
+        default=None, max_length=1024, description="generated (and returned once) when omitted"
     )
 
 
-class UserList(BaseModel):
-    items: list[UserRead]
+class PasswordSet(BaseModel):
+    sessions_ended: int = Field(description="the person's sign-in sessions ended, in every tenant")
+    password: str | None = Field(
+        default=None, description="shown once, only when the server generated it"
+    )

@@ -14,20 +14,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.problems import Forbidden, TooManyRequests, Unauthorized, Unprocessable
-from api.schemas.auth import LoginBody, TokenPair
+from api.schemas.auth import LoginBody, PasswordChange, TokenPair
+from api.schemas.users import PasswordSet
 from auterity import audit
 from auterity.db import transaction
 from auterity.models.identity import AuthSession
-from auterity.models.tenancy import Tenant
+from auterity.models.tenancy import Tenant, User
 from auterity.secrets import bind_keyring, keyring
+from auterity.security import ratelimit
 from auterity.security.accounts import tenant_by_id
 from auterity.security.authentication import (
     AuthenticationFailed,
     RefreshTokenReused,
     revoke_session,
+    revoke_sessions_everywhere,
     rotate_refresh_token,
 )
 from auterity.security.login import LoginRefused, password_login
+from auterity.security.passwords import hash_password, verify_password, weakness
 from auterity.security.principal import Actor, Principal
 from auterity.settings import Settings
 
@@ -132,3 +136,51 @@ def caller(session: Session, principal: Principal) -> Caller:
     tenant = tenant_by_id(session, principal.tenant_id)
     assert tenant is not None
     return Caller(principal, tenant)
+
+
+def change_password(
+    session: Session,
+    principal: Principal,
+    body: PasswordChange,
+    context: audit.AuditContext,
+) -> PasswordSet:
+    """The caller changes their own password, proving the current one; every session of
+    theirs ends, in every tenant (this one too: sign in again). Wrong guesses count
+    towards the login rate limit."""
+    if principal.kind != "user" or principal.user_id is None:
+        raise Forbidden("an API key has no password")
+    user = session.scalars(select(User).where(User.id == principal.user_id)).one()
+    now = datetime.now(UTC)
+    address = context.ip or "unknown"
+    wait = ratelimit.retry_after(session, user.email, address, now)
+    if wait is not None:
+        raise TooManyRequests(
+            "too many wrong passwords; try again later", headers={"Retry-After": str(wait)}
+        )
+    if not verify_password(body.current_password, user.password_hash):
+        # The guess is counted although the answer is an error: commit it here.
+        ratelimit.record_failure(session, user.email, address, now)
+        session.commit()
+        raise Forbidden("current_password: not your current password")
+    if problem := weakness(body.new_password):
+        raise Unprocessable(
+            f"new_password: {problem}", errors=[{"loc": ["body", "new_password"], "msg": problem}]
+        )
+    if body.new_password == body.current_password:
+        message = "must differ from the current password"
+        raise Unprocessable(
+            f"new_password: {message}", errors=[{"loc": ["body", "new_password"], "msg": message}]
+        )
+    user.password_hash = hash_password(body.new_password)
+    ended = revoke_sessions_everywhere(session, user.id, "password_changed", now)
+    ratelimit.clear_account(session, user.email)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "users.password_changed",
+        targets=[audit.Target("user", user.id, user.email)],
+        details={"sessions_ended": ended},
+        request=context,
+    )
+    return PasswordSet(sessions_ended=ended)

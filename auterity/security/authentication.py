@@ -17,10 +17,15 @@ from auterity import cache
 from auterity.models.identity import ApiKey, AuthSession, Membership, RefreshToken
 from auterity.models.tenancy import Tenant, User
 from auterity.security import tokens
-from auterity.security.accounts import membership_of, permissions_of, tenant_by_id
+from auterity.security.accounts import (
+    membership_of,
+    memberships_of_user,
+    permissions_of,
+    tenant_by_id,
+)
 from auterity.security.clock import as_utc
 from auterity.security.principal import Principal
-from auterity.security.scoping import set_lookup, set_tenant, unscoped
+from auterity.security.scoping import current_tenant, set_lookup, set_tenant, unscoped
 from auterity.settings import Settings
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -113,6 +118,20 @@ def revoke_user_sessions(session: Session, user_id: str, reason: str, now: datet
     for auth in live:
         revoke_session(session, auth, reason, now)
     return len(live)
+
+
+def revoke_sessions_everywhere(session: Session, user_id: str, reason: str, now: datetime) -> int:
+    """End every live session of `user_id` in every tenant it belongs to (a password is the
+    account's, not a tenant's); the count ended. The session's own tenant stays in scope."""
+    home = current_tenant(session)
+    set_lookup(session, user_id=user_id)
+    ended = 0
+    for _membership, tenant in memberships_of_user(session, user_id):
+        set_tenant(session, tenant.id)
+        ended += revoke_user_sessions(session, user_id, reason, now)
+    if home is not None:
+        set_tenant(session, home)
+    return ended
 
 
 def authenticate(session: Session, settings: Settings, credential: str, now: datetime) -> Principal:

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
     SSO_MANAGE = "sso:manage"
+    TENANT_MANAGE = "tenant:manage"
 
 
 PERMISSIONS: tuple[str, ...] = tuple(Permission)

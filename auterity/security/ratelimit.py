@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from auterity.models.identity import LoginAttempt
 from auterity.security.clock import as_utc
+from auterity.security.scoping import set_lookup
 
 WINDOW = timedelta(minutes=15)
 ACCOUNT_LIMIT = 5
@@ -35,6 +36,7 @@ def address_key(address: str) -> str:
 def retry_after(session: Session, email: str, address: str, now: datetime) -> int | None:
     """Seconds until a login may be tried again, or None when it may be tried now."""
     since = now - WINDOW
+    _open(session, email, address)
     waits: list[int] = []
     for key, limit in ((account_key(email), ACCOUNT_LIMIT), (address_key(address), ADDRESS_LIMIT)):
         count, oldest = session.execute(
@@ -48,6 +50,7 @@ def retry_after(session: Session, email: str, address: str, now: datetime) -> in
 
 
 def record_failure(session: Session, email: str, address: str, now: datetime) -> None:
+    _open(session, email, address)
     session.add_all(
         [
             LoginAttempt(key=account_key(email), attempted_at=now),
@@ -58,4 +61,10 @@ def record_failure(session: Session, email: str, address: str, now: datetime) ->
 
 
 def clear_account(session: Session, email: str) -> None:
+    set_lookup(session, login_keys=[account_key(email)])
     session.execute(delete(LoginAttempt).where(LoginAttempt.key == account_key(email)))
+
+
+def _open(session: Session, email: str, address: str) -> None:
+    """On PostgreSQL the app sees only the attempts of the keys it counts (migration 0009_accounts)."""
+    set_lookup(session, login_keys=[account_key(email), address_key(address)])

@@ -69,18 +69,25 @@ def current_tenant(session: Session) -> str | None:
 
 
 def set_lookup(
-    session: Session, *, user_id: str | None = None, credential: str | None = None
+    session: Session,
+    *,
+    user_id: str | None = None,
+    credential: str | None = None,
+    login_keys: list[str] | None = None,
 ) -> None:
     """Open the narrow PostgreSQL policies a credential look-up needs.
 
     `user_id`: after a password check, that user's memberships become visible.
     `credential`: the sha256 of a presented refresh token or API key; the row
-    with that hash becomes visible. Nothing else is.
+    with that hash becomes visible. `login_keys`: the rate limiter's counts of these keys
+    (account and address of the login at hand). Nothing else is.
     """
     if user_id is not None:
         _set_pg(session, "app.user_id", user_id)
     if credential is not None:
         _set_pg(session, "app.credential_hash", credential)
+    if login_keys is not None:
+        _set_pg(session, "app.login_keys", " ".join(login_keys))
 
 
 def set_webhook_lookup(session: Session, trigger_id: str) -> None:

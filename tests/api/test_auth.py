@@ -311,3 +311,93 @@ async def test_tokens_signed_with_a_previous_key_verify_during_rotation(
             assert (await client.get("/v1/me", headers=person.headers)).status_code == 200
         async with httpx.AsyncClient(base_url=retired_url) as client:
             assert (await client.get("/v1/me", headers=person.headers)).status_code == 401
+
+
+async def test_changing_your_password_ends_your_sessions_in_every_tenant(
+    api: httpx.AsyncClient, two_tenants: TwoTenants
+) -> None:
+    a, b = two_tenants.a, two_tenants.b
+    # B's owner joins A too, and has a session in each
+    invited = await api.post(
+        "/v1/invitations", json={"email": b.email, "roles": ["viewer"]}, headers=a.headers
+    )
+    joined = await api.post(
+        "/v1/invitations/accept", json={"token": invited.json()["token"]}, headers=b.headers
+    )
+    assert joined.status_code == 200, joined.text
+    in_a = await login(api, b.email, tenant=a.tenant_slug)
+    in_a_headers = {"Authorization": f"Bearer {in_a.json()['access_token']}"}
+    new = "a brand new passphrase 42"
+
+    wrong = await api.post(
+        "/v1/me/password",
+        json={"current_password": "not it at all", "new_password": new},
+        headers=b.headers,
+    )
+    assert wrong.status_code == 403 and "current_password" in wrong.json()["detail"]
+    weak = await api.post(
+        "/v1/me/password", json={"current_password": PASSWORD, "new_password": "x"},
+        headers=b.headers,
+    )  # fmt: skip
+    assert weak.status_code == 422 and "new_password" in weak.json()["detail"]
+    assert (await api.get("/v1/me", headers=b.headers)).status_code == 200  # nothing changed
+
+    changed = await api.post(
+        "/v1/me/password",
+        json={"current_password": PASSWORD, "new_password": new},
+        headers=b.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["sessions_ended"] == 2
+    for headers in (b.headers, in_a_headers):
+        assert (await api.get("/v1/me", headers=headers)).status_code == 401
+    stale = await api.post("/v1/auth/refresh", json={"refresh_token": b.refresh_token})
+    assert stale.status_code == 401
+    assert (await login(api, b.email, PASSWORD, tenant=b.tenant_slug)).status_code == 401
+    assert (await login(api, b.email, new, tenant=b.tenant_slug)).status_code == 200
+    audit = await api.get(
+        "/v1/audit",
+        params={"action": "users.password_changed"},
+        headers=(await _fresh(api, b, new)).headers,
+    )
+    assert len(audit.json()["items"]) == 1
+    assert new not in audit.text and PASSWORD not in audit.text
+
+
+async def _fresh(api: httpx.AsyncClient, person: Member, password: str) -> Member:
+    response = await login(api, person.email, password, tenant=person.tenant_slug)
+    assert response.status_code == 200, response.text
+    person.access_token = response.json()["access_token"]
+    return person
+
+
+async def test_wrong_current_passwords_are_rate_limited(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    person = await member(make_tenant(), roles=["viewer"])
+    statuses = [
+        (
+            await api.post(
+                "/v1/me/password",
+                json={"current_password": f"guess {n}", "new_password": "a new passphrase 42"},
+                headers=person.headers,
+            )
+        ).status_code
+        for n in range(6)
+    ]
+    assert statuses == [403] * 5 + [429]
+
+
+async def test_an_api_key_has_no_password_to_change(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    key = await api.post(
+        "/v1/api-keys", json={"name": "k", "scopes": ["graphs:read"]}, headers=owner.headers
+    )
+    refused = await api.post(
+        "/v1/me/password",
+        json={"current_password": PASSWORD, "new_password": "a new passphrase 42"},
+        headers={"Authorization": f"Bearer {key.json()['key']}"},
+    )
+    assert refused.status_code == 403

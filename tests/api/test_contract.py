@@ -17,6 +17,7 @@ PUBLIC = {
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/logout"),
+    ("POST", "/v1/invitations/accept-new"),  # the invitation's token authenticates
     ("GET", "/v1/tasks/resume"),
     ("POST", "/v1/tasks/resume"),
 }

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 from api.auth import ensure_workflow_in_tenant
 from api.problems import NotFound
 from auterity.settings import Settings
-from tests.api.conftest import TwoTenants
+from tests.api.conftest import TwoTenants, login
 
 
 async def _ids_of_a(api: httpx.AsyncClient, people: TwoTenants) -> dict[str, str]:
@@ -23,15 +23,26 @@ async def _ids_of_a(api: httpx.AsyncClient, people: TwoTenants) -> dict[str, str
         "/v1/secrets", json={"name": "hook_url", "value": "https://x"}, headers=a
     )
     invited = await api.post(
-        "/v1/users",
+        "/v1/invitations",
         json={"email": f"colleague-{people.a.user_id}@example.com", "roles": ["viewer"]},
         headers=a,
     )
     for response in (role, key, secret, invited):
         assert response.status_code == 201, response.text
+    joined = await api.post(
+        "/v1/invitations/accept-new",
+        json={"token": invited.json()["token"], "password": "a colleague's passphrase"},
+    )
+    assert joined.status_code == 201, joined.text
+    colleague = next(
+        person
+        for person in (await api.get("/v1/users", headers=a)).json()["items"]
+        if person["email"] == invited.json()["email"]
+    )
     return {
         "user": people.a.user_id,
-        "invited": invited.json()["id"],
+        "invited": colleague["id"],
+        "invitation": invited.json()["id"],
         "role": role.json()["id"],
         "key": key.json()["id"],
         "secret": secret.json()["id"],
@@ -45,6 +56,9 @@ ENDPOINTS = [
     ("GET", "/v1/users/{invited}", None),
     ("PATCH", "/v1/users/{invited}", {"is_active": False}),
     ("DELETE", "/v1/users/{invited}", None),
+    ("POST", "/v1/users/{invited}/password", {}),
+    ("GET", "/v1/invitations/{invitation}", None),
+    ("DELETE", "/v1/invitations/{invitation}", None),
     ("GET", "/v1/roles/{role}", None),
     ("PATCH", "/v1/roles/{role}", {"description": "mine now"}),
     ("DELETE", "/v1/roles/{role}", None),
@@ -76,6 +90,7 @@ async def test_every_endpoint_answers_404_for_another_tenants_ids(
     assert key.json()["revoked_at"] is None
     for listing, field in (
         ("/v1/users", "id"),
+        ("/v1/invitations", "id"),
         ("/v1/roles", "id"),
         ("/v1/api-keys", "id"),
         ("/v1/secrets", "id"),
@@ -207,3 +222,68 @@ async def test_postgres_rls_is_forced_on_every_tenant_owned_table(database_url: 
     state = {name: (enabled, forced) for name, enabled, forced in rows}
     missing = {name for name in owned if state.get(name) != (True, True)}
     assert not missing, f"tenant-owned tables without forced RLS: {sorted(missing)}"
+
+
+async def test_postgres_walls_of_tenants_users_login_attempts_and_invitations(
+    api: httpx.AsyncClient, two_tenants: TwoTenants, database_url: str, settings: Settings
+) -> None:
+    """As the app's role, set to tenant B: A's tenant row and A's members' accounts cannot be
+    changed, no tenant or account can be deleted, login attempts are visible only for the
+    keys at hand, and A's invitations are invisible (migration 0009_accounts)."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("row-level security is PostgreSQL's")
+    ids = await _ids_of_a(api, two_tenants)
+    await login(api, two_tenants.a.email, "a wrong password")  # one attempt row for A's owner
+    a, b = two_tenants.a, two_tenants.b
+    engine = create_engine(settings.database_url_resolved)  # the app's non-owner login
+    try:
+        with engine.connect() as connection:
+            connection.rollback()
+            with connection.begin():
+                connection.execute(
+                    text("SELECT set_config('app.tenant_id', :t, true)"), {"t": b.tenant_id}
+                )
+                renamed = connection.execute(
+                    text("UPDATE tenants SET settings = '{\"egress_allow\": [\"10.0.0.0/8\"]}' "
+                         "WHERE id = :a"), {"a": a.tenant_id}
+                )  # fmt: skip
+                assert renamed.rowcount == 0
+                own = connection.execute(
+                    text("UPDATE tenants SET name = name WHERE id = :b"), {"b": b.tenant_id}
+                )
+                assert own.rowcount == 1
+                taken = connection.execute(
+                    text("UPDATE users SET password_hash = 'x' WHERE id IN (:a, :invited)"),
+                    {"a": a.user_id, "invited": ids["invited"]},
+                )
+                assert taken.rowcount == 0
+                mine = connection.execute(
+                    text("UPDATE users SET name = name WHERE id = :b"), {"b": b.user_id}
+                )
+                assert mine.rowcount == 1
+                assert connection.scalar(text("SELECT count(*) FROM login_attempts")) == 0
+                assert connection.scalar(text("SELECT count(*) FROM invitations")) == 0
+                assert connection.scalar(
+                    text("SELECT count(*) FROM invitations WHERE id = :i"),
+                    {"i": ids["invitation"]},
+                ) == 0  # fmt: skip
+                for statement in (
+                    "DELETE FROM tenants WHERE id = :b",
+                    "DELETE FROM users WHERE id = :u",
+                    "UPDATE login_attempts SET key = 'x'",
+                ):
+                    with (
+                        pytest.raises(Exception, match="permission denied"),
+                        connection.begin_nested(),
+                    ):
+                        connection.execute(text(statement), {"b": b.tenant_id, "u": b.user_id})
+                with (
+                    pytest.raises(Exception, match="row-level security"),
+                    connection.begin_nested(),
+                ):
+                    connection.execute(
+                        text("INSERT INTO login_attempts (key, attempted_at) "
+                             "VALUES ('account:someone-else', now())")
+                    )  # fmt: skip
+    finally:
+        engine.dispose()

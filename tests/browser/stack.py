@@ -116,6 +116,17 @@ def dev_stack(home: Path) -> Iterator[Stack]:
                 process.wait()
 
 
+def join(admin: httpx.Client, email: str, roles: list[str], password: str) -> None:
+    """A new person joins the admin's tenant the only way there is: invited, then accepting."""
+    invited = admin.post("/v1/invitations", json={"email": email, "roles": roles})
+    assert invited.status_code == 201, invited.text
+    accepted = admin.post(
+        "/v1/invitations/accept-new",
+        json={"token": invited.json()["token"], "password": password},
+    )
+    assert accepted.status_code == 201, accepted.text
+
+
 def sign_in(page: Any, stack: Stack, path: str = "/graphs") -> None:
     """Sign in through the form, as a person does, and land on `path`."""
     page.goto(f"{stack.url}{path}")

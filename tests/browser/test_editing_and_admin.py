@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.browser.stack import Stack, sign_in
+from tests.browser.stack import Stack, join, sign_in
 from tests.browser.test_runs_and_tasks import APPROVAL_GRAPH, start
 
 TWO_NODES = {
@@ -103,9 +103,7 @@ def test_a_resume_link_works_without_signing_in(browser: Any, stack: Stack, shot
         # The link is for a person the task is assigned to (an owner here), who decides
         # from the link without signing in.
         colleague = f"colleague-{uuid.uuid4().hex[:8]}@example.org"
-        added = api.post("/v1/users", json={"email": colleague, "roles": ["owner"],
-                                             "password": "a colleague passphrase 42"})  # fmt: skip
-        assert added.status_code == 201, added.text
+        join(api, colleague, ["owner"], "a colleague passphrase 42")
         created = api.post(
             f"/v1/tasks/{tasks[0]['id']}/resume-links", json={"assignee": f"user:{colleague}"}
         )

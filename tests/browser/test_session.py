@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.stack import Stack, sign_in
+from tests.browser.stack import Stack, join, sign_in
 
 
 def test_sign_in_returns_to_the_page_asked_for(page: Any, stack: Stack, shot: Any) -> None:
@@ -50,11 +50,12 @@ def test_a_revoked_session_returns_to_sign_in_remembering_the_page(
 ) -> None:
     with stack.client() as admin:
         email = f"viewer-{uuid.uuid4().hex[:8]}@example.com"
-        created = admin.post(
-            "/v1/users",
-            json={"email": email, "roles": ["viewer"], "password": "a viewer passphrase 42"},
+        join(admin, email, ["viewer"], "a viewer passphrase 42")
+        user_id = next(
+            person["id"]
+            for person in admin.get("/v1/users").json()["items"]
+            if person["email"] == email
         )
-        assert created.status_code == 201, created.text
         page.goto(f"{stack.url}/templates")
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill("a viewer passphrase 42")
@@ -62,7 +63,7 @@ def test_a_revoked_session_returns_to_sign_in_remembering_the_page(
         page.get_by_role("heading", name="Templates").wait_for()
         # An admin deactivates the member elsewhere: their access and refresh tokens stop
         # working, so the next call answers 401 and the refresh cannot cure it.
-        assert admin.delete(f"/v1/users/{created.json()['id']}").status_code == 204
+        assert admin.delete(f"/v1/users/{user_id}").status_code == 204
     # The next call that meets the 401 sends the person to sign in, remembering the page
     # they were on: the Runs page they open now, or, if a background refresh of the
     # Templates page got there first, that page (the link is then gone).

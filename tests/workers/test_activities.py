@@ -237,3 +237,22 @@ async def test_a_stored_secret_is_not_sent_to_a_host_it_is_not_bound_to(
     assert "secret 'partner' may not be sent to 127.0.0.1" in error.message
     assert TOKEN not in error.message
     assert len(recorder.requests) == before
+
+
+async def test_the_runtime_merges_each_tenants_own_allow_list(
+    worker_settings: Settings, sessions: sessionmaker[Session], tenant_slug: str
+) -> None:
+    """What PATCH /v1/tenant stores reaches that tenant's nodes through the worker's runtime."""
+    strict = worker_settings.model_copy(update={"egress_allow": []})
+    with transaction(sessions) as session:
+        row = session.scalars(select(Tenant).where(Tenant.slug == tenant_slug)).one()
+        row.settings = {"egress_allow": ["10.20.0.0/16", "wiki.corp.test"]}
+    async with ActivityRuntime(strict) as runtime:
+        policy = await runtime.tenant_egress.policy(tenant_slug)
+        policy.check("wiki.corp.test", "10.1.2.3")  # the tenant's host: allowed
+        policy.check("db.corp.test", "10.20.4.5")  # inside the tenant's network: allowed
+        with pytest.raises(Exception, match="AUTERITY_EGRESS_ALLOW"):
+            policy.check("db.corp.test", "10.30.4.5")
+        other = await runtime.tenant_egress.policy("no-such-tenant")
+        with pytest.raises(Exception, match="private"):
+            other.check("wiki.corp.test", "10.20.4.5")

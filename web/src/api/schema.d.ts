@@ -462,6 +462,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invitations
+         * @description The tenant's invitations, newest first.
+         */
+        get: operations["list_invitations_v1_invitations_get"];
+        put?: never;
+        /**
+         * Create Invitation
+         * @description Invite an address to the tenant; the answer never says whether it has an account.
+         */
+        post: operations["create_invitation_v1_invitations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Invitation
+         * @description Accept an invitation to your own address, signed in: you join its tenant.
+         */
+        post: operations["accept_invitation_v1_invitations_accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept-new": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Invitation With New Account
+         * @description Accept an invitation with a new account for its address (the token authenticates).
+         */
+        post: operations["accept_invitation_with_new_account_v1_invitations_accept_new_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Invitation
+         * @description One of the tenant's invitations.
+         */
+        get: operations["read_invitation_v1_invitations__invitation_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Invitation
+         * @description Revoke a pending invitation: its token stops working.
+         */
+        delete: operations["revoke_invitation_v1_invitations__invitation_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -476,6 +564,26 @@ export interface paths {
         get: operations["read_me_v1_me_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change My Password
+         * @description Change your own password (the current one is required); every session of yours ends.
+         */
+        post: operations["change_my_password_v1_me_password_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1454,6 +1562,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Tenant
+         * @description The caller's tenant and its settings.
+         */
+        get: operations["read_tenant_v1_tenant_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Tenant
+         * @description Change the tenant's settings; each change is audited.
+         */
+        patch: operations["update_tenant_v1_tenant_patch"];
+        trace?: never;
+    };
     "/v1/triggers": {
         parameters: {
             query?: never;
@@ -1539,11 +1671,7 @@ export interface paths {
          */
         get: operations["list_users_v1_users_get"];
         put?: never;
-        /**
-         * Create User In Tenant
-         * @description Add a person to the tenant: an existing account joins, a new one is created.
-         */
-        post: operations["create_user_in_tenant_v1_users_post"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1576,6 +1704,26 @@ export interface paths {
          * @description Replace a member's roles and/or (de)activate their membership.
          */
         patch: operations["update_user_v1_users__user_id__patch"];
+        trace?: never;
+    };
+    "/v1/users/{user_id}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset User Password
+         * @description Set a member's password (generated when omitted); their sessions end.
+         */
+        post: operations["reset_user_password_v1_users__user_id__password_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -2028,6 +2176,125 @@ export interface components {
             execution_id: string;
         };
         /**
+         * InvitationAccept
+         * @example {
+         *       "token": "ati_4bX2q9Lr0sVYtN1cW8mKfJzH3pQe6uDgA7oRiT5y"
+         *     }
+         */
+        InvitationAccept: {
+            /** Token */
+            token: string;
+        };
+        /**
+         * InvitationAcceptNew
+         * @example {
+         *       "name": "Grace Hopper",
+         *       "password": "a long passphrase nobody guesses",
+         *       "token": "ati_4bX2q9Lr0sVYtN1cW8mKfJzH3pQe6uDgA7oRiT5y"
+         *     }
+         */
+        InvitationAcceptNew: {
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /** Password */
+            password: string;
+            /** Token */
+            token: string;
+        };
+        /** InvitationAccepted */
+        InvitationAccepted: {
+            /** Account Created */
+            account_created: boolean;
+            /** Email */
+            email: string;
+            /** Roles */
+            roles: string[];
+            /**
+             * Tenant
+             * @description the slug of the tenant joined; sign in naming it
+             */
+            tenant: string;
+        };
+        /**
+         * InvitationCreate
+         * @example {
+         *       "email": "grace@example.com",
+         *       "roles": [
+         *         "editor"
+         *       ]
+         *     }
+         */
+        InvitationCreate: {
+            /** Email */
+            email: string;
+            /** Roles */
+            roles: string[];
+        };
+        /**
+         * InvitationCreated
+         * @description The same answer whether or not the address has an account anywhere.
+         */
+        InvitationCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Email */
+            email: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Roles */
+            roles: string[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "accepted" | "revoked" | "expired";
+            /**
+             * Token
+             * @description shown once: give it to the person, who accepts it signed in as that address (POST /v1/invitations/accept) or, without an account, with a password (POST /v1/invitations/accept-new)
+             */
+            token: string;
+        };
+        /** InvitationList */
+        InvitationList: {
+            /** Items */
+            items: components["schemas"]["InvitationRead"][];
+        };
+        /** InvitationRead */
+        InvitationRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Email */
+            email: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Roles */
+            roles: string[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "accepted" | "revoked" | "expired";
+        };
+        /**
          * LoginBody
          * @example {
          *       "email": "ada@example.com",
@@ -2198,6 +2465,46 @@ export interface components {
          * @enum {string}
          */
         Outcome: "success" | "failure" | "denied";
+        /**
+         * PasswordChange
+         * @example {
+         *       "current_password": "correct horse battery staple",
+         *       "new_password": "a longer passphrase nobody guesses"
+         *     }
+         */
+        PasswordChange: {
+            /** Current Password */
+            current_password: string;
+            /** New Password */
+            new_password: string;
+        };
+        /**
+         * PasswordReset
+         * @example {}
+         * @example {
+         *       "password": "a long passphrase nobody guesses"
+         *     }
+         */
+        PasswordReset: {
+            /**
+             * Password
+             * @description generated (and returned once) when omitted
+             */
+            password?: string | null;
+        };
+        /** PasswordSet */
+        PasswordSet: {
+            /**
+             * Password
+             * @description shown once, only when the server generated it
+             */
+            password?: string | null;
+            /**
+             * Sessions Ended
+             * @description the person's sign-in sessions ended, in every tenant
+             */
+            sessions_ended: number;
+        };
         /**
          * RefreshBody
          * @example {
@@ -3129,6 +3436,58 @@ export interface components {
             /** Slug */
             slug: string;
         };
+        /** TenantSettingsRead */
+        TenantSettingsRead: {
+            /**
+             * Audit Retention Days
+             * @description audit entries older than this are deleted; 0 keeps everything (default 365)
+             */
+            audit_retention_days: number;
+            /**
+             * Egress Allow
+             * @description non-public host names and CIDRs this tenant's http nodes and model api_bases may reach, added to the platform's AUTERITY_EGRESS_ALLOW
+             */
+            egress_allow: string[];
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Slug */
+            slug: string;
+            /** Sso Configured */
+            sso_configured: boolean;
+            /**
+             * Sso Required
+             * @description password sign-in refused (owners excepted)
+             */
+            sso_required: boolean;
+        };
+        /**
+         * TenantSettingsUpdate
+         * @example {
+         *       "audit_retention_days": 730
+         *     }
+         * @example {
+         *       "egress_allow": [
+         *         "wiki.corp.example",
+         *         "10.20.0.0/16"
+         *       ]
+         *     }
+         * @example {
+         *       "sso_required": true
+         *     }
+         */
+        TenantSettingsUpdate: {
+            /**
+             * Audit Retention Days
+             * @description 0 keeps everything; else 30 to 36500
+             */
+            audit_retention_days?: number | null;
+            /** Egress Allow */
+            egress_allow?: string[] | null;
+            /** Sso Required */
+            sso_required?: boolean | null;
+        };
         /**
          * TokenPair
          * @example {
@@ -3331,66 +3690,6 @@ export interface components {
             name?: string | null;
             /** Version */
             version?: string | null;
-        };
-        /**
-         * UserCreate
-         * @example {
-         *       "email": "grace@example.com",
-         *       "name": "Grace Hopper",
-         *       "roles": [
-         *         "editor"
-         *       ]
-         *     }
-         * @example {
-         *       "email": "alan@example.com",
-         *       "name": "Alan Turing",
-         *       "password": "a long passphrase nobody guesses",
-         *       "roles": [
-         *         "operator",
-         *         "approver"
-         *       ]
-         *     }
-         */
-        UserCreate: {
-            /** Email */
-            email: string;
-            /**
-             * Name
-             * @default
-             */
-            name: string;
-            /**
-             * Password
-             * @description for a new account; generated (and returned once) when omitted
-             */
-            password?: string | null;
-            /** Roles */
-            roles: string[];
-        };
-        /** UserCreated */
-        UserCreated: {
-            /** Account Created */
-            account_created: boolean;
-            /** Email */
-            email: string;
-            /** Id */
-            id: string;
-            /**
-             * Initial Password
-             * @description shown once, only when the server generated it
-             */
-            initial_password?: string | null;
-            /** Is Active */
-            is_active: boolean;
-            /**
-             * Joined At
-             * Format: date-time
-             */
-            joined_at: string;
-            /** Name */
-            name: string;
-            /** Roles */
-            roles: string[];
         };
         /** UserList */
         UserList: {
@@ -4362,6 +4661,211 @@ export interface operations {
             };
         };
     };
+    list_invitations_v1_invitations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+        };
+    };
+    create_invitation_v1_invitations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    accept_invitation_v1_invitations_accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationAccept"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationAccepted"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    accept_invitation_with_new_account_v1_invitations_accept_new_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationAcceptNew"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationAccepted"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    read_invitation_v1_invitations__invitation_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    revoke_invitation_v1_invitations__invitation_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     read_me_v1_me_get: {
         parameters: {
             query?: never;
@@ -4379,6 +4883,51 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["MeRead"];
                 };
+            };
+        };
+    };
+    change_my_password_v1_me_password_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordSet"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -6245,6 +6794,64 @@ export interface operations {
             };
         };
     };
+    read_tenant_v1_tenant_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantSettingsRead"];
+                };
+            };
+        };
+    };
+    update_tenant_v1_tenant_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantSettingsRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     list_triggers_v1_triggers_get: {
         parameters: {
             query?: {
@@ -6458,39 +7065,6 @@ export interface operations {
             };
         };
     };
-    create_user_in_tenant_v1_users_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UserCreate"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["UserCreated"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
     read_user_v1_users__user_id__get: {
         parameters: {
             query?: never;
@@ -6583,6 +7157,60 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    reset_user_password_v1_users__user_id__password_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordSet"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

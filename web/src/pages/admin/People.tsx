@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/client";
-import type { RoleList, RoleRead, UserCreated, UserRead } from "../../api/types";
+import type { InvitationCreated, RoleList, RoleRead, UserRead } from "../../api/types";
 import { Button, Copyable, Dialog, ErrorBox, PageHeader, Spinner, Table, TextField, formatTime } from "../../components/ui";
 
 function useRoles() {
@@ -94,18 +94,20 @@ function EditRoles({ user, roles, onSave, onClose, busy, error }: { user: UserRe
 function AddUser({ roles, onClose }: { roles: RoleRead[]; onClose: () => void }) {
   const queries = useQueryClient();
   const [email, setEmail] = useState("");
-  const [name, setName] = useState("");
   const [picked, setPicked] = useState<string[]>(["viewer"]);
-  const create = useMutation({
-    mutationFn: () => api.post<UserCreated>("/v1/users", { email: email.trim(), name: name.trim(), roles: picked }),
+  const invite = useMutation({
+    mutationFn: () => api.post<InvitationCreated>("/v1/invitations", { email: email.trim(), roles: picked }),
     onSuccess: () => void queries.invalidateQueries({ queryKey: ["users"] }),
   });
   return (
-    <Dialog title="Add a person" onClose={onClose}>
-      {create.data ? (
+    <Dialog title="Invite a person" onClose={onClose}>
+      {invite.data ? (
         <div>
-          <p className="mb-3 text-sm text-slate-800">{create.data.account_created ? "Account created." : "An existing account joined this tenant."}</p>
-          {create.data.initial_password ? <Copyable label="Initial password (shown once)" value={create.data.initial_password} /> : null}
+          <p className="mb-3 text-sm text-slate-800">
+            Invitation for {invite.data.email} created. Give the person this token: they accept it signed in as that address, or set a password with it if they
+            have no account yet. It works once, until {new Date(invite.data.expires_at).toLocaleString()}.
+          </p>
+          <Copyable label="Invitation token (shown once)" value={invite.data.token} />
           <Button tone="primary" onClick={onClose}>
             Done
           </Button>
@@ -114,17 +116,16 @@ function AddUser({ roles, onClose }: { roles: RoleRead[]; onClose: () => void })
         <form
           onSubmit={(event) => {
             event.preventDefault();
-            create.mutate();
+            invite.mutate();
           }}
         >
           <TextField label="Email" type="email" value={email} onChange={setEmail} required />
-          <TextField label="Name" value={name} onChange={setName} />
           <RolePicker roles={roles} value={picked} onChange={setPicked} label="Roles" />
-          <ErrorBox error={create.error} />
+          <ErrorBox error={invite.error} />
           <div className="mt-3 flex justify-end gap-2">
             <Button onClick={onClose}>Cancel</Button>
-            <Button tone="primary" type="submit" disabled={create.isPending || !email.trim() || picked.length === 0}>
-              Add
+            <Button tone="primary" type="submit" disabled={invite.isPending || !email.trim() || picked.length === 0}>
+              Invite
             </Button>
           </div>
         </form>
