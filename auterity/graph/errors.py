@@ -26,7 +26,7 @@ class ErrorType(StrEnum):
     HTTP_UNEXPECTED_STATUS = "HttpUnexpectedStatus"
     HTTP_REQUEST_INVALID = "HttpRequestInvalid"
     HTTP_RESPONSE_TOO_LARGE = "HttpResponseTooLarge"
-    # Walls around what a tenant controls (never retryable).
+    # The security walls around what a tenant controls (never retryable).
     EGRESS_REFUSED = "EgressRefused"
     """The URL leads to an address the egress policy refuses (loopback, private, ...)."""
     SECRET_REFUSED = "SecretRefused"
