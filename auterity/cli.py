@@ -58,6 +58,14 @@ def _settings(**overrides: Any) -> Settings:
     return load_settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _observe(settings: Settings, service_name: str) -> None:
+    """Logs (AUTERITY_LOG_FORMAT) and traces (OTEL_TRACES_EXPORTER) of a long-running process."""
+    from auterity import logs, telemetry
+
+    logs.configure(settings.log_format_resolved, settings.log_level)
+    telemetry.configure_from_environment(service_name)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -96,6 +104,7 @@ def api(
     from auterity.network import ensure_port_free
 
     settings = _settings(api_host=host, api_port=port)
+    _observe(settings, "auterity-api")
     ensure_port_free(settings.api_host, settings.api_port, "--port / AUTERITY_API_PORT")
     if settings.metrics_port:
         ensure_port_free(settings.api_host, settings.metrics_port, "AUTERITY_METRICS_PORT")
@@ -117,6 +126,7 @@ def api(
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # the root handler of `_observe`: JSON lines or text, context included
         timeout_graceful_shutdown=10,
     )
 
@@ -130,9 +140,7 @@ def worker(
     from workers.main import run_worker
 
     settings = _settings(task_queue=task_queue)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _observe(settings, "auterity-worker")
     asyncio.run(run_worker(settings))
     exit_now(0)  # drained and closed
 
