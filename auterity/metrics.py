@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, get_args
 
 from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import GaugeMetricFamily
@@ -45,6 +45,18 @@ AUDIT_VERIFICATION_FAILURES = Counter(
     "Audit-chain verifications that found a broken chain",
     ["tenant"],
 )
+
+
+# Every bounded combination starts at 0, so `rate()` and `increase()` see the first event.
+for _method in get_args(LoginMethod):
+    for _reason in get_args(LoginReason):
+        LOGIN_FAILURES.labels(_method, _reason)
+for _kind in get_args(TokenKind):
+    for _token_reason in get_args(TokenReason):
+        TOKENS_REFUSED.labels(_kind, _token_reason)
+for _protocol in get_args(SsoProtocol):
+    for _sso_reason in get_args(SsoReason):
+        SSO_FAILURES.labels(_protocol, _sso_reason)
 
 
 def login_failed(method: LoginMethod, reason: LoginReason) -> None:

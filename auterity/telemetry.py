@@ -127,9 +127,14 @@ def instrument_engine(engine: Engine) -> None:
     """A span per SQL statement run on `engine`."""
     if _provider is None:
         return
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import NoOpMeterProvider
 
-    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=_provider)
+    # EngineTracer, not SQLAlchemyInstrumentor: the instrumentor patches SQLAlchemy for the
+    # whole process once, and ignores every engine after the first
+    connections = NoOpMeterProvider().get_meter(TRACER_NAME).create_up_down_counter("unused")
+    EngineTracer(_provider.get_tracer("opentelemetry.instrumentation.sqlalchemy"), engine,
+                 connections)  # fmt: skip
 
 
 def instrument_http_client(client: httpx.AsyncClient) -> None:
