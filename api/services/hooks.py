@@ -196,7 +196,11 @@ def verify(
     """The delivery's deduplication key, from what its signature covers once checked (inside
     the replay window, matching in constant time): `key:<idempotency key>` for v2,
     `signature:<the server's v1 digest>` for v1 (never a sender's extra digest)."""
-    signature = parse_signature(header)
+    try:
+        signature = parse_signature(header)
+    except Unauthorized:
+        metrics.token_refused("webhook_signature", "invalid")
+        raise
     skew = abs(now.timestamp() - signature.timestamp)
     if skew > REPLAY_WINDOW.total_seconds():
         metrics.token_refused("webhook_signature", "expired")
@@ -207,6 +211,7 @@ def verify(
     signed_key = None
     if signature.scheme == "v2":
         if not idempotency_key:
+            metrics.token_refused("webhook_signature", "invalid")
             raise Unauthorized("a v2 signature covers the Idempotency-Key header: send it")
         if not _KEY.match(idempotency_key):
             raise Unprocessable(

@@ -32,6 +32,7 @@ from auterity.security.principal import Actor
 from auterity.security.scoping import set_tenant
 from auterity.settings import Settings
 from tests.api.conftest import Member, login
+from tests.support import metric
 from workflows.maintenance import AuditRetentionWorkflow
 
 MemberFactory = Callable[..., Awaitable[Member]]
@@ -327,7 +328,10 @@ async def test_editing_one_row_makes_verify_name_that_row(
         session.execute(
             text("UPDATE audit_entries SET outcome = 'failure' WHERE id = :id"), {"id": victim.id}
         )
+    failures = "auterity_audit_verification_failures_total"
+    assert await metric(api, failures, tenant=owner.tenant_slug) == 0
     broken = (await api.post("/v1/audit/verify", headers=owner.headers)).json()
+    assert await metric(api, failures, tenant=owner.tenant_slug) == 1
     assert broken["ok"] is False
     assert broken["broken_entry_id"] == victim.id
     assert broken["broken_seq"] == victim.seq
