@@ -100,6 +100,7 @@ def api(
     import uvicorn
 
     from api.main import create_app
+    from auterity import telemetry
     from auterity.db import check_database, make_engine
     from auterity.network import ensure_port_free
 
@@ -129,6 +130,7 @@ def api(
         log_config=None,  # the root handler of `_observe`: JSON lines or text, context included
         timeout_graceful_shutdown=10,
     )
+    telemetry.shutdown()
 
 
 @app.command()
@@ -137,11 +139,13 @@ def worker(
     task_queue: Annotated[str | None, typer.Option(help="Task queue to poll")] = None,
 ) -> None:
     """Run a Temporal worker that executes graphs."""
+    from auterity import telemetry
     from workers.main import run_worker
 
     settings = _settings(task_queue=task_queue)
     _observe(settings, "auterity-worker")
     asyncio.run(run_worker(settings))
+    telemetry.shutdown()  # the spans still buffered, before the process ends abruptly
     exit_now(0)  # drained and closed
 
 

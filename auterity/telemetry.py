@@ -97,6 +97,12 @@ def use_tracer_provider(provider: TracerProvider) -> Iterator[TracerProvider]:
         _provider = previous
 
 
+def shutdown() -> None:
+    """Exports the spans still buffered (before a process ends without finalizing)."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
 def tracer_provider() -> TracerProvider | None:
     """The provider in use, None when tracing is off."""
     return _provider
