@@ -448,3 +448,16 @@ async def test_the_worker_exports_its_rows_of_metrics_md(observed: Observed) -> 
         r'^auterity_node_duration_seconds_bucket\{[^}]*kind="http"[^}]*le="([^"]+)"', text, re.M
     )
     assert "604800" in buckets, "the node-duration buckets are not the seconds of METRICS.md"
+
+
+def test_traces_are_off_unless_an_exporter_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auterity.errors import ConfigError
+
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    assert telemetry.configure_from_environment("auterity-test") is None
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    assert telemetry.configure_from_environment("auterity-test") is None
+    assert telemetry.client_interceptors() == []
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER: 'zipkin' is not one of"):
+        telemetry.configure_from_environment("auterity-test")
