@@ -43,8 +43,8 @@ ISSUE_14 = {  # the model gateway's rows: exported once budgets and the ledger e
     "auterity_budget_limit_usd",
 }
 WORKER_ONLY_ON_EVENT = {
-    # the worker counts it when audit retention finds a broken chain; the API's side of
-    # the same row is scraped below
+    # the worker counts it when audit retention finds a broken chain (scraped in
+    # tests/api/test_audit.py); the API's side of the same row is scraped below
     "auterity_audit_verification_failures_total",
     # the SDK's failure counters: a healthy run makes no failed call to Temporal and no
     # workflow task fails (activity failures, which the run has, are checked)
