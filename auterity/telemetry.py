@@ -34,7 +34,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from sqlalchemy.engine import Engine
-from temporalio import activity
+from temporalio import activity, workflow
 from temporalio.client import (
     Interceptor as ClientInterceptor,
 )
@@ -44,9 +44,14 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.common import TypedSearchAttributes
+from temporalio.contrib.opentelemetry import (
+    TracingInterceptor,
+    TracingWorkflowInboundInterceptor,
+)
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
+    WorkflowInterceptorClassInput,
 )
 from temporalio.worker import (
     Interceptor as WorkerInterceptor,
@@ -112,10 +117,8 @@ def client_interceptors() -> list[ClientInterceptor]:
     """Interceptors for a Temporal client: they also apply to workers built on it."""
     if _provider is None:
         return []
-    from temporalio.contrib.opentelemetry import TracingInterceptor
-
     tracer = _provider.get_tracer(TRACER_NAME)
-    return [TracingInterceptor(tracer), RunContext()]
+    return [_RunTracing(tracer), RunContext()]
 
 
 def instrument_app(app: Any) -> None:
@@ -185,6 +188,32 @@ _RUN_ATTRIBUTES = {
     naming.GRAPH_VERSION: "version",
     naming.TRIGGER: "trigger",
 }
+
+
+class _RunTracing(TracingInterceptor):
+    """Temporal's interceptor, whose workflow spans also name the run's tenant, graph,
+    version and trigger."""
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[TracingWorkflowInboundInterceptor]:
+        super().workflow_interceptor_class(input)
+        return _TaggedWorkflowSpans
+
+
+class _TaggedWorkflowSpans(TracingWorkflowInboundInterceptor):
+    """Runs inside the workflow sandbox: reads only the run's search attributes."""
+
+    def _completed_span(
+        self, span_name: str, *, additional_attributes: Any = None, **kwargs: Any
+    ) -> None:
+        attributes = dict(additional_attributes or {})
+        found = workflow.info().typed_search_attributes
+        for key, name in _RUN_ATTRIBUTES.items():
+            value = found.get(key)
+            if value:
+                attributes[ATTRIBUTE_PREFIX + name] = value
+        super()._completed_span(span_name, additional_attributes=attributes, **kwargs)
 
 
 class _TagStartedRun(OutboundInterceptor):

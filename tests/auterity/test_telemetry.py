@@ -293,8 +293,14 @@ async def test_one_trace_runs_from_the_request_to_every_activity(observed: Obser
 
     run = next(span for span in in_trace if span.name == f"RunWorkflow:{WORKFLOW_NAME}")
     assert _parent(run, by_id) is start
-
     scheduled = [span for span in in_trace if span.name == f"StartActivity:{HTTP_ACTIVITY}"]
+    for workflow_span in [run, *scheduled]:  # made inside the workflow, from its attributes
+        attributes = workflow_span.attributes or {}
+        assert attributes["auterity.tenant"] == observed.tenant, workflow_span.name
+        assert attributes["auterity.graph"] == observed.graph_id
+        assert attributes["auterity.version"] == observed.version_id
+        assert attributes["auterity.trigger"] == "api"
+
     ran = [span for span in in_trace if span.name == f"RunActivity:{HTTP_ACTIVITY}"]
     # Temporal's interceptor ends RunWorkflow at once (a long span is not replay-safe):
     # the workflow's activities hang from the context the run was started with
