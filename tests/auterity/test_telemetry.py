@@ -417,6 +417,8 @@ def rows_of(process: str) -> set[str]:
 
 
 async def test_the_api_exports_its_rows_of_metrics_md(observed: Observed) -> None:
+    print("\napi:", " ".join(sorted(n for n in exported_names(observed.api_metrics)
+                                    if n.startswith("auterity_"))))  # fmt: skip
     missing = rows_of("api") - exported_names(observed.api_metrics)
     assert not missing, missing
     text = observed.api_metrics
@@ -432,6 +434,8 @@ async def test_the_api_exports_its_rows_of_metrics_md(observed: Observed) -> Non
 
 async def test_the_worker_exports_its_rows_of_metrics_md(observed: Observed) -> None:
     text = observed.worker_metrics
+    print("\nworker:", " ".join(sorted(exported_names(text) & (rows_of("worker") | {
+        n for n in exported_names(text) if n.startswith("auterity_")}))))  # fmt: skip
     missing = rows_of("worker") - WORKER_ONLY_ON_EVENT - exported_names(text)
     assert not missing, missing
     labels = f'graph="{observed.graph_id}"'
