@@ -108,15 +108,11 @@ def shutdown() -> None:
         _provider.shutdown()
 
 
-def tracer_provider() -> TracerProvider | None:
-    """The provider in use, None when tracing is off."""
-    return _provider
-
-
 def client_interceptors() -> list[ClientInterceptor]:
-    """Interceptors for a Temporal client: they also apply to workers built on it."""
+    """Interceptors for a Temporal client, which also apply to workers built on it: the run's
+    context for log lines always, and spans when tracing is on."""
     if _provider is None:
-        return []
+        return [RunContext()]
     tracer = _provider.get_tracer(TRACER_NAME)
     return [_RunTracing(tracer), RunContext()]
 

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowFailureError
 
 from auterity import logs, telemetry, temporal
 from auterity.graph.contracts import HTTP_ACTIVITY
@@ -467,7 +468,45 @@ def test_traces_are_off_unless_an_exporter_is_named(monkeypatch: pytest.MonkeyPa
     assert telemetry.configure_from_environment("auterity-test") is None
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     assert telemetry.configure_from_environment("auterity-test") is None
-    assert telemetry.client_interceptors() == []
+    # no spans; log lines still get the run's context from each activity's input
+    assert [type(each) for each in telemetry.client_interceptors()] == [telemetry.RunContext]
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
     with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER: 'zipkin' is not one of"):
         telemetry.configure_from_environment("auterity-test")
+
+
+async def test_log_lines_carry_the_run_with_tracing_off(
+    settings: Settings, service: tuple[Service, str], database_engine_name: str
+) -> None:
+    from api.services.executions import start_execution
+    from auterity.graph.compiler import compile_graph
+    from auterity.graph.run import GraphRunInput
+    from workers.activities import ActivityRuntime
+    from workers.main import build_worker
+
+    if database_engine_name != "sqlite":
+        pytest.skip("one engine is enough: no database on this path")
+    _, base = service
+    settings = settings.model_copy(update={"task_queue": f"untraced-{uuid.uuid4()}"})
+    plan = compile_graph(failing(base))
+    run = GraphRunInput(tenant="quiet", graph_id="g", version_id=plan.version_id, plan=plan)
+    captured = io.StringIO()
+    handler = logs.handler("json", captured)
+    logger = logging.getLogger("auterity.activities")
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        client = await temporal.connect(settings)  # tracing off: no provider in use
+        async with ActivityRuntime(settings) as runtime:  # noqa: SIM117 - the worker needs it
+            async with build_worker(client, settings, runtime.activities()):
+                started = await start_execution(client, settings.task_queue, run)
+                handle = client.get_workflow_handle(started.execution_id)
+                with pytest.raises(WorkflowFailureError):
+                    await handle.result()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    [line] = [json.loads(text) for text in captured.getvalue().splitlines()]
+    assert line["execution_id"] == started.execution_id
+    assert line["node_id"] == "gone" and line["tenant"] == "quiet"
+    assert "trace_id" not in line
