@@ -76,6 +76,13 @@ def configure_from_environment(service_name: str) -> TracerProvider | None:
     if choice == "none":
         return None
     exporter: SpanExporter
+    for variable in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        protocol = os.environ.get(variable, "").strip()
+        if choice == "otlp" and protocol and protocol != "http/protobuf":
+            raise ConfigError(
+                f"{variable}: {protocol!r} is not supported; traces go over OTLP/HTTP "
+                "(http/protobuf, the collector's port 4318)"
+            )
     if choice == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -470,6 +470,10 @@ def test_traces_are_off_unless_an_exporter_is_named(monkeypatch: pytest.MonkeyPa
     assert telemetry.configure_from_environment("auterity-test") is None
     # no spans; log lines still get the run's context from each activity's input
     assert [type(each) for each in telemetry.client_interceptors()] == [telemetry.RunContext]
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    with pytest.raises(ConfigError, match="OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' is not supported"):
+        telemetry.configure_from_environment("auterity-test")
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
     with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER: 'zipkin' is not one of"):
         telemetry.configure_from_environment("auterity-test")
