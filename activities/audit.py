@@ -19,6 +19,7 @@ from auterity.security.principal import Actor
 from auterity.settings import Settings
 
 log = logging.getLogger("auterity.audit")
+AUDIT_VERIFICATION_FAILURES = "auterity_audit_verification_failures_total"
 ACTOR = Actor.system("audit retention")
 
 
@@ -63,6 +64,10 @@ class AuditActivities:
                 return None
             except audit.ChainBroken as broken:
                 log.error("audit retention skipped tenant %s: %s", tenant.slug, broken)
+                activity.metric_meter().create_counter(
+                    AUDIT_VERIFICATION_FAILURES,
+                    "Audit-chain verifications that found a broken chain",
+                ).add(1, {"tenant": tenant.slug})
                 audit.record(
                     session,
                     ACTOR,

@@ -14,6 +14,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from auterity import telemetry
 from auterity.egress import (
     TENANT_ALLOW_KEY,
     EgressClient,
@@ -61,6 +62,7 @@ class TenantEgress:
         client = self._clients.get(policy)
         if client is None:
             client = self._clients[policy] = EgressClient(policy, resolver=self.resolver)
+            telemetry.instrument_http_client(client)
         return client
 
     async def aclose(self) -> None:

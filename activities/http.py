@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from auterity.graph.kinds import HTTP_METHODS, HttpAuth, HttpConfig
 from auterity.graph.model import parse_duration
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+log = logging.getLogger("auterity.activities.http")
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
 RESPONSE_HEADERS = (
     "content-type",
@@ -198,6 +200,7 @@ class HttpActivities:
         headers = {
             name: response.headers[name] for name in RESPONSE_HEADERS if name in response.headers
         }
+        log.info("%s answered %s (%d bytes)", target, response.status_code, len(raw))
         return response.status_code, headers, bytes(raw)
 
 

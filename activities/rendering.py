@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.blobs import BlobStore, resolve_refs
 from activities.secrets import SecretSource
+from auterity import logs
 from auterity.graph import expressions
 from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import NodeActivityInput
@@ -78,6 +79,7 @@ class NodeRendering:
         for value in values:
             self._guarded |= encoded_forms(value)
         self.secret_values = SecretValues(self._guarded)
+        logs.mask_in_logs(self._guarded)
 
     def check_destination(self, host: str | None) -> None:
         """Refuses, for good, to send this node's secrets to a host one is not bound to."""

@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection
 from api.deps import SessionDep, state_of
 from api.problems import Forbidden, NotFound, Unauthorized, Unprocessable
 from api.state import AppState
-from auterity import cache
+from auterity import cache, logs, metrics, telemetry
 from auterity.db import transaction
 from auterity.graph import naming
 from auterity.secrets import bind_keyring, keyring
@@ -56,6 +56,7 @@ def principal_for(session: Session, settings: Settings, credential: str | None) 
         return authenticate(session, settings, credential, datetime.now(UTC))
     except AuthenticationFailed as exc:
         log.info("credential refused: %s", exc.reason)
+        metrics.token_refused(*metrics.token_refusal(exc.reason))
         raise Unauthorized("the credential is invalid, expired or revoked") from None
 
 
@@ -67,6 +68,8 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
         session, lambda: principal_for(session, settings, credential)
     )
     request.state.principal = principal
+    logs.bind(tenant=principal.tenant_slug)
+    telemetry.tag_current_span({"tenant": principal.tenant_slug})
     return principal
 
 

@@ -15,7 +15,7 @@ from api.middleware import RequestLimits
 from api.problems import install_problem_handlers
 from api.routes import docs, health, v1
 from api.state import AppState
-from auterity import __version__, audit, cache
+from auterity import __version__, audit, cache, metrics, telemetry
 from auterity.audit import Writer as AuditWriter
 from auterity.db import make_engine, make_sessionmaker
 from auterity.settings import Settings, get_settings
@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_log_redaction()
     audit.use_settings(settings)
     engine = make_engine(settings.database_url_resolved)
+    telemetry.instrument_engine(engine)
     sessions = make_sessionmaker(engine, cache_seconds=settings.cache_seconds)
+    metrics.serve_pending_tasks_from(sessions)
     state = AppState(
         settings=settings, engine=engine, sessions=sessions, audit_writer=AuditWriter(engine)
     )
@@ -59,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.assets_dir()), name="docs-assets")
     app.include_router(v1)
     install_builder(app, builder_dir(settings.web_dir))
+    telemetry.instrument_app(app)
     return app

@@ -71,6 +71,14 @@ def _check_app_database(settings: Settings) -> None:
         engine.dispose()
 
 
+def _observe(settings: Settings, service_name: str) -> None:
+    """Logs (AUTERITY_LOG_FORMAT) and traces (OTEL_TRACES_EXPORTER) of a long-running process."""
+    from auterity import logs, telemetry
+
+    logs.configure(settings.log_format_resolved, settings.log_level)
+    telemetry.configure_from_environment(service_name)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -105,9 +113,11 @@ def api(
     import uvicorn
 
     from api.main import create_app
+    from auterity import telemetry
     from auterity.network import ensure_port_free
 
     settings = _settings(api_host=host, api_port=port)
+    _observe(settings, "auterity-api")
     ensure_port_free(settings.api_host, settings.api_port, "--port / AUTERITY_API_PORT")
     if settings.metrics_port:
         ensure_port_free(settings.api_host, settings.metrics_port, "AUTERITY_METRICS_PORT")
@@ -127,8 +137,10 @@ def api(
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # the root handler of `_observe`: JSON lines or text, context included
         timeout_graceful_shutdown=10,
     )
+    telemetry.shutdown()
 
 
 @app.command()
@@ -137,14 +149,14 @@ def worker(
     task_queue: Annotated[str | None, typer.Option(help="Task queue to poll")] = None,
 ) -> None:
     """Run a Temporal worker that executes graphs."""
+    from auterity import telemetry
     from workers.main import run_worker
 
     settings = _settings(task_queue=task_queue)
     _check_app_database(settings)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _observe(settings, "auterity-worker")
     asyncio.run(run_worker(settings))
+    telemetry.shutdown()  # the spans still buffered, before the process ends abruptly
     exit_now(0)  # drained and closed
 
 

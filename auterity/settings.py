@@ -136,6 +136,11 @@ class Settings(BaseSettings):
         description="Prometheus port of the worker's Temporal metrics; 0: off",
     )
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="Server log lines: json (one object a line, the default in production) "
+        "or text (the default elsewhere)",
+    )
     web_dir: Path | None = Field(
         default=None, description="The built web builder; web/dist of the checkout when unset"
     )
@@ -164,6 +169,10 @@ class Settings(BaseSettings):
     def _allow_entries(cls, entries: list[str]) -> list[str]:
         EgressPolicy.parse(entries)
         return [entry.strip() for entry in entries if entry.strip()]
+
+    @property
+    def log_format_resolved(self) -> Literal["json", "text"]:
+        return self.log_format or ("json" if self.env == "production" else "text")
 
     @property
     def secrets_require_hosts(self) -> bool:

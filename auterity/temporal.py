@@ -9,6 +9,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
+from auterity import telemetry
 from auterity.errors import ConfigError, DependencyUnavailable
 from auterity.graph.naming import SEARCH_ATTRIBUTES
 from auterity.settings import Settings
@@ -37,10 +38,24 @@ def _read(path: object, setting: str) -> bytes | None:
         raise OSError(f"{setting}: cannot read {path}: {exc.strerror}") from None
 
 
-def metrics_runtime(port: int) -> Runtime:
-    """A Temporal runtime exporting the SDK's metrics (task latencies, slots…) for Prometheus."""
+NODE_DURATION_BUCKETS = [
+    0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600, 21600, 86400, 604800,
+]  # fmt: skip
+"""Seconds: waits and approvals last days (the runtime's default buckets are milliseconds)."""
+
+
+def metrics_runtime(port: int, host: str = "0.0.0.0") -> Runtime:
+    """A Temporal runtime exporting the SDK's metrics (task latencies, slots…) and the
+    worker's own (`auterity_*` runs and node durations) for Prometheus."""
     return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}"))
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"{host}:{port}",
+                histogram_bucket_overrides={
+                    "auterity_node_duration_seconds": NODE_DURATION_BUCKETS
+                },
+            )
+        )
     )
 
 
@@ -58,6 +73,7 @@ async def connect(
             data_converter=pydantic_data_converter,
             connect_timeout=timedelta(seconds=timeout),
             runtime=runtime,
+            interceptors=telemetry.client_interceptors(),
         )
     except RuntimeError as exc:
         raise DependencyUnavailable(

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, create_engine, event, text
 
 from auterity.dev import DEV_EGRESS_ALLOW
@@ -114,3 +116,14 @@ def forbid_database_on_the_event_loop(engine: Engine) -> None:
         raise DatabaseOnEventLoop("a database call ran on the event loop")
 
     event.listen(engine, "before_cursor_execute", check)
+
+
+async def metric(api: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """The sum of the series `name` with these labels on the API's /metrics (0 when none)."""
+    text = (await api.get("/metrics")).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )

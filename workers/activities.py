@@ -13,6 +13,7 @@ from activities.http import HttpActivities
 from activities.llm import LlmActivities
 from activities.secrets import SecretSource
 from activities.tasks import TaskActivities
+from auterity import telemetry
 from auterity.db import make_engine, make_sessionmaker
 from auterity.egress import EgressClient
 from auterity.errors import ConfigError
@@ -30,12 +31,14 @@ class ActivityRuntime:
             )
         self.settings = settings
         self.engine = make_engine(settings.database_url_resolved)
+        telemetry.instrument_engine(self.engine)
         self.sessions = make_sessionmaker(self.engine)
         self.secrets: SecretSource = secrets or SecretStore(self.sessions, settings)
         self.http = EgressClient(settings.egress_policy)
         self.tenant_egress = TenantEgress(
             settings.egress_policy, self.sessions, seconds=max(settings.cache_seconds, 1.0)
         )
+        telemetry.instrument_http_client(self.http)
 
     async def __aenter__(self) -> ActivityRuntime:
         return self

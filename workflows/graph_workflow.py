@@ -85,6 +85,17 @@ TASK_TIMEOUT = timedelta(seconds=30)
 TASK_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 """Opening and closing human tasks: short database writes, retried until they land."""
 BLOB_RETRY = RetryPolicy(maximum_attempts=5)
+EXECUTIONS_STARTED = "auterity_executions_started_total"
+EXECUTIONS_COMPLETED = "auterity_executions_completed_total"
+EXECUTIONS_FAILED = "auterity_executions_failed_total"
+NODE_DURATION = "auterity_node_duration_seconds"
+METRIC_HELP = {
+    EXECUTIONS_STARTED: "Runs that began (once per run, not again on continue-as-new)",
+    EXECUTIONS_COMPLETED: "Runs that finished successfully",
+    EXECUTIONS_FAILED: "Runs that finished failed",
+    NODE_DURATION: "Seconds from a node's start to its end, by kind and outcome",
+}
+"""The worker's metrics (`monitoring/METRICS.md`), served with the Temporal SDK's own."""
 TEMPLATE_BUDGET_PATCH = "template-budget"
 """Runs started before it render templates as they did (`Budget(compat=True)`): Python's
 `str` for objects in text, and only lookups, calls, operators and `range` counted."""
@@ -123,6 +134,8 @@ class GraphWorkflow:
         self._compat_templates = not workflow.patched(TEMPLATE_BUDGET_PATCH)
         if request.batch is not None:
             return await self._run_batch(request.batch)
+        if request.continued == 0:
+            self._count(EXECUTIONS_STARTED, trigger=request.trigger or naming.Trigger.API)
         running: dict[str, asyncio.Task[None]] = {}
         draining = False
         try:
@@ -141,6 +154,7 @@ class GraphWorkflow:
                     self._progressed = True
                 if self._failed is not None:
                     await _cancel(running.values())
+                    self._count(EXECUTIONS_FAILED)
                     raise self._run_failure(*self._failed)
         except asyncio.CancelledError:
             self._status = "cancelled"
@@ -154,6 +168,7 @@ class GraphWorkflow:
             workflow.continue_as_new(self._continuation())
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._status = "succeeded"
+        self._count(EXECUTIONS_COMPLETED)
         outputs = {
             node_id: self._states[node_id].output
             for node_id in final_nodes(self._plan)
@@ -189,6 +204,27 @@ class GraphWorkflow:
             raise
         finally:
             self._node_finished.set()
+        self._record_duration(node)
+
+    # --- metrics (the runtime's meter records nothing while replaying) ----------------
+
+    def _count(self, name: str, **labels: str) -> None:
+        """Adds one to a run counter, labelled with the run's tenant and graph."""
+        workflow.metric_meter().create_counter(name, METRIC_HELP[name]).add(
+            1, {"tenant": self._request.tenant, "graph": self._request.graph_id, **labels}
+        )
+
+    def _record_duration(self, node: PlanNode) -> None:
+        state = self._states[node.id]
+        if state.status not in ("succeeded", "failed") or state.started_at is None:
+            return
+        finished = state.finished_at or workflow.now()
+        workflow.metric_meter().create_histogram_float(
+            NODE_DURATION, METRIC_HELP[NODE_DURATION]
+        ).record(
+            max(0.0, (finished - state.started_at).total_seconds()),
+            {"kind": node.kind, "outcome": state.status},
+        )
 
     def _finish(self, node_id: str, **fields: Any) -> None:
         state = self._states[node_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -45,4 +46,5 @@ async def read_metrics(
         )
     if not allowed:
         raise Unauthorized("send 'Authorization: Bearer <AUTERITY_METRICS_TOKEN>'")
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # off the event loop: the pending-task gauge reads the database
+    return Response(await run_in_threadpool(generate_latest), media_type=CONTENT_TYPE_LATEST)

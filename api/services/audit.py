@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.problems import Unprocessable
 from api.schemas.audit import CheckpointRead
-from auterity import audit
+from auterity import audit, metrics
 from auterity.audit import checkpoint as checkpoints
 from auterity.db import transaction
 from auterity.models.audit import AuditEntry
@@ -129,7 +129,10 @@ def verify(
                 f"checkpoints[{index}]: {refused}",
                 errors=[{"loc": ["body", "checkpoints", index], "msg": str(refused)}],
             ) from None
-    return audit.verify(session, marks)
+    verification = audit.verify(session, marks)
+    if not verification.ok:
+        metrics.audit_verification_failed(principal.tenant_slug)
+    return verification
 
 
 def _cursor(seq: int) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.problems import Forbidden, TooManyRequests, Unauthorized, Unprocessable
 from api.schemas.auth import LoginBody, PasswordChange, TokenPair
 from api.schemas.users import PasswordSet
-from auterity import audit
+from auterity import audit, metrics
 from auterity.db import transaction
 from auterity.models.identity import AuthSession
 from auterity.models.tenancy import Tenant, User
@@ -106,9 +106,11 @@ def refresh(
                     request=context,
                     outcome=audit.Outcome.DENIED,
                 )
-    except AuthenticationFailed:
+    except AuthenticationFailed as exc:
+        metrics.token_refused(*metrics.token_refusal(f"refresh token {exc.reason}"))
         raise Unauthorized(REFRESH_REFUSED) from None
     if reused is not None:
+        metrics.token_refused("refresh", "reused")
         raise Unauthorized(REFRESH_REFUSED)
     return TokenPair(
         access_token=issued.access_token,

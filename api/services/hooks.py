@@ -39,7 +39,7 @@ from api.problems import NotFound, Unauthorized, Unprocessable
 from api.schemas.hooks import SIGNATURE_HEADER, HookAccepted
 from api.services import executions
 from api.services import triggers as trigger_service
-from auterity import audit
+from auterity import audit, metrics
 from auterity.graph import naming
 from auterity.graph.expressions import Budget, ExpressionError, render_value
 from auterity.graph.run import GraphRunInput
@@ -196,9 +196,14 @@ def verify(
     """The delivery's deduplication key, from what its signature covers once checked (inside
     the replay window, matching in constant time): `key:<idempotency key>` for v2,
     `signature:<the server's v1 digest>` for v1 (never a sender's extra digest)."""
-    signature = parse_signature(header)
+    try:
+        signature = parse_signature(header)
+    except Unauthorized:
+        metrics.token_refused("webhook_signature", "invalid")
+        raise
     skew = abs(now.timestamp() - signature.timestamp)
     if skew > REPLAY_WINDOW.total_seconds():
+        metrics.token_refused("webhook_signature", "expired")
         raise Unauthorized(
             f"the signature timestamp is {int(skew)}s away from the server clock; "
             f"deliveries are accepted within {int(REPLAY_WINDOW.total_seconds())}s"
@@ -206,6 +211,7 @@ def verify(
     signed_key = None
     if signature.scheme == "v2":
         if not idempotency_key:
+            metrics.token_refused("webhook_signature", "invalid")
             raise Unauthorized("a v2 signature covers the Idempotency-Key header: send it")
         if not _KEY.match(idempotency_key):
             raise Unprocessable(
@@ -218,6 +224,7 @@ def verify(
     for digest in signature.digests:
         matched |= hmac.compare_digest(expected, digest)
     if not matched:
+        metrics.token_refused("webhook_signature", "invalid")
         raise Unauthorized("the signature does not match the body and the trigger's secret")
     return f"key:{signed_key}" if signed_key is not None else f"signature:{expected}"
 

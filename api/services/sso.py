@@ -32,7 +32,7 @@ from api.schemas.sso import (
     SsoConfigUpdate,
 )
 from api.state import AppState
-from auterity import audit
+from auterity import audit, metrics
 from auterity.db import transaction
 from auterity.models.sso import ScimToken, SsoConfig, SsoIdentity, SsoRequest
 from auterity.models.tenancy import Tenant, User
@@ -367,6 +367,7 @@ def saml_acs(
                 return_to = pending.return_to
             return _complete(session, tenant, row, verified.assertion, browser, return_to, now)
     except SsoRefused as refused:
+        metrics.sso_refused("saml", refused.reason)
         if tenant_id is not None:
             flow.audit_refusal(state.sessions, state.settings, tenant_id, refused, method="saml",
                                request=request)  # fmt: skip
@@ -469,6 +470,7 @@ async def oidc_callback(
 
         return await run_in_threadpool(finish)
     except SsoRefused as refused:
+        metrics.sso_refused("oidc", refused.reason)
         if tenant_id is not None:
             await run_in_threadpool(
                 flow.audit_refusal, state.sessions, settings, tenant_id, refused,
@@ -511,6 +513,7 @@ def exchange(state: AppState, code: str, browser: str | None, request: Any) -> T
             return TokenPair(access_token=issued.access_token,
                              refresh_token=issued.refresh_token, tenant=tenant.slug)  # fmt: skip
     except SsoRefused as refused:
+        metrics.sso_refused(method, refused.reason)
         if tenant_id:
             flow.audit_refusal(state.sessions, state.settings, tenant_id, refused, method=method,
                                request=request)  # fmt: skip
@@ -598,6 +601,7 @@ def saml_slo(state: AppState, slug: str, query: dict[str, str], raw_query: str, 
             )  # fmt: skip
             return sp.logout_response_redirect(request_id, query.get("RelayState"))
     except SsoRefused as refused:
+        metrics.sso_refused("saml", refused.reason, sign_in=False)
         if tenant_id is not None:
             flow.audit_refusal(state.sessions, state.settings, tenant_id, refused, method="saml",
                                request=request, action="auth.logout")  # fmt: skip

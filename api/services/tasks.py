@@ -27,7 +27,7 @@ from api.schemas.tasks import ResumeDecision, ResumeLinkCreate, TaskComplete
 from api.services import executions as execution_service
 from api.services import graphs as graph_service
 from api.services import one_or_404
-from auterity import audit
+from auterity import audit, metrics
 from auterity.graph import naming
 from auterity.graph.model import parse_duration
 from auterity.graph.run import UPDATE_COMPLETE_TASK, TaskCompletion, TaskDecision
@@ -88,7 +88,9 @@ def read_resume_token(settings: Settings, token: str) -> ResumeClaims:
             token, key, algorithms=[ALGORITHM], audience=RESUME_AUDIENCE,
             options={"require": ["exp", "aud", "sub", "task", "tenant", "slug"]},
         )  # fmt: skip
-    except jwt.PyJWTError:
+    except jwt.PyJWTError as exc:
+        expired = isinstance(exc, jwt.ExpiredSignatureError)
+        metrics.token_refused("resume_link", "expired" if expired else "invalid")
         raise Unauthorized("the resume link is invalid or has expired") from None
     return ResumeClaims(
         task_id=claims["task"], tenant_id=claims["tenant"], tenant_slug=claims["slug"],

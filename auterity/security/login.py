@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from auterity import audit
+from auterity import audit, metrics
 from auterity.db import transaction
 from auterity.models.tenancy import Tenant, User
 from auterity.secrets import bind_keyring, keyring
@@ -121,7 +121,21 @@ def password_login(
                 refusal, reason = LoginRefused(401, INVALID), "invalid_credentials"
             ratelimit.record_failure(session, email, address, now)
     _audit_failure(sessions, ring, email, user, tenant_slug, reason, request)
+    metrics.login_failed("password", _metric_reason(reason, user))
     raise refusal
+
+
+def _metric_reason(reason: str, user: User | None) -> metrics.LoginReason:
+    """The bounded `reason` label of a refused password sign-in."""
+    if reason == "rate_limited":
+        return "rate_limited"
+    if reason == "sso_required":
+        return "sso_required"
+    if user is None:
+        return "unknown_user"
+    if not user.is_active:
+        return "disabled"
+    return "bad_credentials"
 
 
 def _pick_tenant(session: Session, user: User, tenant_slug: str | None) -> Tenant | LoginRefused:

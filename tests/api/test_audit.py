@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from auterity import audit
+from auterity import audit, temporal
 from auterity.audit.append import append
 from auterity.db import make_engine, make_sessionmaker, transaction
 from auterity.graph.contracts import AuditRetentionInput
@@ -32,6 +32,7 @@ from auterity.security.principal import Actor
 from auterity.security.scoping import set_tenant
 from auterity.settings import Settings
 from tests.api.conftest import Member, login
+from tests.support import free_port, metric
 from workflows.maintenance import AuditRetentionWorkflow
 
 MemberFactory = Callable[..., Awaitable[Member]]
@@ -327,7 +328,10 @@ async def test_editing_one_row_makes_verify_name_that_row(
         session.execute(
             text("UPDATE audit_entries SET outcome = 'failure' WHERE id = :id"), {"id": victim.id}
         )
+    failures = "auterity_audit_verification_failures_total"
+    assert await metric(api, failures, tenant=owner.tenant_slug) == 0
     broken = (await api.post("/v1/audit/verify", headers=owner.headers)).json()
+    assert await metric(api, failures, tenant=owner.tenant_slug) == 1
     assert broken["ok"] is False
     assert broken["broken_entry_id"] == victim.id
     assert broken["broken_seq"] == victim.seq
@@ -410,3 +414,46 @@ async def test_the_retention_workflow_purges_every_tenant_as_the_app_role(
     assert purged[0]["action"] == "audit.purged"
     assert purged[0]["details"]["deleted"] == 8
     assert all(entry["action"] != "test.filler" for entry in purged)
+
+
+async def test_retention_refuses_a_broken_chain_and_the_worker_counts_it(
+    sessions: sessionmaker[Session], settings: Settings, task_queue: str
+) -> None:
+    tenant_id = _tenant_with_entries(sessions, settings, 4, days_ago=3)
+    with transaction(sessions, tenant_id) as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)).one()
+        tenant.settings = {**tenant.settings, audit.RETENTION_SETTING: 1}
+        slug = tenant.slug
+        victim = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).first()
+        assert victim is not None
+        # someone with database access rewrites history (as the owner, not the app's role)
+        session.execute(
+            text("UPDATE audit_entries SET action = 'test.rewritten' WHERE id = :id"),
+            {"id": victim.id},
+        )
+    port = free_port()
+    client = await temporal.connect(settings, runtime=temporal.metrics_runtime(port, "127.0.0.1"))
+    engine = make_engine(settings.database_url_resolved)
+    activities = AuditActivities(make_sessionmaker(engine), settings)
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[AuditRetentionWorkflow],
+        activities=[activities.purge_expired],
+    ):
+        result = await client.execute_workflow(
+            AuditRetentionWorkflow.run,
+            AuditRetentionInput(tenant=slug),
+            id=f"_system:audit-retention-test-{uuid.uuid4().hex}",
+            task_queue=task_queue,
+        )
+    engine.dispose()
+    assert result.refused == [slug] and result.deleted == 0
+    async with httpx.AsyncClient() as scraper:
+        scraped = (await scraper.get(f"http://127.0.0.1:{port}/metrics")).text
+    counted = [
+        line for line in scraped.splitlines()
+        if line.startswith("auterity_audit_verification_failures_total{")
+        and f'tenant="{slug}"' in line
+    ]  # fmt: skip
+    assert len(counted) == 1 and counted[0].endswith(" 1"), scraped

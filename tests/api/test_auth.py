@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from auterity.security import tokens
 from auterity.settings import Settings
 from tests.api.conftest import PASSWORD, Member, TwoTenants, login, unique
+from tests.support import metric
 
 MemberFactory = Callable[..., Awaitable[Member]]
 
@@ -53,9 +54,15 @@ async def test_failures_do_not_reveal_whether_the_account_exists(
     api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
 ) -> None:
     person = await member(make_tenant())
+    failures = "auterity_login_failures_total"
+    bad = await metric(api, failures, method="password", reason="bad_credentials")
+    unknown = await metric(api, failures, method="password", reason="unknown_user")
     wrong_password = await login(api, person.email, "not the password at all")
     no_account = await login(api, f"{unique('nobody')}@example.com", "not the password at all")
     assert wrong_password.status_code == no_account.status_code == 401
+    # the response says the same; the metric tells operators which it was
+    assert await metric(api, failures, method="password", reason="bad_credentials") == bad + 1
+    assert await metric(api, failures, method="password", reason="unknown_user") == unknown + 1
     assert wrong_password.json()["detail"] == no_account.json()["detail"]
     assert wrong_password.headers["content-type"] == "application/problem+json"
 
@@ -140,8 +147,13 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
     assert rotated["refresh_token"] != person.refresh_token
     assert (await api.get("/v1/me", headers=_bearer(rotated["access_token"]))).status_code == 200
 
+    reused = await metric(api, "auterity_tokens_refused_total", kind="refresh", reason="reused")
     reuse = await api.post("/v1/auth/refresh", json={"refresh_token": person.refresh_token})
     assert reuse.status_code == 401
+    assert (
+        await metric(api, "auterity_tokens_refused_total", kind="refresh", reason="reused")
+        == reused + 1
+    )
     # the whole family is gone: the newest refresh token and every access token of the session
     after = await api.post("/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
     assert after.status_code == 401

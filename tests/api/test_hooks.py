@@ -19,6 +19,7 @@ from auterity.graph import naming
 from auterity.settings import load_settings
 from tests.api.samples import ISSUE, MAPPING, TICKET, deliver, make_trigger
 from tests.factories import save_graph
+from tests.support import metric
 
 
 async def test_signed_delivery_starts_a_run_with_mapped_inputs(
@@ -221,10 +222,17 @@ async def test_bad_signatures_are_401(
     sent = {"content-type": "application/json"}
     if signature is not None:
         sent[SIGNATURE_HEADER] = values.get(signature, signature)
+    reason = "expired" if signature in ("stale", "future") else "invalid"
+    refused = await metric(api, "auterity_tokens_refused_total", kind="webhook_signature",
+                           reason=reason)  # fmt: skip
     response = await api.post(trigger["url"], content=raw, headers=sent)
     assert response.status_code == 401, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert detail in response.json()["detail"]
+    assert (
+        await metric(api, "auterity_tokens_refused_total", kind="webhook_signature", reason=reason)
+        == refused + 1
+    )
 
 
 async def test_unknown_and_disabled_triggers_are_404(api: httpx.AsyncClient, owner) -> None:

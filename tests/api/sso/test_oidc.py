@@ -20,6 +20,7 @@ from tests.api.sso.support import (
     fixture_shared_tenant,  # noqa: F401 - fixture
 )
 from tests.oidc_provider import OidcProvider, Subject, code_without_pkce, new_key
+from tests.support import metric
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +104,19 @@ async def test_a_callback_with_another_browsers_state_is_refused(
     async with httpx.AsyncClient(base_url=api_url) as attacker:
         callback, _ = await _authorize(attacker, slug, oidc_provider, _subject(oidc_tenant))
     await browser.get(f"/v1/sso/oidc/{slug}/login")  # the victim has a cookie of their own
+    sso_failures = await metric(api, "auterity_sso_failures_total", protocol="oidc", reason="state")
+    logins = await metric(api, "auterity_login_failures_total", method="oidc", reason="sso_error")
     await assert_refused(api, oidc_tenant.owner, await browser.get(callback), "state_mismatch")
     tampered = callback.replace("state=", "state=x")
     await assert_refused(api, oidc_tenant.owner, await browser.get(tampered), "state_mismatch")
+    assert (
+        await metric(api, "auterity_sso_failures_total", protocol="oidc", reason="state")
+        == sso_failures + 2
+    )
+    assert (
+        await metric(api, "auterity_login_failures_total", method="oidc", reason="sso_error")
+        == logins + 2
+    )
 
 
 async def test_a_reused_nonce_is_refused(
