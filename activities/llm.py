@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol, cast
 
 import jsonschema
 
@@ -45,6 +43,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.blobs import DEFAULT_THRESHOLD_BYTES, BlobStore, offload
+from activities.gateway import (
+    DeploymentInfo,
+    RouterCache,
+    deployment_info,
+    litellm_params,
+    model_host,
+    new_router,
+    prompt_token_bound,
+)
 from activities.rendering import (
     NodeRendering,
     attempt_budget_seconds,
@@ -53,6 +60,9 @@ from activities.rendering import (
 )
 from activities.secrets import SecretSource
 from auterity.egress import EgressPolicy, EgressRefused, check_url
+from auterity.gateway.ledger import BudgetExhausted, LedgerKey, Reservation, Settlement
+from auterity.gateway.routes import to_usd
+from auterity.gateway.store import RouteSet
 from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivityOutput
 from auterity.graph.errors import ErrorType
@@ -62,13 +72,12 @@ DEFAULT_ROUTE = "default"
 MOCK_PROVIDER = "mock"
 REJECTED_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
 """Provider answers that another attempt cannot change."""
-PROVIDER_HOSTS = {
-    "openai": "api.openai.com",
-    "anthropic": "api.anthropic.com",
-    "gemini": "generativelanguage.googleapis.com",
-    "cohere": "api.cohere.ai",
-}
-"""Where providers that LiteLLM does not give a default base for are served from."""
+RESERVATION_GRACE_SECONDS = 60.0
+"""A reservation outlives its attempt's timeout by this much before it expires."""
+UNBOUNDED_ATTEMPT_SECONDS = 15 * 60.0
+TOKENS_METRIC = "auterity_llm_tokens"
+COST_METRIC = "auterity_llm_cost_nanodollars"
+UNPRICED_METRIC = "auterity_llm_unpriced_calls"
 
 litellm.suppress_debug_info = True
 
@@ -89,23 +98,10 @@ class ModelEntry:
 
     def host(self) -> str | None:
         """The host a call to this model goes to; None when unknown."""
-        if self.api_base:
-            return urlsplit(self.api_base).hostname
-        try:
-            _, provider, _, api_base = litellm.get_llm_provider(self.model)
-        except Exception:  # noqa: BLE001 - a model LiteLLM cannot place has no known host
-            return None
-        if api_base:
-            return urlsplit(api_base).hostname
-        return PROVIDER_HOSTS.get(provider)
+        return model_host(self.model, self.api_base)
 
     def litellm_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.model}
-        if self.api_base:
-            params["api_base"] = self.api_base
-            if self.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
-                params["api_key"] = "no-key"
-        return params
+        return litellm_params(self.model, self.api_base, None)
 
 
 class MockProvider(CustomLLM):
@@ -136,17 +132,59 @@ def _register_mock_provider() -> None:
         )
 
 
+class RouteSource(Protocol):
+    """A tenant's stored routes (tenant = slug); None when it has no route of that name."""
+
+    async def route_set(self, tenant: str, name: str) -> RouteSet | None: ...
+
+
+class SpendLedger(Protocol):
+    """Reserves a call's worst case against the tenant's budgets, settles or releases it."""
+
+    async def reserve(
+        self,
+        key: LedgerKey,
+        *,
+        graph_id: str | None,
+        route: str | None,
+        nanos: int,
+        ttl_seconds: float,
+    ) -> Reservation: ...
+
+    async def settle(self, key: LedgerKey, settlement: Settlement) -> bool: ...
+
+    async def release(self, key: LedgerKey) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one call goes: a Router, the model group to ask, the deployments that may
+    answer (fallbacks included) and the route it is charged to."""
+
+    router: litellm.Router
+    model_name: str
+    deployments: Mapping[str, DeploymentInfo]
+    route: str | None
+    keys: Mapping[str, str]
+    """Provider keys of the tenant route's deployments (secret name -> value)."""
+
+
 class LlmActivities:
-    """Runs `llm` nodes through a Router over `routes` (route name -> model entries)."""
+    """Runs `llm` nodes through a tenant's stored route (`routes`), or else through the
+    platform's `model_routes` (route name -> model entries, the development default);
+    with a `ledger`, every call is reserved against the tenant's budgets and settled."""
 
     def __init__(
         self,
-        routes: Mapping[str, Sequence[str]],
+        model_routes: Mapping[str, Sequence[str]],
         blobs: BlobStore,
         threshold_bytes: int = DEFAULT_THRESHOLD_BYTES,
         secrets: SecretSource | None = None,
         egress: EgressPolicy | None = None,
         template_seconds: float = DEADLINE_SECONDS,
+        routes: RouteSource | None = None,
+        ledger: SpendLedger | None = None,
+        metrics: bool = True,
     ) -> None:
         _register_mock_provider()
         self.blobs = blobs
@@ -154,50 +192,64 @@ class LlmActivities:
         self.secrets = secrets
         self.egress = egress or EgressPolicy()
         self.template_seconds = template_seconds
+        self.tenant_routes = routes
+        self.ledger = ledger
+        self.metrics = metrics
+        self.routers = RouterCache()
         self.routes = {
-            name: [ModelEntry.parse(e) for e in entries] for name, entries in routes.items()
+            name: [ModelEntry.parse(e) for e in entries] for name, entries in model_routes.items()
         }
         self.models: dict[str, ModelEntry] = {}
+        self.deployments: dict[str, DeploymentInfo] = {}
         model_list: list[dict[str, Any]] = []
         fallbacks: list[dict[str, list[str]]] = []
         for name, entries in self.routes.items():
             names = [_route_deployment(name, index) for index in range(len(entries))]
-            model_list += [
-                {"model_name": deployment, "litellm_params": entry.litellm_params()}
-                for deployment, entry in zip(names, entries, strict=True)
-            ]
+            for deployment, entry in zip(names, entries, strict=True):
+                model_list.append(
+                    {
+                        "model_name": deployment,
+                        "litellm_params": entry.litellm_params(),
+                        "model_info": {"id": deployment},
+                    }
+                )
+                self.deployments[deployment] = deployment_info(
+                    deployment, name, entry.model, entry.api_base
+                )
             if len(names) > 1:
                 fallbacks.append({names[0]: names[1:]})
             for entry in entries:
                 self.models.setdefault(entry.model, entry)
-        model_list += [
-            {"model_name": _model_deployment(model), "litellm_params": entry.litellm_params()}
-            for model, entry in self.models.items()
-        ]
-        with warnings.catch_warnings():
-            # The Router's first construction imports typed dicts pydantic warns about once.
-            warnings.filterwarnings("ignore", r".*`ReadOnly` qualifier", UserWarning)
-            self.router = litellm.Router(
-                model_list=model_list,
-                fallbacks=fallbacks,
-                num_retries=0,  # Temporal's retry policy owns retries
-                disable_cooldowns=True,
+        for model, entry in self.models.items():
+            deployment = _model_deployment(model)
+            model_list.append(
+                {
+                    "model_name": deployment,
+                    "litellm_params": entry.litellm_params(),
+                    "model_info": {"id": deployment},
+                }
             )
+            self.deployments[deployment] = deployment_info(deployment, "", model, entry.api_base)
+        self.router = new_router(
+            model_list=model_list,
+            fallbacks=fallbacks,
+            num_retries=0,  # Temporal's retry policy owns retries
+            disable_cooldowns=True,
+        )
 
     @activity.defn(name=LLM_ACTIVITY)
     async def complete(self, request: NodeActivityInput) -> NodeActivityOutput:
         rendering = await prepare(request, self.blobs, self.secrets, self.template_seconds)
         config = rendering.parse(LlmConfig)
-        deployment = self._deployment(config, rendering)
-        entries = self._entries(config)
+        target = await self._target(config, rendering)
         messages = _messages(config, rendering)
         options: dict[str, Any] = {}
         if config.api_key is not None:
             options["api_key"] = rendering.render("api_key", config.api_key)
-            for entry in entries:
-                if not entry.model.startswith(f"{MOCK_PROVIDER}/"):
-                    rendering.check_destination(entry.host())
-        await self._check_egress(entries, rendering)
+            for deployment in target.deployments.values():
+                if not deployment.mock:
+                    rendering.check_destination(deployment.host())
+        await self._check_egress(target.deployments.values(), rendering)
         if config.temperature is not None:
             options["temperature"] = config.temperature
         if config.max_tokens is not None:
@@ -212,28 +264,72 @@ class LlmActivities:
         budget = attempt_budget_seconds()
         if budget is not None:
             options["timeout"] = budget
+        key = _ledger_key(request)
+        reservation = await self._reserve(key, request, target, messages, config, rendering)
         try:
-            response = await self.router.acompletion(model=deployment, messages=messages, **options)
-        except Exception as exc:  # noqa: BLE001 - every provider failure becomes a typed one
+            response: ModelResponse = await target.router.acompletion(
+                model=target.model_name, messages=cast(Any, messages), **options
+            )
+        except BaseException as exc:
+            if self.ledger is not None:
+                await self.ledger.release(key)
+            if not isinstance(exc, Exception):
+                raise
             raise _provider_failure(exc, rendering) from None
+        answered = target.deployments.get(str(response._hidden_params.get("model_id")))
         text = rendering.redact(response.choices[0].message.content or "")
         usage = _usage(response)
+        cost_nanos = (
+            answered.price.nanos(usage["prompt_tokens"], usage["completion_tokens"])
+            if answered is not None and answered.price is not None
+            else None
+        )
+        model = answered.model if answered is not None else str(response.model)
+        if self.ledger is not None:
+            await self.ledger.settle(
+                key,
+                Settlement(
+                    cost_nanos=cost_nanos,
+                    prompt_tokens=usage["prompt_tokens"],
+                    completion_tokens=usage["completion_tokens"],
+                    model=model,
+                    deployment=answered.id if answered is not None else None,
+                ),
+            )
+        cost = to_usd(cost_nanos) if cost_nanos is not None else None
+        self._count(request.tenant, target.route, model, usage, cost_nanos)
         output: dict[str, Any] = {
             "text": text,
-            "model": response._hidden_params.get("litellm_model_name") or response.model,
+            "model": model,
+            "deployment": answered.id if answered is not None else None,
+            "route": target.route,
             "usage": usage,
-            "cost": _cost(response),
+            "cost": cost,
+            "cost_known": cost is not None,
         }
+        if answered is not None and answered.mock:
+            output["mock"] = True
+        if reservation is not None and reservation.warnings:
+            output["budget_warnings"] = reservation.warnings
         if config.response_schema is not None:
             output["object"] = _structured(text, config.response_schema, rendering)
         return NodeActivityOutput(
             output=await offload(self.blobs, request.tenant, output, self.threshold_bytes),
             usage=usage,
-            cost=output["cost"],
+            cost=cost,
             attempt=current_attempt(),
         )
 
-    def _deployment(self, config: LlmConfig, rendering: NodeRendering) -> str:
+    async def _target(self, config: LlmConfig, rendering: NodeRendering) -> Target:
+        """The tenant's stored route by that name, else the platform's routes."""
+        if config.model is None and config.route is not None and self.tenant_routes is not None:
+            route_set = await self.tenant_routes.route_set(rendering.request.tenant, config.route)
+            if route_set is not None:
+                keys = await self._route_keys(route_set, rendering)
+                gateway = self.routers.get(route_set, keys)
+                return Target(
+                    gateway.router, gateway.route, gateway.deployments, gateway.route, keys
+                )
         if config.model is not None:
             if config.model not in self.models:
                 raise rendering.failure(
@@ -242,7 +338,8 @@ class LlmActivities:
                     type=ErrorType.UNKNOWN_MODEL,
                     non_retryable=True,
                 )
-            return _model_deployment(config.model)
+            name = _model_deployment(config.model)
+            return Target(self.router, name, {name: self.deployments[name]}, None, {})
         route = config.route or DEFAULT_ROUTE
         if not self.routes.get(route):
             raise rendering.failure(
@@ -251,30 +348,134 @@ class LlmActivities:
                 type=ErrorType.UNKNOWN_ROUTE,
                 non_retryable=True,
             )
-        return _route_deployment(route, 0)
+        names = [_route_deployment(route, index) for index in range(len(self.routes[route]))]
+        return Target(self.router, names[0], {n: self.deployments[n] for n in names}, route, {})
 
-    def _entries(self, config: LlmConfig) -> list[ModelEntry]:
-        """The models a call may reach: the node's model, or its route with fallbacks."""
-        if config.model is not None:
-            return [self.models[config.model]]
-        return self.routes[config.route or DEFAULT_ROUTE]
+    async def _route_keys(self, route_set: RouteSet, rendering: NodeRendering) -> dict[str, str]:
+        """The provider keys the route's deployments name, each checked against the host it
+        would be sent to."""
+        wanted = {
+            deployment.api_key_secret: deployment
+            for stored in route_set.routes
+            for deployment in stored.config.deployments
+            if deployment.api_key_secret is not None
+        }
+        if not wanted:
+            return {}
+        found = (
+            await self.secrets.get(rendering.request.tenant, set(wanted)) if self.secrets else {}
+        )
+        missing = sorted(set(wanted) - found.keys())
+        if missing:
+            raise rendering.failure(
+                f"route: unknown secret(s) {', '.join(missing)} (api_key_secret)",
+                type=ErrorType.SECRET_NOT_FOUND,
+                non_retryable=True,
+            )
+        rendering.guard(*(credential.value for credential in found.values()))
+        for stored in route_set.routes:
+            for deployment in stored.config.deployments:
+                if deployment.api_key_secret is None:
+                    continue
+                credential = found[deployment.api_key_secret]
+                host = model_host(deployment.model, deployment.api_base)
+                if host is None or not credential.allows(host):
+                    raise rendering.failure(
+                        f"secret {deployment.api_key_secret!r} may not be sent to "
+                        f"{host or 'an unknown host'} (route {stored.name!r}): it is bound to "
+                        f"{credential.bound_to()}",
+                        type=ErrorType.SECRET_REFUSED,
+                        non_retryable=True,
+                    )
+        return {name: credential.value for name, credential in found.items()}
 
-    async def _check_egress(self, entries: list[ModelEntry], rendering: NodeRendering) -> None:
-        for entry in entries:
-            if entry.api_base is None:
+    async def _reserve(
+        self,
+        key: LedgerKey,
+        request: NodeActivityInput,
+        target: Target,
+        messages: list[dict[str, str]],
+        config: LlmConfig,
+        rendering: NodeRendering,
+    ) -> Reservation | None:
+        """Hold the worst case of the call against the budgets (any deployment may answer)."""
+        if self.ledger is None:
+            return None
+        prompt_tokens = prompt_token_bound(messages)
+        worst = max(
+            (
+                d.worst_case_nanos(prompt_tokens, config.max_tokens)
+                for d in target.deployments.values()
+            ),
+            default=0,
+        )
+        seconds = attempt_budget_seconds() or UNBOUNDED_ATTEMPT_SECONDS
+        try:
+            return await self.ledger.reserve(
+                key,
+                graph_id=request.graph_id,
+                route=target.route,
+                nanos=worst,
+                ttl_seconds=seconds + RESERVATION_GRACE_SECONDS,
+            )
+        except BudgetExhausted as exc:
+            raise rendering.failure(
+                str(exc), type=ErrorType.BUDGET_EXHAUSTED, non_retryable=True
+            ) from None
+
+    def _count(
+        self,
+        tenant: str,
+        route: str | None,
+        model: str,
+        usage: Mapping[str, int],
+        cost_nanos: int | None,
+    ) -> None:
+        if not self.metrics or not activity.in_activity():
+            return
+        meter = activity.metric_meter()
+        labels = {"tenant": tenant, "route": route or "", "model": model}
+        tokens = meter.create_counter(TOKENS_METRIC, "Model tokens by kind", "tokens")
+        tokens.add(usage["prompt_tokens"], {**labels, "kind": "prompt"})
+        tokens.add(usage["completion_tokens"], {**labels, "kind": "completion"})
+        if cost_nanos is not None:
+            meter.create_counter(
+                COST_METRIC, "Priced model spend in nano-dollars", "nanodollars"
+            ).add(cost_nanos, labels)
+        else:
+            meter.create_counter(
+                UNPRICED_METRIC, "Model calls whose price is unknown", "calls"
+            ).add(1, labels)
+
+    async def _check_egress(
+        self, deployments: Iterable[DeploymentInfo], rendering: NodeRendering
+    ) -> None:
+        for deployment in deployments:
+            if deployment.api_base is None:
                 continue
             try:
-                await check_url(self.egress, entry.api_base)
+                await check_url(self.egress, deployment.api_base)
             except EgressRefused as exc:
                 raise rendering.failure(
-                    f"model {entry.model}: {exc}",
+                    f"model {deployment.model}: {exc}",
                     type=ErrorType.EGRESS_REFUSED,
                     non_retryable=True,
                 ) from None
             except httpcore.ConnectError as exc:
                 raise rendering.failure(
-                    f"model {entry.model}: {exc}", type=ErrorType.LLM_PROVIDER_ERROR
+                    f"model {deployment.model}: {exc}", type=ErrorType.LLM_PROVIDER_ERROR
                 ) from None
+
+
+def _ledger_key(request: NodeActivityInput) -> LedgerKey:
+    info = activity.info()
+    return LedgerKey(
+        tenant=request.tenant,
+        workflow_id=request.execution_id,
+        run_id=info.workflow_run_id or "",
+        node_id=request.node_id,
+        attempt=info.attempt,
+    )
 
 
 def _route_deployment(route: str, index: int) -> str:
@@ -347,14 +548,6 @@ def _usage(response: ModelResponse) -> dict[str, int]:
         key: int(getattr(usage, key, 0) or 0)
         for key in ("prompt_tokens", "completion_tokens", "total_tokens")
     }
-
-
-def _cost(response: ModelResponse) -> float:
-    """The call's price from LiteLLM's model map; 0 for models it does not price."""
-    try:
-        return float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:  # noqa: BLE001 - unpriced (local, mock, new) models cost nothing known
-        return float(response._hidden_params.get("response_cost") or 0.0)
 
 
 def _provider_failure(exc: Exception, rendering: NodeRendering) -> ApplicationError:

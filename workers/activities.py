@@ -15,6 +15,8 @@ from activities.tasks import TaskActivities
 from auterity.db import make_engine, make_sessionmaker
 from auterity.egress import EgressClient
 from auterity.errors import ConfigError
+from auterity.gateway.ledger import Ledger
+from auterity.gateway.store import RouteStore
 from auterity.secrets import SecretStore
 from auterity.settings import Settings
 
@@ -54,6 +56,7 @@ class ActivityRuntime:
         llm = LlmActivities(
             self.settings.model_routes, blobs, threshold, secrets=self.secrets,
             egress=self.settings.egress_policy, template_seconds=seconds,
+            routes=RouteStore(self.sessions), ledger=Ledger(self.sessions),
         )  # fmt: skip
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)

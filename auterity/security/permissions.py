@@ -20,6 +20,8 @@ class Permission(StrEnum):
     TRIGGERS_MANAGE = "triggers:manage"
     SECRETS_MANAGE = "secrets:manage"
     BUDGETS_MANAGE = "budgets:manage"
+    ROUTES_MANAGE = "routes:manage"
+    SPEND_READ = "spend:read"
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
     SSO_MANAGE = "sso:manage"
