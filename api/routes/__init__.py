@@ -15,14 +15,17 @@ from api.routes import (
     api_keys,
     audit,
     auth,
+    budgets,
     executions,
     graphs,
     hooks,
+    model_routes,
     roles,
     schedules,
     schema,
     scim,
     secrets,
+    spend,
     sso,
     tasks,
     templates,
@@ -33,6 +36,6 @@ from api.routes import (
 v1 = APIRouter(prefix="/v1")
 for resource in (
     auth, users, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
-    triggers, hooks, schedules, sso, scim,
+    triggers, hooks, schedules, sso, scim, model_routes, budgets, spend,
 ):  # fmt: skip
     v1.include_router(resource.router)
