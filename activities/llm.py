@@ -61,6 +61,7 @@ from activities.rendering import (
 from activities.secrets import SecretSource
 from auterity.egress import EgressPolicy, EgressRefused, check_url
 from auterity.gateway.ledger import BudgetExhausted, LedgerKey, Reservation, Settlement
+from auterity.gateway.metrics import COST_METRIC, TOKENS_METRIC
 from auterity.gateway.routes import to_usd
 from auterity.gateway.store import RouteSet
 from auterity.graph.budget import DEADLINE_SECONDS
@@ -75,9 +76,6 @@ REJECTED_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
 RESERVATION_GRACE_SECONDS = 60.0
 """A reservation outlives its attempt's timeout by this much before it expires."""
 UNBOUNDED_ATTEMPT_SECONDS = 15 * 60.0
-TOKENS_METRIC = "auterity_llm_tokens"
-COST_METRIC = "auterity_llm_cost_nanodollars"
-UNPRICED_METRIC = "auterity_llm_unpriced_calls"
 
 litellm.suppress_debug_info = True
 
@@ -431,21 +429,18 @@ class LlmActivities:
         usage: Mapping[str, int],
         cost_nanos: int | None,
     ) -> None:
+        """Tokens and priced cost by tenant, route and model (monitoring/METRICS.md)."""
         if not self.metrics or not activity.in_activity():
             return
         meter = activity.metric_meter()
         labels = {"tenant": tenant, "route": route or "", "model": model}
-        tokens = meter.create_counter(TOKENS_METRIC, "Model tokens by kind", "tokens")
-        tokens.add(usage["prompt_tokens"], {**labels, "kind": "prompt"})
-        tokens.add(usage["completion_tokens"], {**labels, "kind": "completion"})
+        tokens = meter.create_counter(TOKENS_METRIC, "Tokens of model calls", "tokens")
+        tokens.add(usage["prompt_tokens"], {**labels, "type": "prompt"})
+        tokens.add(usage["completion_tokens"], {**labels, "type": "completion"})
         if cost_nanos is not None:
-            meter.create_counter(
-                COST_METRIC, "Priced model spend in nano-dollars", "nanodollars"
-            ).add(cost_nanos, labels)
-        else:
-            meter.create_counter(
-                UNPRICED_METRIC, "Model calls whose price is unknown", "calls"
-            ).add(1, labels)
+            meter.create_histogram_float(
+                COST_METRIC, "Cost of one priced model call", "USD"
+            ).record(to_usd(cost_nanos), labels)
 
     async def _check_egress(
         self, deployments: Iterable[DeploymentInfo], rendering: NodeRendering

@@ -10,6 +10,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
 from auterity.errors import ConfigError, DependencyUnavailable
+from auterity.gateway.metrics import COST_BUCKETS_USD, COST_METRIC
 from auterity.graph.naming import SEARCH_ATTRIBUTES
 from auterity.settings import Settings
 
@@ -40,7 +41,12 @@ def _read(path: object, setting: str) -> bytes | None:
 def metrics_runtime(port: int) -> Runtime:
     """A Temporal runtime exporting the SDK's metrics (task latencies, slots…) for Prometheus."""
     return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}"))
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"0.0.0.0:{port}",
+                histogram_bucket_overrides={COST_METRIC: COST_BUCKETS_USD},
+            )
+        )
     )
 
 
