@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -88,7 +89,11 @@ class LedgerEntry(TenantOwned, Base):
     instead of charging again; a reservation whose worker died expires at `expires_at`."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (UniqueConstraint("tenant_id", "workflow_id", "run_id", "node_id", "attempt"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "workflow_id", "run_id", "node_id", "attempt"),
+        Index("ix_ledger_entries_open", "tenant_id", "status", "expires_at"),
+        Index("ix_ledger_entries_settled", "tenant_id", "settled_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workflow_id: Mapped[str] = mapped_column(String(300))

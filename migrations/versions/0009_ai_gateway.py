@@ -121,6 +121,11 @@ def upgrade() -> None:
         ),
     )  # fmt: skip
     op.create_index(op.f("ix_ledger_entries_tenant_id"), "ledger_entries", ["tenant_id"])
+    # The sweep of expired reservations, and the spend report's day ranges.
+    op.create_index(
+        "ix_ledger_entries_open", "ledger_entries", ["tenant_id", "status", "expires_at"]
+    )
+    op.create_index("ix_ledger_entries_settled", "ledger_entries", ["tenant_id", "settled_at"])
     for table in TENANT_TABLES:
         rls.enable_tenant_rls(table)
 
