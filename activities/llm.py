@@ -60,6 +60,7 @@ from activities.rendering import (
 )
 from activities.secrets import SecretSource
 from auterity.egress import EgressPolicy, EgressRefused, check_url
+from auterity.gateway.cache import ResponseCache, cache_key
 from auterity.gateway.ledger import BudgetExhausted, LedgerKey, Reservation, Settlement
 from auterity.gateway.metrics import COST_METRIC, TOKENS_METRIC
 from auterity.gateway.routes import to_usd
@@ -76,6 +77,9 @@ REJECTED_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
 RESERVATION_GRACE_SECONDS = 60.0
 """A reservation outlives its attempt's timeout by this much before it expires."""
 UNBOUNDED_ATTEMPT_SECONDS = 15 * 60.0
+UNCACHED_OPTIONS = frozenset({"timeout", "api_key"})
+"""Call options that do not change the answer, left out of the response cache's key."""
+USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 litellm.suppress_debug_info = True
 
@@ -153,6 +157,10 @@ class SpendLedger(Protocol):
 
     async def release(self, key: LedgerKey) -> bool: ...
 
+    async def record(
+        self, key: LedgerKey, settlement: Settlement, *, graph_id: str | None, route: str | None
+    ) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Target:
@@ -165,6 +173,9 @@ class Target:
     route: str | None
     keys: Mapping[str, str]
     """Provider keys of the tenant route's deployments (secret name -> value)."""
+    cache_seconds: int | None = None
+    cache_scope: tuple[str, str, int] | None = None
+    """(tenant id, route, route version) of a tenant route, what cached answers are keyed by."""
 
 
 class LlmActivities:
@@ -183,6 +194,7 @@ class LlmActivities:
         routes: RouteSource | None = None,
         ledger: SpendLedger | None = None,
         metrics: bool = True,
+        cache: ResponseCache | None = None,
     ) -> None:
         _register_mock_provider()
         self.blobs = blobs
@@ -193,6 +205,7 @@ class LlmActivities:
         self.tenant_routes = routes
         self.ledger = ledger
         self.metrics = metrics
+        self.cache = cache
         self.routers = RouterCache()
         self.routes = {
             name: [ModelEntry.parse(e) for e in entries] for name, entries in model_routes.items()
@@ -263,6 +276,11 @@ class LlmActivities:
         if budget is not None:
             options["timeout"] = budget
         key = _ledger_key(request)
+        cached_at = self._cache_key(target, messages, options)
+        if cached_at is not None:
+            hit = await self._cache_get(cached_at)
+            if hit is not None:
+                return await self._cached_answer(key, request, target, hit, config, rendering)
         reservation = await self._reserve(key, request, target, messages, config, rendering)
         try:
             response: ModelResponse = await target.router.acompletion(
@@ -304,6 +322,7 @@ class LlmActivities:
             "usage": usage,
             "cost": cost,
             "cost_known": cost is not None,
+            "cached": False,
         }
         if answered is not None and answered.mock:
             output["mock"] = True
@@ -311,10 +330,73 @@ class LlmActivities:
             output["budget_warnings"] = reservation.warnings
         if config.response_schema is not None:
             output["object"] = _structured(text, config.response_schema, rendering)
+        if cached_at is not None and target.cache_seconds is not None:
+            answer = {key: output[key] for key in ("text", "model", "deployment", "usage")}
+            await self._cache_put(cached_at, answer, target.cache_seconds)
         return NodeActivityOutput(
             output=await offload(self.blobs, request.tenant, output, self.threshold_bytes),
             usage=usage,
             cost=cost,
+            attempt=current_attempt(),
+        )
+
+    def _cache_key(
+        self, target: Target, messages: list[dict[str, str]], options: Mapping[str, Any]
+    ) -> str | None:
+        if self.cache is None or target.cache_seconds is None or target.cache_scope is None:
+            return None
+        asked = {name: value for name, value in options.items() if name not in UNCACHED_OPTIONS}
+        return cache_key(*target.cache_scope, {"messages": messages, **asked})
+
+    async def _cache_get(self, key: str) -> dict[str, Any] | None:
+        assert self.cache is not None
+        try:
+            return await self.cache.get(key)
+        except Exception as exc:  # noqa: BLE001 - a cache that is down is a miss, not a failure
+            activity.logger.warning("response cache unavailable: %s", type(exc).__name__)
+            return None
+
+    async def _cache_put(self, key: str, answer: Mapping[str, Any], seconds: int) -> None:
+        assert self.cache is not None
+        try:
+            await self.cache.put(key, answer, seconds)
+        except Exception as exc:  # noqa: BLE001 - the answer is good without the cache
+            activity.logger.warning("response cache unavailable: %s", type(exc).__name__)
+
+    async def _cached_answer(
+        self,
+        key: LedgerKey,
+        request: NodeActivityInput,
+        target: Target,
+        hit: Mapping[str, Any],
+        config: LlmConfig,
+        rendering: NodeRendering,
+    ) -> NodeActivityOutput:
+        """An answer from the response cache: recorded in the ledger at zero cost."""
+        usage = {name: int(hit["usage"].get(name, 0)) for name in USAGE_KEYS}
+        if self.ledger is not None:
+            settlement = Settlement(
+                cost_nanos=0, prompt_tokens=usage["prompt_tokens"],
+                completion_tokens=usage["completion_tokens"], model=hit["model"],
+                deployment=hit["deployment"], cached=True,
+            )  # fmt: skip
+            await self.ledger.record(key, settlement, graph_id=request.graph_id, route=target.route)
+        output: dict[str, Any] = {
+            "text": hit["text"],
+            "model": hit["model"],
+            "deployment": hit["deployment"],
+            "route": target.route,
+            "usage": usage,
+            "cost": 0.0,
+            "cost_known": True,
+            "cached": True,
+        }
+        if config.response_schema is not None:
+            output["object"] = _structured(hit["text"], config.response_schema, rendering)
+        return NodeActivityOutput(
+            output=await offload(self.blobs, request.tenant, output, self.threshold_bytes),
+            usage=usage,
+            cost=0.0,
             attempt=current_attempt(),
         )
 
@@ -325,9 +407,12 @@ class LlmActivities:
             if route_set is not None:
                 keys = await self._route_keys(route_set, rendering)
                 gateway = self.routers.get(route_set, keys)
+                primary = route_set.primary
                 return Target(
-                    gateway.router, gateway.route, gateway.deployments, gateway.route, keys
-                )
+                    gateway.router, gateway.route, gateway.deployments, gateway.route, keys,
+                    cache_seconds=primary.config.cache_seconds,
+                    cache_scope=(route_set.tenant_id, primary.name, primary.version),
+                )  # fmt: skip
         if config.model is not None:
             if config.model not in self.models:
                 raise rendering.failure(
@@ -539,10 +624,7 @@ def _structured(text: str, schema: dict[str, Any], rendering: NodeRendering) -> 
 
 def _usage(response: ModelResponse) -> dict[str, int]:
     usage = getattr(response, "usage", None)
-    return {
-        key: int(getattr(usage, key, 0) or 0)
-        for key in ("prompt_tokens", "completion_tokens", "total_tokens")
-    }
+    return {key: int(getattr(usage, key, 0) or 0) for key in USAGE_KEYS}
 
 
 def _provider_failure(exc: Exception, rendering: NodeRendering) -> ApplicationError:

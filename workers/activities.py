@@ -15,6 +15,7 @@ from activities.tasks import TaskActivities
 from auterity.db import make_engine, make_sessionmaker
 from auterity.egress import EgressClient
 from auterity.errors import ConfigError
+from auterity.gateway.cache import RedisResponseCache
 from auterity.gateway.ledger import Ledger
 from auterity.gateway.store import RouteStore
 from auterity.secrets import SecretStore
@@ -34,6 +35,7 @@ class ActivityRuntime:
         self.sessions = make_sessionmaker(self.engine)
         self.secrets: SecretSource = secrets or SecretStore(self.sessions, settings)
         self.http = EgressClient(settings.egress_policy)
+        self.cache = RedisResponseCache(settings.redis_url) if settings.redis_url else None
 
     async def __aenter__(self) -> ActivityRuntime:
         return self
@@ -45,6 +47,8 @@ class ActivityRuntime:
         traceback: TracebackType | None,
     ) -> None:
         await self.http.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
         self.engine.dispose()
 
     def activities(self) -> list[Callable[..., Any]]:
@@ -56,7 +60,7 @@ class ActivityRuntime:
         llm = LlmActivities(
             self.settings.model_routes, blobs, threshold, secrets=self.secrets,
             egress=self.settings.egress_policy, template_seconds=seconds,
-            routes=RouteStore(self.sessions), ledger=Ledger(self.sessions),
+            routes=RouteStore(self.sessions), ledger=Ledger(self.sessions), cache=self.cache,
         )  # fmt: skip
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)

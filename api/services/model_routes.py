@@ -117,6 +117,10 @@ def _check(session: Session, settings: Settings, name: str, config: RouteConfig)
             elif fallback not in route_names(session):
                 where = " (platform routes cannot be fallbacks)" if fallback in known else ""
                 errors.append(_error([field, index], f"unknown route {fallback!r}{where}"))
+    if config.cache_seconds is not None and not settings.redis_url:
+        errors.append(
+            _error(["cache_seconds"], "no response cache is configured (AUTERITY_REDIS_URL)")
+        )
     secrets = set(session.scalars(select(Secret.name)))
     for index, deployment in enumerate(config.deployments):
         at = ["deployments", index]

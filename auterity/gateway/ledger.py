@@ -137,6 +137,13 @@ class Ledger:
         """Return a failed call's reservation; False if there was none open."""
         return await asyncio.to_thread(self._release_key, key)
 
+    async def record(
+        self, key: LedgerKey, settlement: Settlement, *, graph_id: str | None, route: str | None
+    ) -> bool:
+        """A call that cost nothing to make (a cache hit), settled at once without touching
+        any budget; False if the attempt already has an entry."""
+        return await asyncio.to_thread(self._record, key, settlement, graph_id, route)
+
     # --- in a worker thread ---------------------------------------------------------------
 
     def _scoped(self, session: Session, tenant: str) -> str:
@@ -299,6 +306,28 @@ class Ledger:
                 )
                 .execution_options(synchronize_session=False)
             )
+            return True
+
+    def _record(
+        self, key: LedgerKey, settlement: Settlement, graph_id: str | None, route: str | None
+    ) -> bool:
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            self._scoped(session, key.tenant)
+            if self._entry(session, key) is not None:
+                return False
+            session.add(
+                LedgerEntry(
+                    workflow_id=key.workflow_id, run_id=key.run_id, node_id=key.node_id,
+                    attempt=key.attempt, graph_id=graph_id, route=route,
+                    model=settlement.model, deployment=settlement.deployment,
+                    status=EntryStatus.SETTLED, reserved_nanos=0,
+                    cost_nanos=settlement.cost_nanos, cost_known=settlement.cost_nanos is not None,
+                    cached=settlement.cached, prompt_tokens=settlement.prompt_tokens,
+                    completion_tokens=settlement.completion_tokens, windows=[], expires_at=now,
+                    created_at=now, settled_at=now,
+                )
+            )  # fmt: skip
             return True
 
     def _release_key(self, key: LedgerKey) -> bool:

@@ -124,6 +124,13 @@ class RouteConfig(BaseModel):
     timeout_seconds: float | None = Field(
         default=None, gt=0, le=3600, description="Per-call timeout (within the node's own)"
     )
+    cache_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=30 * 24 * 3600,
+        description="Answer a repeated request (same messages and settings) from the response "
+        "cache for this long, at zero cost; off when unset. Needs AUTERITY_REDIS_URL",
+    )
 
     @field_validator("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
     @classmethod

@@ -4,9 +4,10 @@ HTTP to an OpenAI-compatible server on loopback, the real database (SQLite and P
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,20 @@ from activities.blobs import FileBlobStore
 from activities.llm import LlmActivities
 from activities.secrets import Credential, StaticSecretSource
 from auterity.db import transaction
+from auterity.gateway.cache import RedisResponseCache
 from auterity.gateway.ledger import Ledger
 from auterity.gateway.routes import RouteConfig, to_nanos
 from auterity.gateway.store import RouteStore
 from auterity.models.gateway import Budget, BudgetWindow, LedgerEntry, ModelRoute
 from auterity.security.accounts import create_tenant
 from tests.activities.nodes import node_request
+from tests.conftest import IN_CI
 from tests.servers import ChatServer
 from tests.support import LOOPBACK_EGRESS
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
 
+REDIS_URL = os.environ.get("AUTERITY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 GPT_4O_MINI = (1.5e-07, 6e-07)  # LiteLLM's price map: USD per prompt, completion token
 PROVIDER_KEY = "sk-route-key-0003"
 
@@ -92,7 +96,9 @@ def tenant_of(sessions: sessionmaker[Session], chat_server: ChatServer) -> Calla
 
 @pytest.fixture
 def gateway(sessions: sessionmaker[Session], tmp_path: Path) -> Callable[..., LlmActivities]:
-    def _make(secrets: StaticSecretSource | None = None) -> LlmActivities:
+    def _make(
+        secrets: StaticSecretSource | None = None, cache: RedisResponseCache | None = None
+    ) -> LlmActivities:
         return LlmActivities(
             {"default": ["mock/echo"]},
             FileBlobStore(tmp_path / "blobs"),
@@ -100,9 +106,24 @@ def gateway(sessions: sessionmaker[Session], tmp_path: Path) -> Callable[..., Ll
             egress=LOOPBACK_EGRESS,
             routes=RouteStore(sessions),
             ledger=Ledger(sessions),
+            cache=cache,
         )
 
     return _make
+
+
+@pytest.fixture
+async def redis_cache() -> AsyncIterator[RedisResponseCache]:
+    """The Redis that runs on this machine (AUTERITY_TEST_REDIS_URL elsewhere)."""
+    cache = RedisResponseCache(REDIS_URL)
+    try:
+        await cache.redis.ping()
+    except Exception as exc:  # noqa: BLE001 - any connection failure: no Redis here
+        if IN_CI:
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable")
+    yield cache
+    await cache.aclose()
 
 
 async def _fail(env: ActivityEnvironment, llm: LlmActivities, request: Any) -> ApplicationError:
@@ -360,6 +381,46 @@ async def test_fifty_concurrent_calls_never_spend_past_a_budget_admitting_ten(
     assert window.spent_nanos == to_nanos(0.30) and window.reserved_nanos == 0
     settled = [entry for entry in tenant.entries() if entry.status == "settled"]
     assert len(settled) == 10 and sum(e.cost_nanos or 0 for e in settled) <= to_nanos(0.30)
+
+
+async def test_a_cached_route_answers_repeats_from_redis_at_zero_cost_per_tenant(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    chat_server: ChatServer,
+    redis_cache: RedisResponseCache,
+) -> None:
+    first, second = tenant_of(), tenant_of()
+    for tenant in (first, second):
+        tenant.route("cached", [{"model": "openai/echo", **_price(0.001, 0.001)}], cache_seconds=60)
+    first.route("plain", [{"model": "openai/echo", **_price(0.001, 0.001)}])
+    llm = gateway(cache=redis_cache)
+    config = {"route": "cached", "prompt": f"same {uuid.uuid4().hex}", "max_tokens": 5}
+    before = len(chat_server.requests)
+    paid = await activity_env.run(llm.complete, first.request(config))
+    free = await activity_env.run(llm.complete, first.request(config))
+    assert len(chat_server.requests) == before + 1
+    assert (paid.output["cached"], paid.cost) == (False, pytest.approx(0.010))
+    assert (free.output["cached"], free.cost, free.output["cost_known"]) == (True, 0.0, True)
+    assert free.output["text"] == paid.output["text"]
+    assert free.output["deployment"] == "cached#0"
+    entries = sorted(first.entries(), key=lambda e: e.cached)
+    assert [(e.status, e.cached, e.cost_nanos) for e in entries] == [
+        ("settled", False, to_nanos(0.010)),
+        ("settled", True, 0),
+    ]
+
+    # Another prompt, another route, another tenant: each asks the model.
+    await activity_env.run(llm.complete, first.request({**config, "prompt": "different"}))
+    await activity_env.run(llm.complete, first.request({**config, "route": "plain"}))
+    other = await activity_env.run(llm.complete, second.request(config))
+    assert other.output["cached"] is False
+    assert len(chat_server.requests) == before + 4
+
+    # A new version of the route starts a new cache.
+    first.route("cached", [{"model": "openai/echo", **_price(0.001, 0.001)}], cache_seconds=60)
+    again = await activity_env.run(llm.complete, first.request(config))
+    assert again.output["cached"] is False and len(chat_server.requests) == before + 5
 
 
 def _price(prompt: float, completion: float) -> dict[str, float]:

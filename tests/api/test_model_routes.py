@@ -106,6 +106,7 @@ async def test_bad_routes_are_422s_naming_the_field(
             "together",
         ),
         (_route("1bad"), ["body", "name"], "letter"),
+        (_route("r", cache_seconds=60), ["body", "cache_seconds"], "AUTERITY_REDIS_URL"),
     ]
     for body, loc, message in cases:
         response = await api.post("/v1/routes", json=body, headers=headers)

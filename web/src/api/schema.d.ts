@@ -2655,6 +2655,11 @@ export interface components {
              */
             allowed_fails?: number | null;
             /**
+             * Cache Seconds
+             * @description Answer a repeated request (same messages and settings) from the response cache for this long, at zero cost; off when unset. Needs AUTERITY_REDIS_URL
+             */
+            cache_seconds?: number | null;
+            /**
              * Content Policy Fallbacks
              * @description Routes tried on a content-policy refusal
              */
@@ -2718,6 +2723,11 @@ export interface components {
              * @description Failures in a minute before a cooldown
              */
             allowed_fails?: number | null;
+            /**
+             * Cache Seconds
+             * @description Answer a repeated request (same messages and settings) from the response cache for this long, at zero cost; off when unset. Needs AUTERITY_REDIS_URL
+             */
+            cache_seconds?: number | null;
             /**
              * Content Policy Fallbacks
              * @description Routes tried on a content-policy refusal
@@ -2819,6 +2829,11 @@ export interface components {
              * @description Failures in a minute before a cooldown
              */
             allowed_fails?: number | null;
+            /**
+             * Cache Seconds
+             * @description Answer a repeated request (same messages and settings) from the response cache for this long, at zero cost; off when unset. Needs AUTERITY_REDIS_URL
+             */
+            cache_seconds?: number | null;
             /**
              * Content Policy Fallbacks
              * @description Routes tried on a content-policy refusal
