@@ -63,11 +63,13 @@ from auterity.egress import EgressPolicy, EgressRefused, check_url
 from auterity.gateway.cache import ResponseCache, cache_key
 from auterity.gateway.ledger import BudgetExhausted, LedgerKey, Reservation, Settlement
 from auterity.gateway.metrics import COST_METRIC, TOKENS_METRIC
+from auterity.gateway.registry import PromptSpec
 from auterity.gateway.routes import to_usd
 from auterity.gateway.store import RouteSet
 from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivityOutput
 from auterity.graph.errors import ErrorType
+from auterity.graph.expressions import ExpressionError, render_value
 from auterity.graph.kinds import LlmConfig
 
 DEFAULT_ROUTE = "default"
@@ -134,6 +136,12 @@ def _register_mock_provider() -> None:
         )
 
 
+class PromptSource(Protocol):
+    """A tenant's registry prompt versions (tenant = slug)."""
+
+    async def prompt(self, tenant: str, name: str, version: int) -> PromptSpec | None: ...
+
+
 class RouteSource(Protocol):
     """A tenant's stored routes (tenant = slug); None when it has no route of that name."""
 
@@ -195,6 +203,7 @@ class LlmActivities:
         ledger: SpendLedger | None = None,
         metrics: bool = True,
         cache: ResponseCache | None = None,
+        registry: PromptSource | None = None,
     ) -> None:
         _register_mock_provider()
         self.blobs = blobs
@@ -206,6 +215,7 @@ class LlmActivities:
         self.ledger = ledger
         self.metrics = metrics
         self.cache = cache
+        self.registry = registry
         self.routers = RouterCache()
         self.routes = {
             name: [ModelEntry.parse(e) for e in entries] for name, entries in model_routes.items()
@@ -252,8 +262,12 @@ class LlmActivities:
     async def complete(self, request: NodeActivityInput) -> NodeActivityOutput:
         rendering = await prepare(request, self.blobs, self.secrets, self.template_seconds)
         config = rendering.parse(LlmConfig)
+        prompt = await self._registry_prompt(config, rendering)
+        if prompt is not None:
+            config, messages = _with_prompt(config, prompt, rendering)
+        else:
+            messages = _messages(config, rendering)
         target = await self._target(config, rendering)
-        messages = _messages(config, rendering)
         options: dict[str, Any] = {}
         if config.api_key is not None:
             options["api_key"] = rendering.render("api_key", config.api_key)
@@ -339,6 +353,33 @@ class LlmActivities:
             cost=cost,
             attempt=current_attempt(),
         )
+
+    async def _registry_prompt(
+        self, config: LlmConfig, rendering: NodeRendering
+    ) -> PromptSpec | None:
+        """The registry prompt version the run pinned when it started, if the node names one."""
+        if config.prompt_ref is None:
+            return None
+        name = config.prompt_ref.partition("@")[0]
+        if config.prompt_version is None:
+            raise rendering.failure(
+                f"prompt_ref: {config.prompt_ref!r} was not pinned to a version when the run "
+                "started",
+                type=ErrorType.NODE_CONFIG_INVALID,
+                non_retryable=True,
+            )
+        found = (
+            await self.registry.prompt(rendering.request.tenant, name, config.prompt_version)
+            if self.registry is not None
+            else None
+        )
+        if found is None:
+            raise rendering.failure(
+                f"prompt_ref: prompt {name!r} has no version {config.prompt_version}",
+                type=ErrorType.NODE_CONFIG_INVALID,
+                non_retryable=True,
+            )
+        return found
 
     def _cache_key(
         self, target: Target, messages: list[dict[str, str]], options: Mapping[str, Any]
@@ -545,6 +586,44 @@ class LlmActivities:
                 raise rendering.failure(
                     f"model {deployment.model}: {exc}", type=ErrorType.LLM_PROVIDER_ERROR
                 ) from None
+
+
+def _with_prompt(
+    config: LlmConfig, spec: PromptSpec, rendering: NodeRendering
+) -> tuple[LlmConfig, list[dict[str, str]]]:
+    """The node's settings completed by the registry prompt's, and the messages: the
+    prompt's system and template rendered over the node's `variables` only (what the
+    variables hold is data, never rendered again)."""
+    variables = rendering.render("variables", config.variables or {})
+    where = f"prompt_ref {config.prompt_ref} (version {config.prompt_version})"
+
+    def _render(template: str) -> str:
+        try:
+            return _text(render_value(template, variables, rendering.budget))
+        except ExpressionError as exc:
+            raise rendering.failure(
+                f"{where}: {exc}", type=ErrorType.EXPRESSION_ERROR, non_retryable=True
+            ) from None
+
+    messages: list[dict[str, str]] = []
+    if config.system is not None:
+        messages.append(
+            {"role": "system", "content": _text(rendering.render("system", config.system))}
+        )
+    elif spec.system is not None:
+        messages.append({"role": "system", "content": _render(spec.system)})
+    messages.append({"role": "user", "content": _render(spec.template)})
+    settled = config.model_copy(
+        update={
+            "route": config.route or (spec.route if config.model is None else None),
+            "temperature": config.temperature if config.temperature is not None
+            else spec.temperature,
+            "max_tokens": config.max_tokens if config.max_tokens is not None else spec.max_tokens,
+            "response_schema": config.response_schema if config.response_schema is not None
+            else spec.response_schema,
+        }
+    )  # fmt: skip
+    return settled, messages
 
 
 def _ledger_key(request: NodeActivityInput) -> LedgerKey:

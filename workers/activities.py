@@ -17,6 +17,7 @@ from auterity.egress import EgressClient
 from auterity.errors import ConfigError
 from auterity.gateway.cache import RedisResponseCache
 from auterity.gateway.ledger import Ledger
+from auterity.gateway.registry import RegistryStore
 from auterity.gateway.store import RouteStore
 from auterity.secrets import SecretStore
 from auterity.settings import Settings
@@ -61,6 +62,7 @@ class ActivityRuntime:
             self.settings.model_routes, blobs, threshold, secrets=self.secrets,
             egress=self.settings.egress_policy, template_seconds=seconds,
             routes=RouteStore(self.sessions), ledger=Ledger(self.sessions), cache=self.cache,
+            registry=RegistryStore(self.sessions),
         )  # fmt: skip
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)

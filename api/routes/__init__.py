@@ -20,6 +20,7 @@ from api.routes import (
     graphs,
     hooks,
     model_routes,
+    registry,
     roles,
     schedules,
     schema,
@@ -37,5 +38,6 @@ v1 = APIRouter(prefix="/v1")
 for resource in (
     auth, users, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
     triggers, hooks, schedules, sso, scim, model_routes, budgets, spend,
+    registry,
 ):  # fmt: skip
     v1.include_router(resource.router)

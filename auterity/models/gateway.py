@@ -115,3 +115,57 @@ class LedgerEntry(TenantOwned, Base):
     expires_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class RegistryEntry(TenantOwned, Base):
+    """A named model or prompt of the tenant's registry; its versions are immutable."""
+
+    __tablename__ = "registry_entries"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistryVersion(TenantOwned, Base):
+    """One immutable version of a registry entry (`spec`: a prompt's template and settings,
+    or a model's route and settings)."""
+
+    __tablename__ = "registry_versions"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "version"),
+        ForeignKeyConstraint(["entry_id"], ["registry_entries.id"], ondelete="CASCADE"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    entry_id: Mapped[str] = mapped_column(String(36), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistryAlias(TenantOwned, Base):
+    """A movable name (`production`, `staging`, …) for one version of an entry."""
+
+    __tablename__ = "registry_aliases"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "alias"),
+        ForeignKeyConstraint(["entry_id"], ["registry_entries.id"], ondelete="CASCADE"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    entry_id: Mapped[str] = mapped_column(String(36), index=True)
+    alias: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

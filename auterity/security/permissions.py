@@ -21,6 +21,7 @@ class Permission(StrEnum):
     SECRETS_MANAGE = "secrets:manage"
     BUDGETS_MANAGE = "budgets:manage"
     ROUTES_MANAGE = "routes:manage"
+    REGISTRY_MANAGE = "registry:manage"
     SPEND_READ = "spend:read"
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"

@@ -19,7 +19,10 @@ down_revision: str | None = "0008_walls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TENANT_TABLES = ("model_routes", "budgets", "budget_windows", "ledger_entries")
+TENANT_TABLES = (
+    "model_routes", "budgets", "budget_windows", "ledger_entries",
+    "registry_entries", "registry_versions", "registry_aliases",
+)  # fmt: skip
 
 
 def _tenant(table: str) -> list[Any]:
@@ -126,6 +129,70 @@ def upgrade() -> None:
         "ix_ledger_entries_open", "ledger_entries", ["tenant_id", "status", "expires_at"]
     )
     op.create_index("ix_ledger_entries_settled", "ledger_entries", ["tenant_id", "settled_at"])
+    op.create_table(
+        "registry_entries",
+        sa.Column("id", sa.String(36), nullable=False),
+        *_tenant("registry_entries"),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("created_by", sa.String(36), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_registry_entries_created_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_entries")),
+        sa.UniqueConstraint(
+            "tenant_id", "kind", "name", name=op.f("uq_registry_entries_tenant_id_kind_name")
+        ),
+    )  # fmt: skip
+    op.create_index(op.f("ix_registry_entries_tenant_id"), "registry_entries", ["tenant_id"])
+    op.create_table(
+        "registry_versions",
+        sa.Column("id", sa.String(36), nullable=False),
+        *_tenant("registry_versions"),
+        sa.Column("entry_id", sa.String(36), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("spec", sa.JSON(), nullable=False),
+        sa.Column("created_by", sa.String(36), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_registry_versions_created_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_versions")),
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["registry_entries.id"],
+            name=op.f("fk_registry_versions_entry_id_registry_entries"), ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint(
+            "entry_id", "version", name=op.f("uq_registry_versions_entry_id_version")
+        ),
+    )  # fmt: skip
+    op.create_index(op.f("ix_registry_versions_tenant_id"), "registry_versions", ["tenant_id"])
+    op.create_index(op.f("ix_registry_versions_entry_id"), "registry_versions", ["entry_id"])
+    op.create_table(
+        "registry_aliases",
+        sa.Column("id", sa.String(36), nullable=False),
+        *_tenant("registry_aliases"),
+        sa.Column("entry_id", sa.String(36), nullable=False),
+        sa.Column("alias", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_by", sa.String(36), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["updated_by"], ["users.id"], name=op.f("fk_registry_aliases_updated_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_aliases")),
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["registry_entries.id"],
+            name=op.f("fk_registry_aliases_entry_id_registry_entries"), ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint("entry_id", "alias", name=op.f("uq_registry_aliases_entry_id_alias")),
+    )  # fmt: skip
+    op.create_index(op.f("ix_registry_aliases_tenant_id"), "registry_aliases", ["tenant_id"])
+    op.create_index(op.f("ix_registry_aliases_entry_id"), "registry_aliases", ["entry_id"])
     for table in TENANT_TABLES:
         rls.enable_tenant_rls(table)
 

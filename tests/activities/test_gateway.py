@@ -23,6 +23,7 @@ from activities.secrets import Credential, StaticSecretSource
 from auterity.db import transaction
 from auterity.gateway.cache import RedisResponseCache
 from auterity.gateway.ledger import Ledger
+from auterity.gateway.registry import RegistryStore
 from auterity.gateway.routes import RouteConfig, to_nanos
 from auterity.gateway.store import RouteStore
 from auterity.models.gateway import Budget, BudgetWindow, LedgerEntry, ModelRoute
@@ -107,6 +108,7 @@ def gateway(sessions: sessionmaker[Session], tmp_path: Path) -> Callable[..., Ll
             routes=RouteStore(sessions),
             ledger=Ledger(sessions),
             cache=cache,
+            registry=RegistryStore(sessions),
         )
 
     return _make
@@ -425,3 +427,25 @@ async def test_a_cached_route_answers_repeats_from_redis_at_zero_cost_per_tenant
 
 def _price(prompt: float, completion: float) -> dict[str, float]:
     return {"input_cost_per_token": prompt, "output_cost_per_token": completion}
+
+
+async def test_a_prompt_ref_must_have_been_pinned_when_the_run_started(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    chat_server: ChatServer,
+) -> None:
+    tenant = tenant_of()
+    before = len(chat_server.requests)
+    unpinned = await _fail(
+        activity_env, gateway(), tenant.request({"prompt_ref": "triage@production"})
+    )
+    assert unpinned.type == "NodeConfigInvalid" and unpinned.non_retryable
+    assert "was not pinned" in unpinned.message
+    missing = await _fail(
+        activity_env,
+        gateway(),
+        tenant.request({"prompt_ref": "triage@production", "prompt_version": 4}),
+    )
+    assert missing.type == "NodeConfigInvalid" and "has no version 4" in missing.message
+    assert len(chat_server.requests) == before

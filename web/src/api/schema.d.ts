@@ -554,6 +554,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/registry/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description The tenant's models with their versions and aliases.
+         */
+        get: operations["list_models_v1_registry_models_get"];
+        put?: never;
+        /**
+         * Create Model
+         * @description A new model with version 1; 409 if the name is taken.
+         */
+        post: operations["create_model_v1_registry_models_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Model
+         * @description One model: every version and where each alias points.
+         */
+        get: operations["read_model_v1_registry_models__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/models/{name}/aliases/{alias}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Model Alias
+         * @description Point an alias at a version.
+         */
+        put: operations["put_model_alias_v1_registry_models__name__aliases__alias__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/models/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Model Version
+         * @description Append an immutable version; aliases do not move.
+         */
+        post: operations["create_model_version_v1_registry_models__name__versions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/prompts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Prompts
+         * @description The tenant's prompts with their versions and aliases.
+         */
+        get: operations["list_prompts_v1_registry_prompts_get"];
+        put?: never;
+        /**
+         * Create Prompt
+         * @description A new prompt with version 1; 409 if the name is taken.
+         */
+        post: operations["create_prompt_v1_registry_prompts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/prompts/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Prompt
+         * @description One prompt: every version and where each alias points.
+         */
+        get: operations["read_prompt_v1_registry_prompts__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/prompts/{name}/aliases/{alias}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Prompt Alias
+         * @description Point an alias at a version; runs already started keep the version they pinned.
+         */
+        put: operations["put_prompt_alias_v1_registry_prompts__name__aliases__alias__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/prompts/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Prompt Version
+         * @description Append an immutable version; aliases do not move.
+         */
+        post: operations["create_prompt_version_v1_registry_prompts__name__versions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/roles": {
         parameters: {
             query?: never;
@@ -1716,6 +1884,16 @@ export interface components {
             type: string;
         };
         /**
+         * AliasUpdate
+         * @example {
+         *       "version": 3
+         *     }
+         */
+        AliasUpdate: {
+            /** Version */
+            version: number;
+        };
+        /**
          * ApiKeyCreate
          * @example {
          *       "expires_at": "2030-01-01T00:00:00Z",
@@ -2346,6 +2524,46 @@ export interface components {
             user_id: string | null;
         };
         /**
+         * ModelCreate
+         * @example {
+         *       "name": "classifier",
+         *       "spec": {
+         *         "route": "fast"
+         *       }
+         *     }
+         */
+        ModelCreate: {
+            /** Name */
+            name: string;
+            spec: components["schemas"]["ModelSpec"];
+        };
+        /**
+         * ModelSpec
+         * @description One version of a model: the route it is served by and its settings.
+         */
+        ModelSpec: {
+            /** Description */
+            description?: string | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Route */
+            route: string;
+            /** Temperature */
+            temperature?: number | null;
+        };
+        /**
+         * ModelVersionCreate
+         * @example {
+         *       "spec": {
+         *         "route": "fast",
+         *         "temperature": 0.2
+         *       }
+         *     }
+         */
+        ModelVersionCreate: {
+            spec: components["schemas"]["ModelSpec"];
+        };
+        /**
          * NodeError
          * @description Why a node failed: the failure type (`HttpClientError`, `ExpressionError`, …).
          */
@@ -2483,6 +2701,66 @@ export interface components {
          */
         Period: "daily" | "monthly";
         /**
+         * PromptCreate
+         * @example {
+         *       "name": "triage",
+         *       "spec": {
+         *         "max_tokens": 5,
+         *         "route": "fast",
+         *         "system": "Answer with one word.",
+         *         "temperature": 0,
+         *         "template": "Classify this ticket as urgent or normal: {{ ticket }}"
+         *       }
+         *     }
+         */
+        PromptCreate: {
+            /**
+             * Name
+             * @description What llm nodes name: {"prompt_ref": "<name>@<alias>"}
+             */
+            name: string;
+            spec: components["schemas"]["PromptSpec"];
+        };
+        /**
+         * PromptSpec
+         * @description One version of a prompt: its template (rendered like a node's `prompt`, over the
+         *     node's scope) and the settings the node uses unless it sets its own.
+         */
+        PromptSpec: {
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Response Schema */
+            response_schema?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Route
+             * @description Route the node uses if it names none
+             */
+            route?: string | null;
+            /** System */
+            system?: string | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Template */
+            template: string;
+        };
+        /**
+         * PromptVersionCreate
+         * @example {
+         *       "spec": {
+         *         "max_tokens": 5,
+         *         "route": "fast",
+         *         "system": "Answer with one word.",
+         *         "temperature": 0,
+         *         "template": "Classify this ticket as urgent or normal: {{ ticket }}"
+         *       }
+         *     }
+         */
+        PromptVersionCreate: {
+            spec: components["schemas"]["PromptSpec"];
+        };
+        /**
          * RefreshBody
          * @example {
          *       "refresh_token": "art_4bX2q9Lr0sVYtN1cW8mKfJzH3pQe6uDgA7oRiT5yBvE"
@@ -2491,6 +2769,50 @@ export interface components {
         RefreshBody: {
             /** Refresh Token */
             refresh_token: string;
+        };
+        /** RegistryEntryList */
+        RegistryEntryList: {
+            /** Items */
+            items: components["schemas"]["RegistryEntryRead"][];
+        };
+        /** RegistryEntryRead */
+        RegistryEntryRead: {
+            /**
+             * Aliases
+             * @description Alias -> the version it names now
+             */
+            aliases: {
+                [key: string]: number;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Versions */
+            versions: components["schemas"]["RegistryVersionRead"][];
+        };
+        /** RegistryVersionRead */
+        RegistryVersionRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Spec */
+            spec: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
         };
         /**
          * ResumeDecision
@@ -5103,6 +5425,316 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    list_models_v1_registry_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryList"];
+                };
+            };
+        };
+    };
+    create_model_v1_registry_models_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_model_v1_registry_models__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_model_alias_v1_registry_models__name__aliases__alias__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AliasUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_model_version_v1_registry_models__name__versions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelVersionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_prompts_v1_registry_prompts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryList"];
+                };
+            };
+        };
+    };
+    create_prompt_v1_registry_prompts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_prompt_v1_registry_prompts__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_prompt_alias_v1_registry_prompts__name__aliases__alias__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AliasUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_prompt_version_v1_registry_prompts__name__versions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptVersionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
