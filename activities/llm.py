@@ -61,7 +61,13 @@ from activities.rendering import (
 from activities.secrets import SecretSource
 from auterity.egress import EgressPolicy, EgressRefused, check_url
 from auterity.gateway.cache import ResponseCache, cache_key
-from auterity.gateway.ledger import BudgetExhausted, LedgerKey, Reservation, Settlement
+from auterity.gateway.ledger import (
+    BudgetExhausted,
+    LedgerKey,
+    Reservation,
+    Settlement,
+    UnknownTenant,
+)
 from auterity.gateway.metrics import COST_METRIC, TOKENS_METRIC
 from auterity.gateway.registry import PromptSpec
 from auterity.gateway.routes import to_usd
@@ -545,6 +551,10 @@ class LlmActivities:
         except BudgetExhausted as exc:
             raise rendering.failure(
                 str(exc), type=ErrorType.BUDGET_EXHAUSTED, non_retryable=True
+            ) from None
+        except UnknownTenant as exc:
+            raise rendering.failure(
+                str(exc), type=ErrorType.TENANT_NOT_FOUND, non_retryable=True
             ) from None
 
     def _count(

@@ -449,3 +449,11 @@ async def test_a_prompt_ref_must_have_been_pinned_when_the_run_started(
     )
     assert missing.type == "NodeConfigInvalid" and "has no version 4" in missing.message
     assert len(chat_server.requests) == before
+
+
+async def test_a_call_for_a_tenant_that_does_not_exist_fails_for_good(
+    activity_env: ActivityEnvironment, gateway: Callable[..., LlmActivities]
+) -> None:
+    request = node_request("llm", {"prompt": "hi"}, tenant="no-such-tenant")
+    error = await _fail(activity_env, gateway(), request)
+    assert error.type == "TenantNotFound" and error.non_retryable
