@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol, cast
 
 import jsonschema
 
@@ -46,6 +44,15 @@ from temporalio.exceptions import ApplicationError
 
 from activities.blobs import DEFAULT_THRESHOLD_BYTES, BlobStore, offload
 from activities.egress import TenantEgress
+from activities.gateway import (
+    DeploymentInfo,
+    RouterCache,
+    deployment_info,
+    litellm_params,
+    model_host,
+    new_router,
+    prompt_token_bound,
+)
 from activities.rendering import (
     NodeRendering,
     attempt_budget_seconds,
@@ -54,22 +61,34 @@ from activities.rendering import (
 )
 from activities.secrets import SecretSource
 from auterity.egress import EgressPolicy, EgressRefused, check_url
+from auterity.gateway.cache import ResponseCache, cache_key
+from auterity.gateway.ledger import (
+    BudgetExhausted,
+    LedgerKey,
+    Reservation,
+    Settlement,
+    UnknownTenant,
+)
+from auterity.gateway.metrics import COST_METRIC, TOKENS_METRIC
+from auterity.gateway.registry import PromptSpec
+from auterity.gateway.routes import to_usd
+from auterity.gateway.store import RouteSet
 from auterity.graph.budget import DEADLINE_SECONDS
 from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivityOutput
 from auterity.graph.errors import ErrorType
+from auterity.graph.expressions import ExpressionError, render_value
 from auterity.graph.kinds import LlmConfig
 
 DEFAULT_ROUTE = "default"
 MOCK_PROVIDER = "mock"
 REJECTED_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
 """Provider answers that another attempt cannot change."""
-PROVIDER_HOSTS = {
-    "openai": "api.openai.com",
-    "anthropic": "api.anthropic.com",
-    "gemini": "generativelanguage.googleapis.com",
-    "cohere": "api.cohere.ai",
-}
-"""Where providers that LiteLLM does not give a default base for are served from."""
+RESERVATION_GRACE_SECONDS = 60.0
+"""A reservation outlives its attempt's timeout by this much before it expires."""
+UNBOUNDED_ATTEMPT_SECONDS = 15 * 60.0
+UNCACHED_OPTIONS = frozenset({"timeout", "api_key"})
+"""Call options that do not change the answer, left out of the response cache's key."""
+USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 litellm.suppress_debug_info = True
 
@@ -90,23 +109,10 @@ class ModelEntry:
 
     def host(self) -> str | None:
         """The host a call to this model goes to; None when unknown."""
-        if self.api_base:
-            return urlsplit(self.api_base).hostname
-        try:
-            _, provider, _, api_base = litellm.get_llm_provider(self.model)
-        except Exception:  # noqa: BLE001 - a model LiteLLM cannot place has no known host
-            return None
-        if api_base:
-            return urlsplit(api_base).hostname
-        return PROVIDER_HOSTS.get(provider)
+        return model_host(self.model, self.api_base)
 
     def litellm_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.model}
-        if self.api_base:
-            params["api_base"] = self.api_base
-            if self.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
-                params["api_key"] = "no-key"
-        return params
+        return litellm_params(self.model, self.api_base, None)
 
 
 class MockProvider(CustomLLM):
@@ -137,18 +143,75 @@ def _register_mock_provider() -> None:
         )
 
 
+class PromptSource(Protocol):
+    """A tenant's registry prompt versions (tenant = slug)."""
+
+    async def prompt(self, tenant: str, name: str, version: int) -> PromptSpec | None: ...
+
+
+class RouteSource(Protocol):
+    """A tenant's stored routes (tenant = slug); None when it has no route of that name."""
+
+    async def route_set(self, tenant: str, name: str) -> RouteSet | None: ...
+
+
+class SpendLedger(Protocol):
+    """Reserves a call's worst case against the tenant's budgets, settles or releases it."""
+
+    async def reserve(
+        self,
+        key: LedgerKey,
+        *,
+        graph_id: str | None,
+        route: str | None,
+        nanos: int,
+        ttl_seconds: float,
+    ) -> Reservation: ...
+
+    async def settle(self, key: LedgerKey, settlement: Settlement) -> bool: ...
+
+    async def release(self, key: LedgerKey) -> bool: ...
+
+    async def record(
+        self, key: LedgerKey, settlement: Settlement, *, graph_id: str | None, route: str | None
+    ) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one call goes: a Router, the model group to ask, the deployments that may
+    answer (fallbacks included) and the route it is charged to."""
+
+    router: litellm.Router
+    model_name: str
+    deployments: Mapping[str, DeploymentInfo]
+    route: str | None
+    keys: Mapping[str, str]
+    """Provider keys of the tenant route's deployments (secret name -> value)."""
+    cache_seconds: int | None = None
+    cache_scope: tuple[str, str, int] | None = None
+    """(tenant id, route, route version) of a tenant route, what cached answers are keyed by."""
+
+
 class LlmActivities:
-    """Runs `llm` nodes through a Router over `routes` (route name -> model entries)."""
+    """Runs `llm` nodes through a tenant's stored route (`routes`), or else through the
+    platform's `model_routes` (route name -> model entries, the development default);
+    with a `ledger`, every call is reserved against the tenant's budgets and settled."""
 
     def __init__(
         self,
-        routes: Mapping[str, Sequence[str]],
+        model_routes: Mapping[str, Sequence[str]],
         blobs: BlobStore,
         threshold_bytes: int = DEFAULT_THRESHOLD_BYTES,
         secrets: SecretSource | None = None,
         egress: EgressPolicy | None = None,
         template_seconds: float = DEADLINE_SECONDS,
         tenant_egress: TenantEgress | None = None,
+        routes: RouteSource | None = None,
+        ledger: SpendLedger | None = None,
+        metrics: bool = True,
+        cache: ResponseCache | None = None,
+        registry: PromptSource | None = None,
     ) -> None:
         _register_mock_provider()
         self.tenant_egress = tenant_egress
@@ -157,53 +220,73 @@ class LlmActivities:
         self.secrets = secrets
         self.egress = egress or EgressPolicy()
         self.template_seconds = template_seconds
+        self.tenant_routes = routes
+        self.ledger = ledger
+        self.metrics = metrics
+        self.cache = cache
+        self.registry = registry
+        self.routers = RouterCache()
         self.routes = {
-            name: [ModelEntry.parse(e) for e in entries] for name, entries in routes.items()
+            name: [ModelEntry.parse(e) for e in entries] for name, entries in model_routes.items()
         }
         self.models: dict[str, ModelEntry] = {}
+        self.deployments: dict[str, DeploymentInfo] = {}
         model_list: list[dict[str, Any]] = []
         fallbacks: list[dict[str, list[str]]] = []
         for name, entries in self.routes.items():
             names = [_route_deployment(name, index) for index in range(len(entries))]
-            model_list += [
-                {"model_name": deployment, "litellm_params": entry.litellm_params()}
-                for deployment, entry in zip(names, entries, strict=True)
-            ]
+            for deployment, entry in zip(names, entries, strict=True):
+                model_list.append(
+                    {
+                        "model_name": deployment,
+                        "litellm_params": entry.litellm_params(),
+                        "model_info": {"id": deployment},
+                    }
+                )
+                self.deployments[deployment] = deployment_info(
+                    deployment, name, entry.model, entry.api_base
+                )
             if len(names) > 1:
                 fallbacks.append({names[0]: names[1:]})
             for entry in entries:
                 self.models.setdefault(entry.model, entry)
-        model_list += [
-            {"model_name": _model_deployment(model), "litellm_params": entry.litellm_params()}
-            for model, entry in self.models.items()
-        ]
-        with warnings.catch_warnings():
-            # The Router's first construction imports typed dicts pydantic warns about once.
-            warnings.filterwarnings("ignore", r".*`ReadOnly` qualifier", UserWarning)
-            self.router = litellm.Router(
-                model_list=model_list,
-                fallbacks=fallbacks,
-                num_retries=0,  # Temporal's retry policy owns retries
-                disable_cooldowns=True,
+        for model, entry in self.models.items():
+            deployment = _model_deployment(model)
+            model_list.append(
+                {
+                    "model_name": deployment,
+                    "litellm_params": entry.litellm_params(),
+                    "model_info": {"id": deployment},
+                }
             )
+            self.deployments[deployment] = deployment_info(deployment, "", model, entry.api_base)
+        self.router = new_router(
+            model_list=model_list,
+            fallbacks=fallbacks,
+            num_retries=0,  # Temporal's retry policy owns retries
+            disable_cooldowns=True,
+        )
 
     @activity.defn(name=LLM_ACTIVITY)
     async def complete(self, request: NodeActivityInput) -> NodeActivityOutput:
         rendering = await prepare(request, self.blobs, self.secrets, self.template_seconds)
         config = rendering.parse(LlmConfig)
-        deployment = self._deployment(config, rendering)
-        entries = self._entries(config)
-        messages = _messages(config, rendering)
+        prompt = await self._registry_prompt(config, rendering)
+        if prompt is not None:
+            config, messages = _with_prompt(config, prompt, rendering)
+        else:
+            messages = _messages(config, rendering)
+        target = await self._target(config, rendering)
         options: dict[str, Any] = {}
         if config.api_key is not None:
             options["api_key"] = rendering.render("api_key", config.api_key)
-            for entry in entries:
-                if not entry.model.startswith(f"{MOCK_PROVIDER}/"):
-                    rendering.check_destination(entry.host())
+            for deployment in target.deployments.values():
+                if not deployment.mock:
+                    rendering.check_destination(deployment.host())
         policy = (
             await self.tenant_egress.policy(request.tenant) if self.tenant_egress else self.egress
         )
-        await self._check_egress(policy, entries, rendering)
+        await self._check_egress(policy, target.deployments.values(), rendering)
         if config.temperature is not None:
             options["temperature"] = config.temperature
         if config.max_tokens is not None:
@@ -218,28 +301,171 @@ class LlmActivities:
         budget = attempt_budget_seconds()
         if budget is not None:
             options["timeout"] = budget
+        key = _ledger_key(request)
+        cached_at = self._cache_key(target, messages, options)
+        if cached_at is not None:
+            hit = await self._cache_get(cached_at)
+            if hit is not None:
+                return await self._cached_answer(key, request, target, hit, config, rendering)
+        reservation = await self._reserve(key, request, target, messages, config, rendering)
         try:
-            response = await self.router.acompletion(model=deployment, messages=messages, **options)
-        except Exception as exc:  # noqa: BLE001 - every provider failure becomes a typed one
+            response: ModelResponse = await target.router.acompletion(
+                model=target.model_name, messages=cast(Any, messages), **options
+            )
+        except BaseException as exc:
+            if self.ledger is not None:
+                await self.ledger.release(key)
+            if not isinstance(exc, Exception):
+                raise
             raise _provider_failure(exc, rendering) from None
+        answered = target.deployments.get(str(response._hidden_params.get("model_id")))
         text = rendering.redact(response.choices[0].message.content or "")
         usage = _usage(response)
+        cost_nanos = (
+            answered.price.nanos(usage["prompt_tokens"], usage["completion_tokens"])
+            if answered is not None and answered.price is not None
+            else None
+        )
+        model = answered.model if answered is not None else str(response.model)
+        if self.ledger is not None:
+            await self.ledger.settle(
+                key,
+                Settlement(
+                    cost_nanos=cost_nanos,
+                    prompt_tokens=usage["prompt_tokens"],
+                    completion_tokens=usage["completion_tokens"],
+                    model=model,
+                    deployment=answered.id if answered is not None else None,
+                ),
+            )
+        cost = to_usd(cost_nanos) if cost_nanos is not None else None
+        self._count(request.tenant, target.route, model, usage, cost_nanos)
         output: dict[str, Any] = {
             "text": text,
-            "model": response._hidden_params.get("litellm_model_name") or response.model,
+            "model": model,
+            "deployment": answered.id if answered is not None else None,
+            "route": target.route,
             "usage": usage,
-            "cost": _cost(response),
+            "cost": cost,
+            "cost_known": cost is not None,
+            "cached": False,
         }
+        if answered is not None and answered.mock:
+            output["mock"] = True
+        if reservation is not None and reservation.warnings:
+            output["budget_warnings"] = reservation.warnings
         if config.response_schema is not None:
             output["object"] = _structured(text, config.response_schema, rendering)
+        if cached_at is not None and target.cache_seconds is not None:
+            answer = {key: output[key] for key in ("text", "model", "deployment", "usage")}
+            await self._cache_put(cached_at, answer, target.cache_seconds)
         return NodeActivityOutput(
             output=await offload(self.blobs, request.tenant, output, self.threshold_bytes),
             usage=usage,
-            cost=output["cost"],
+            cost=cost,
             attempt=current_attempt(),
         )
 
-    def _deployment(self, config: LlmConfig, rendering: NodeRendering) -> str:
+    async def _registry_prompt(
+        self, config: LlmConfig, rendering: NodeRendering
+    ) -> PromptSpec | None:
+        """The registry prompt version the run pinned when it started, if the node names one."""
+        if config.prompt_ref is None:
+            return None
+        name = config.prompt_ref.partition("@")[0]
+        if config.prompt_version is None:
+            raise rendering.failure(
+                f"prompt_ref: {config.prompt_ref!r} was not pinned to a version when the run "
+                "started",
+                type=ErrorType.NODE_CONFIG_INVALID,
+                non_retryable=True,
+            )
+        found = (
+            await self.registry.prompt(rendering.request.tenant, name, config.prompt_version)
+            if self.registry is not None
+            else None
+        )
+        if found is None:
+            raise rendering.failure(
+                f"prompt_ref: prompt {name!r} has no version {config.prompt_version}",
+                type=ErrorType.NODE_CONFIG_INVALID,
+                non_retryable=True,
+            )
+        return found
+
+    def _cache_key(
+        self, target: Target, messages: list[dict[str, str]], options: Mapping[str, Any]
+    ) -> str | None:
+        if self.cache is None or target.cache_seconds is None or target.cache_scope is None:
+            return None
+        asked = {name: value for name, value in options.items() if name not in UNCACHED_OPTIONS}
+        return cache_key(*target.cache_scope, {"messages": messages, **asked})
+
+    async def _cache_get(self, key: str) -> dict[str, Any] | None:
+        assert self.cache is not None
+        try:
+            return await self.cache.get(key)
+        except Exception as exc:  # noqa: BLE001 - a cache that is down is a miss, not a failure
+            activity.logger.warning("response cache unavailable: %s", type(exc).__name__)
+            return None
+
+    async def _cache_put(self, key: str, answer: Mapping[str, Any], seconds: int) -> None:
+        assert self.cache is not None
+        try:
+            await self.cache.put(key, answer, seconds)
+        except Exception as exc:  # noqa: BLE001 - the answer is good without the cache
+            activity.logger.warning("response cache unavailable: %s", type(exc).__name__)
+
+    async def _cached_answer(
+        self,
+        key: LedgerKey,
+        request: NodeActivityInput,
+        target: Target,
+        hit: Mapping[str, Any],
+        config: LlmConfig,
+        rendering: NodeRendering,
+    ) -> NodeActivityOutput:
+        """An answer from the response cache: recorded in the ledger at zero cost."""
+        usage = {name: int(hit["usage"].get(name, 0)) for name in USAGE_KEYS}
+        if self.ledger is not None:
+            settlement = Settlement(
+                cost_nanos=0, prompt_tokens=usage["prompt_tokens"],
+                completion_tokens=usage["completion_tokens"], model=hit["model"],
+                deployment=hit["deployment"], cached=True,
+            )  # fmt: skip
+            await self.ledger.record(key, settlement, graph_id=request.graph_id, route=target.route)
+        output: dict[str, Any] = {
+            "text": hit["text"],
+            "model": hit["model"],
+            "deployment": hit["deployment"],
+            "route": target.route,
+            "usage": usage,
+            "cost": 0.0,
+            "cost_known": True,
+            "cached": True,
+        }
+        if config.response_schema is not None:
+            output["object"] = _structured(hit["text"], config.response_schema, rendering)
+        return NodeActivityOutput(
+            output=await offload(self.blobs, request.tenant, output, self.threshold_bytes),
+            usage=usage,
+            cost=0.0,
+            attempt=current_attempt(),
+        )
+
+    async def _target(self, config: LlmConfig, rendering: NodeRendering) -> Target:
+        """The tenant's stored route by that name, else the platform's routes."""
+        if config.model is None and config.route is not None and self.tenant_routes is not None:
+            route_set = await self.tenant_routes.route_set(rendering.request.tenant, config.route)
+            if route_set is not None:
+                keys = await self._route_keys(route_set, rendering)
+                gateway = self.routers.get(route_set, keys)
+                primary = route_set.primary
+                return Target(
+                    gateway.router, gateway.route, gateway.deployments, gateway.route, keys,
+                    cache_seconds=primary.config.cache_seconds,
+                    cache_scope=(route_set.tenant_id, primary.name, primary.version),
+                )  # fmt: skip
         if config.model is not None:
             if config.model not in self.models:
                 raise rendering.failure(
@@ -248,7 +474,8 @@ class LlmActivities:
                     type=ErrorType.UNKNOWN_MODEL,
                     non_retryable=True,
                 )
-            return _model_deployment(config.model)
+            name = _model_deployment(config.model)
+            return Target(self.router, name, {name: self.deployments[name]}, None, {})
         route = config.route or DEFAULT_ROUTE
         if not self.routes.get(route):
             raise rendering.failure(
@@ -257,32 +484,176 @@ class LlmActivities:
                 type=ErrorType.UNKNOWN_ROUTE,
                 non_retryable=True,
             )
-        return _route_deployment(route, 0)
+        names = [_route_deployment(route, index) for index in range(len(self.routes[route]))]
+        return Target(self.router, names[0], {n: self.deployments[n] for n in names}, route, {})
 
-    def _entries(self, config: LlmConfig) -> list[ModelEntry]:
-        """The models a call may reach: the node's model, or its route with fallbacks."""
-        if config.model is not None:
-            return [self.models[config.model]]
-        return self.routes[config.route or DEFAULT_ROUTE]
+    async def _route_keys(self, route_set: RouteSet, rendering: NodeRendering) -> dict[str, str]:
+        """The provider keys the route's deployments name, each checked against the host it
+        would be sent to."""
+        wanted = {
+            deployment.api_key_secret: deployment
+            for stored in route_set.routes
+            for deployment in stored.config.deployments
+            if deployment.api_key_secret is not None
+        }
+        if not wanted:
+            return {}
+        found = (
+            await self.secrets.get(rendering.request.tenant, set(wanted)) if self.secrets else {}
+        )
+        missing = sorted(set(wanted) - found.keys())
+        if missing:
+            raise rendering.failure(
+                f"route: unknown secret(s) {', '.join(missing)} (api_key_secret)",
+                type=ErrorType.SECRET_NOT_FOUND,
+                non_retryable=True,
+            )
+        rendering.guard(*(credential.value for credential in found.values()))
+        for stored in route_set.routes:
+            for deployment in stored.config.deployments:
+                if deployment.api_key_secret is None:
+                    continue
+                credential = found[deployment.api_key_secret]
+                host = model_host(deployment.model, deployment.api_base)
+                if host is None or not credential.allows(host):
+                    raise rendering.failure(
+                        f"secret {deployment.api_key_secret!r} may not be sent to "
+                        f"{host or 'an unknown host'} (route {stored.name!r}): it is bound to "
+                        f"{credential.bound_to()}",
+                        type=ErrorType.SECRET_REFUSED,
+                        non_retryable=True,
+                    )
+        return {name: credential.value for name, credential in found.items()}
+
+    async def _reserve(
+        self,
+        key: LedgerKey,
+        request: NodeActivityInput,
+        target: Target,
+        messages: list[dict[str, str]],
+        config: LlmConfig,
+        rendering: NodeRendering,
+    ) -> Reservation | None:
+        """Hold the worst case of the call against the budgets (any deployment may answer)."""
+        if self.ledger is None:
+            return None
+        prompt_tokens = prompt_token_bound(messages)
+        worst = max(
+            (
+                d.worst_case_nanos(prompt_tokens, config.max_tokens)
+                for d in target.deployments.values()
+            ),
+            default=0,
+        )
+        seconds = attempt_budget_seconds() or UNBOUNDED_ATTEMPT_SECONDS
+        try:
+            return await self.ledger.reserve(
+                key,
+                graph_id=request.graph_id,
+                route=target.route,
+                nanos=worst,
+                ttl_seconds=seconds + RESERVATION_GRACE_SECONDS,
+            )
+        except BudgetExhausted as exc:
+            raise rendering.failure(
+                str(exc), type=ErrorType.BUDGET_EXHAUSTED, non_retryable=True
+            ) from None
+        except UnknownTenant as exc:
+            raise rendering.failure(
+                str(exc), type=ErrorType.TENANT_NOT_FOUND, non_retryable=True
+            ) from None
+
+    def _count(
+        self,
+        tenant: str,
+        route: str | None,
+        model: str,
+        usage: Mapping[str, int],
+        cost_nanos: int | None,
+    ) -> None:
+        """Tokens and priced cost by tenant, route and model (monitoring/METRICS.md)."""
+        if not self.metrics or not activity.in_activity():
+            return
+        meter = activity.metric_meter()
+        labels = {"tenant": tenant, "route": route or "", "model": model}
+        tokens = meter.create_counter(TOKENS_METRIC, "Tokens of model calls", "tokens")
+        tokens.add(usage["prompt_tokens"], {**labels, "type": "prompt"})
+        tokens.add(usage["completion_tokens"], {**labels, "type": "completion"})
+        if cost_nanos is not None:
+            meter.create_histogram_float(
+                COST_METRIC, "Cost of one priced model call", "USD"
+            ).record(to_usd(cost_nanos), labels)
 
     async def _check_egress(
-        self, policy: EgressPolicy, entries: list[ModelEntry], rendering: NodeRendering
+        self,
+        policy: EgressPolicy,
+        deployments: Iterable[DeploymentInfo],
+        rendering: NodeRendering,
     ) -> None:
-        for entry in entries:
-            if entry.api_base is None:
+        for deployment in deployments:
+            if deployment.api_base is None:
                 continue
             try:
-                await check_url(policy, entry.api_base)
+                await check_url(policy, deployment.api_base)
             except EgressRefused as exc:
                 raise rendering.failure(
-                    f"model {entry.model}: {exc}",
+                    f"model {deployment.model}: {exc}",
                     type=ErrorType.EGRESS_REFUSED,
                     non_retryable=True,
                 ) from None
             except httpcore.ConnectError as exc:
                 raise rendering.failure(
-                    f"model {entry.model}: {exc}", type=ErrorType.LLM_PROVIDER_ERROR
+                    f"model {deployment.model}: {exc}", type=ErrorType.LLM_PROVIDER_ERROR
                 ) from None
+
+
+def _with_prompt(
+    config: LlmConfig, spec: PromptSpec, rendering: NodeRendering
+) -> tuple[LlmConfig, list[dict[str, str]]]:
+    """The node's settings completed by the registry prompt's, and the messages: the
+    prompt's system and template rendered over the node's `variables` only (what the
+    variables hold is data, never rendered again)."""
+    variables = rendering.render("variables", config.variables or {})
+    where = f"prompt_ref {config.prompt_ref} (version {config.prompt_version})"
+
+    def _render(template: str) -> str:
+        try:
+            return _text(render_value(template, variables, rendering.budget))
+        except ExpressionError as exc:
+            raise rendering.failure(
+                f"{where}: {exc}", type=ErrorType.EXPRESSION_ERROR, non_retryable=True
+            ) from None
+
+    messages: list[dict[str, str]] = []
+    if config.system is not None:
+        messages.append(
+            {"role": "system", "content": _text(rendering.render("system", config.system))}
+        )
+    elif spec.system is not None:
+        messages.append({"role": "system", "content": _render(spec.system)})
+    messages.append({"role": "user", "content": _render(spec.template)})
+    settled = config.model_copy(
+        update={
+            "route": config.route or (spec.route if config.model is None else None),
+            "temperature": config.temperature if config.temperature is not None
+            else spec.temperature,
+            "max_tokens": config.max_tokens if config.max_tokens is not None else spec.max_tokens,
+            "response_schema": config.response_schema if config.response_schema is not None
+            else spec.response_schema,
+        }
+    )  # fmt: skip
+    return settled, messages
+
+
+def _ledger_key(request: NodeActivityInput) -> LedgerKey:
+    info = activity.info()
+    return LedgerKey(
+        tenant=request.tenant,
+        workflow_id=request.execution_id,
+        run_id=info.workflow_run_id or "",
+        node_id=request.node_id,
+        attempt=info.attempt,
+    )
 
 
 def _route_deployment(route: str, index: int) -> str:
@@ -351,18 +722,7 @@ def _structured(text: str, schema: dict[str, Any], rendering: NodeRendering) -> 
 
 def _usage(response: ModelResponse) -> dict[str, int]:
     usage = getattr(response, "usage", None)
-    return {
-        key: int(getattr(usage, key, 0) or 0)
-        for key in ("prompt_tokens", "completion_tokens", "total_tokens")
-    }
-
-
-def _cost(response: ModelResponse) -> float:
-    """The call's price from LiteLLM's model map; 0 for models it does not price."""
-    try:
-        return float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:  # noqa: BLE001 - unpriced (local, mock, new) models cost nothing known
-        return float(response._hidden_params.get("response_cost") or 0.0)
+    return {key: int(getattr(usage, key, 0) or 0) for key in USAGE_KEYS}
 
 
 def _provider_failure(exc: Exception, rendering: NodeRendering) -> ApplicationError:

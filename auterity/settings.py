@@ -126,6 +126,12 @@ class Settings(BaseSettings):
         "(workflow code counts steps only)",
     )
 
+    redis_url: str = Field(
+        default="",
+        description="Redis for the model gateway's response cache (redis://host:6379/0); "
+        "routes may set cache_seconds only when it is set",
+    )
+
     blob_threshold_bytes: int = Field(default=64 * 1024, ge=1024)
     blob_url: str = Field(default="", description="s3://bucket/prefix; filesystem if empty")
 

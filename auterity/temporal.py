@@ -11,6 +11,7 @@ from temporalio.service import TLSConfig
 
 from auterity import telemetry
 from auterity.errors import ConfigError, DependencyUnavailable
+from auterity.gateway.metrics import COST_BUCKETS_USD, COST_METRIC
 from auterity.graph.naming import SEARCH_ATTRIBUTES
 from auterity.settings import Settings
 
@@ -52,7 +53,8 @@ def metrics_runtime(port: int, host: str = "0.0.0.0") -> Runtime:
             metrics=PrometheusConfig(
                 bind_address=f"{host}:{port}",
                 histogram_bucket_overrides={
-                    "auterity_node_duration_seconds": NODE_DURATION_BUCKETS
+                    "auterity_node_duration_seconds": NODE_DURATION_BUCKETS,
+                    COST_METRIC: COST_BUCKETS_USD,
                 },
             )
         )

@@ -100,7 +100,7 @@ def service() -> Iterator[tuple[str, Recorder]]:
 class ChatServer:
     """An OpenAI-compatible endpoint whose behaviour is picked by the model name:
     `echo` repeats the last user message, `broken` answers 500, `rejecting` 400,
-    `say:<text>` answers `<text>`; every request is recorded."""
+    `limited` 429, `say:<text>` answers `<text>`; every request is recorded."""
 
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -123,6 +123,11 @@ def _chat_app(server: ChatServer) -> FastAPI:
         if model == "broken":
             return JSONResponse(
                 {"error": {"message": "upstream exploded", "type": "server_error"}}, 500
+            )
+        if model == "limited":
+            return JSONResponse(
+                {"error": {"message": "slow down", "type": "rate_limit_exceeded"}},
+                429,
             )
         if model == "rejecting":
             return JSONResponse(

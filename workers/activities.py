@@ -17,6 +17,10 @@ from auterity import telemetry
 from auterity.db import make_engine, make_sessionmaker
 from auterity.egress import EgressClient
 from auterity.errors import ConfigError
+from auterity.gateway.cache import RedisResponseCache
+from auterity.gateway.ledger import Ledger
+from auterity.gateway.registry import RegistryStore
+from auterity.gateway.store import RouteStore
 from auterity.secrets import SecretStore
 from auterity.settings import Settings
 
@@ -39,6 +43,7 @@ class ActivityRuntime:
             settings.egress_policy, self.sessions, seconds=max(settings.cache_seconds, 1.0)
         )
         telemetry.instrument_http_client(self.http)
+        self.cache = RedisResponseCache(settings.redis_url) if settings.redis_url else None
 
     async def __aenter__(self) -> ActivityRuntime:
         return self
@@ -51,6 +56,8 @@ class ActivityRuntime:
     ) -> None:
         await self.http.aclose()
         await self.tenant_egress.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
         self.engine.dispose()
 
     def activities(self) -> list[Callable[..., Any]]:
@@ -66,6 +73,8 @@ class ActivityRuntime:
             self.settings.model_routes, blobs, threshold, secrets=self.secrets,
             egress=self.settings.egress_policy, template_seconds=seconds,
             tenant_egress=self.tenant_egress,
+            routes=RouteStore(self.sessions), ledger=Ledger(self.sessions), cache=self.cache,
+            registry=RegistryStore(self.sessions),
         )  # fmt: skip
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)

@@ -15,15 +15,19 @@ from api.routes import (
     api_keys,
     audit,
     auth,
+    budgets,
     executions,
     graphs,
     hooks,
     invitations,
+    model_routes,
+    registry,
     roles,
     schedules,
     schema,
     scim,
     secrets,
+    spend,
     sso,
     tasks,
     templates,
@@ -34,7 +38,8 @@ from api.routes import (
 
 v1 = APIRouter(prefix="/v1")
 for resource in (
-    auth, tenant, users, invitations, roles, api_keys, secrets, audit, graphs, schema, templates, executions, tasks,
-    triggers, hooks, schedules, sso, scim,
+    auth, tenant, users, invitations, roles, api_keys, secrets, audit, graphs, schema, templates,
+    executions, tasks, triggers, hooks, schedules, sso, scim, model_routes, budgets, spend,
+    registry,
 ):  # fmt: skip
     v1.include_router(resource.router)

@@ -46,6 +46,7 @@ from api.schemas.executions import (
 from api.services import events
 from api.services import graphs as graph_service
 from auterity import audit, cache
+from auterity.gateway import registry
 from auterity.graph import naming
 from auterity.graph.compiler import ExecutionPlan, compile_graph
 from auterity.graph.model import Graph
@@ -185,17 +186,26 @@ def run_input(
     trigger: str,
 ) -> GraphRunInput:
     """What GraphWorkflow starts with: the version's plan, validated inputs, and the plans of
-    every graph version its subgraph nodes may run (loaded from the tenant's graphs)."""
+    every graph version its subgraph nodes may run (loaded from the tenant's graphs). Registry
+    prompts are pinned now, once: the run keeps the versions its aliases named at its start."""
     check_inputs(version.validator, inputs)
+    subgraphs = resolve_subgraphs(lambda g, v: runnable(session, g, v).plan, version.plan)
     return GraphRunInput(
         tenant=tenant_slug,
         graph_id=version.graph_id,
         version_id=version.version_id,
-        plan=version.plan,
+        plan=_pinned(session, version.plan),
         inputs=inputs,
         trigger=trigger,
-        subgraphs=resolve_subgraphs(lambda g, v: runnable(session, g, v).plan, version.plan),
+        subgraphs={key: _pinned(session, plan) for key, plan in subgraphs.items()},
     )
+
+
+def _pinned(session: Session, plan: ExecutionPlan) -> ExecutionPlan:
+    try:
+        return registry.pin_prompts(session, plan)[0]
+    except registry.UnknownReference as exc:
+        raise Unprocessable(f"graph {plan.name!r}: {exc}") from None
 
 
 async def start_execution(

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.problems import NotFound, Unprocessable
+from api.services import model_routes
 from auterity import audit
 from auterity.graph.compiler import ExecutionPlan, compile_graph, version_id
 from auterity.graph.model import Graph
@@ -66,11 +67,11 @@ def checked_graph(
 
 
 def check(session: Session, settings: Settings, definition: dict[str, Any]) -> Graph:
-    """`checked_graph` against the tenant's secrets and the configured model routes."""
+    """`checked_graph` against the tenant's secrets, its model routes and the platform's."""
     return checked_graph(
         definition,
         known_secrets=set(session.scalars(select(Secret.name))),
-        known_routes=set(settings.model_routes),
+        known_routes=set(settings.model_routes) | model_routes.route_names(session),
     )
 
 

@@ -37,6 +37,8 @@ class ErrorType(StrEnum):
     LLM_PROVIDER_ERROR = "LlmProviderError"
     LLM_REQUEST_REJECTED = "LlmRequestRejected"
     INVALID_STRUCTURED_OUTPUT = "InvalidStructuredOutput"
+    BUDGET_EXHAUSTED = "BudgetExhausted"
+    """A hard budget of the tenant, graph or route cannot admit the call (never retryable)."""
     # Human tasks.
     TENANT_NOT_FOUND = "TenantNotFound"
     TASK_NOT_FOUND = "TaskNotFound"

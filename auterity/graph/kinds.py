@@ -157,6 +157,20 @@ class LlmConfig(KindConfig):
     route: str | None = Field(default=None, min_length=1)
     model: str | None = Field(default=None, min_length=1)
     prompt: str | None = Field(default=None, min_length=1)
+    prompt_ref: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}@[A-Za-z0-9_.-]{1,64}$",
+        description="A registry prompt, <name>@<alias or version> (`triage@production`); "
+        "the alias is resolved once, when the run starts",
+    )
+    prompt_version: int | None = Field(
+        default=None, ge=1, description="Set when the run starts: the version prompt_ref named"
+    )
+    variables: dict[str, Any] | None = Field(
+        default=None,
+        description="What the registry prompt's template reads, by name (templates over the "
+        'node\'s scope: {"ticket": "{{ inputs.ticket }}"})',
+    )
     messages: list[Message] | None = Field(default=None, min_length=1)
     system: str | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -181,8 +195,12 @@ class LlmConfig(KindConfig):
     def _one_of_each(self) -> LlmConfig:
         if self.route is not None and self.model is not None:
             raise ValueError("set route or model, not both")
-        if (self.prompt is None) == (self.messages is None):
-            raise ValueError("set exactly one of prompt or messages")
+        if [self.prompt, self.messages, self.prompt_ref].count(None) != 2:
+            raise ValueError("set exactly one of prompt, prompt_ref or messages")
+        if self.prompt_ref is None and (
+            self.prompt_version is not None or self.variables is not None
+        ):
+            raise ValueError("prompt_version and variables go with prompt_ref")
         return self
 
 
@@ -391,7 +409,7 @@ NODE_KINDS: dict[str, NodeKind] = {
             "llm",
             LlmConfig,
             "activity",
-            templates=("prompt", "messages", "system", "api_key"),
+            templates=("prompt", "messages", "system", "api_key", "variables"),
             credential_fields=("api_key",),
             local=True,
             foreach_body=True,

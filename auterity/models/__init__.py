@@ -1,6 +1,7 @@
 """ORM models; importing this package registers every table on `Base.metadata`."""
 
 from auterity.models import audit as audit  # noqa: F401 - registers audit tables
+from auterity.models import gateway as gateway  # noqa: F401 - registers the gateway tables
 from auterity.models import graphs as graphs  # noqa: F401 - registers graph tables
 from auterity.models import identity as identity  # noqa: F401 - registers identity tables
 from auterity.models import secrets as secrets  # noqa: F401 - registers the secrets table

@@ -91,7 +91,9 @@ async def test_plain_completion_returns_text_usage_and_model(
         "total_tokens": 10,
     }
     assert result.usage == result.output["usage"]
-    assert result.cost == result.output["cost"] == 0.0
+    assert result.cost is None and result.output["cost"] is None  # unpriced: unknown, not 0
+    assert result.output["cost_known"] is False
+    assert result.output["deployment"] == "route:local#0" and result.output["route"] == "local"
     assert result.attempt == 1
     assert "object" not in result.output
     sent = chat_server.requests[-1]
@@ -188,6 +190,7 @@ async def test_mock_models_need_no_server_and_no_key(
     assert echoed.output["text"] == "ping"
     assert echoed.output["model"] == "mock/echo"
     assert echoed.output["usage"]["total_tokens"] > 0
+    assert echoed.output["mock"] is True and echoed.output["cost"] is None
 
     canned = await activity_env.run(
         llm.complete, node_request("llm", {"route": "canned", "prompt": "anything"})
@@ -201,7 +204,8 @@ async def test_known_models_are_priced(
     result = await activity_env.run(
         llm.complete, node_request("llm", {"route": "priced", "prompt": "hi"})
     )
-    assert result.cost is not None and result.cost > 0
+    assert result.cost == pytest.approx(7 * 1.5e-07 + 3 * 6e-07)  # LiteLLM's gpt-4o-mini price
+    assert result.output["cost_known"] is True
 
 
 async def test_model_must_be_one_the_routes_name(

@@ -37,9 +37,12 @@ from tests.operations.monitoring.sources import metrics_table
 from tests.support import free_port, serve
 
 SECRET = f"tok-{uuid.uuid4().hex}"
-ISSUE_14 = {  # the model gateway's rows: exported once budgets and the ledger exist
+NOT_IN_THESE_RUNS = {
+    # recorded by model calls, which these runs make none of (tests/workers/test_gateway.py
+    # scrapes them after real ones)
     "auterity_llm_tokens_total",
-    "auterity_llm_cost_usd_total",
+    "auterity_llm_cost_usd",
+    # issue #14: not exported yet (monitoring/METRICS.md says so)
     "auterity_budget_spend_usd",
     "auterity_budget_limit_usd",
 }
@@ -413,7 +416,7 @@ def rows_of(process: str) -> set[str]:
     return {
         name
         for name, metric in metrics_table().items()
-        if process in metric.exported_by and name not in ISSUE_14
+        if process in metric.exported_by and name not in NOT_IN_THESE_RUNS
     }
 
 

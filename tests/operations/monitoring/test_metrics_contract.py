@@ -87,7 +87,7 @@ def test_issue_15_and_14_metrics_are_defined() -> None:
         "auterity_sso_failures_total": set(),
         "auterity_audit_verification_failures_total": set(),
         "auterity_llm_tokens_total": {"tenant", "route", "model"},
-        "auterity_llm_cost_usd_total": {"tenant", "route", "model"},
+        "auterity_llm_cost_usd": {"tenant", "route", "model"},
         "auterity_budget_spend_usd": set(),
         "auterity_budget_limit_usd": set(),
         "temporal_activity_schedule_to_start_latency": set(),

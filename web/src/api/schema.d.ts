@@ -234,6 +234,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Budgets
+         * @description The tenant's budgets with what the current day or month has spent and holds.
+         */
+        get: operations["list_budgets_v1_budgets_get"];
+        put?: never;
+        /**
+         * Create Budget
+         * @description Save a budget; 409 if the name is taken, 422 if its graph or route is unknown.
+         */
+        post: operations["create_budget_v1_budgets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/budgets/{budget_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Budget
+         * @description One budget and its current window.
+         */
+        get: operations["read_budget_v1_budgets__budget_id__get"];
+        /**
+         * Update Budget
+         * @description Replace a budget's limit, period, enforcement and scope; what was spent stays.
+         */
+        put: operations["update_budget_v1_budgets__budget_id__put"];
+        post?: never;
+        /**
+         * Delete Budget
+         * @description Delete a budget and its windows; the ledger keeps every call.
+         */
+        delete: operations["delete_budget_v1_budgets__budget_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/executions": {
         parameters: {
             query?: never;
@@ -610,6 +662,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/registry/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description The tenant's models with their versions and aliases.
+         */
+        get: operations["list_models_v1_registry_models_get"];
+        put?: never;
+        /**
+         * Create Model
+         * @description A new model with version 1; 409 if the name is taken.
+         */
+        post: operations["create_model_v1_registry_models_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Model
+         * @description One model: every version and where each alias points.
+         */
+        get: operations["read_model_v1_registry_models__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/models/{name}/aliases/{alias}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Model Alias
+         * @description Point an alias at a version.
+         */
+        put: operations["put_model_alias_v1_registry_models__name__aliases__alias__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/models/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Model Version
+         * @description Append an immutable version; aliases do not move.
+         */
+        post: operations["create_model_version_v1_registry_models__name__versions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/prompts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Prompts
+         * @description The tenant's prompts with their versions and aliases.
+         */
+        get: operations["list_prompts_v1_registry_prompts_get"];
+        put?: never;
+        /**
+         * Create Prompt
+         * @description A new prompt with version 1; 409 if the name is taken.
+         */
+        post: operations["create_prompt_v1_registry_prompts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/prompts/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Prompt
+         * @description One prompt: every version and where each alias points.
+         */
+        get: operations["read_prompt_v1_registry_prompts__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/prompts/{name}/aliases/{alias}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Prompt Alias
+         * @description Point an alias at a version; runs already started keep the version they pinned.
+         */
+        put: operations["put_prompt_alias_v1_registry_prompts__name__aliases__alias__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registry/prompts/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Prompt Version
+         * @description Append an immutable version; aliases do not move.
+         */
+        post: operations["create_prompt_version_v1_registry_prompts__name__versions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/roles": {
         parameters: {
             query?: never;
@@ -660,6 +880,58 @@ export interface paths {
          * @description Change a custom role's description or permissions (held by the caller).
          */
         patch: operations["update_role_v1_roles__role_id__patch"];
+        trace?: never;
+    };
+    "/v1/routes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Routes
+         * @description The tenant's routes by name, and the platform's route names.
+         */
+        get: operations["list_routes_v1_routes_get"];
+        put?: never;
+        /**
+         * Create Route
+         * @description Save a new route (version 1); 409 if the name is taken, 422 naming the field at fault.
+         */
+        post: operations["create_route_v1_routes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/routes/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Route
+         * @description One route with its current version.
+         */
+        get: operations["read_route_v1_routes__name__get"];
+        /**
+         * Put Route
+         * @description Replace a route's configuration; workers use the new version from their next call.
+         */
+        put: operations["put_route_v1_routes__name__put"];
+        post?: never;
+        /**
+         * Delete Route
+         * @description Delete a route; 409 while another route falls back to it.
+         */
+        delete: operations["delete_route_v1_routes__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/schedules": {
@@ -1156,6 +1428,26 @@ export interface paths {
          * @description Delete a secret; graphs that reference it fail validation from now on.
          */
         delete: operations["delete_secret_v1_secrets__secret_ref__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/spend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Spend
+         * @description The tenant's model spend, tokens and calls, per combination of `group_by`.
+         */
+        get: operations["read_spend_v1_spend_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1740,6 +2032,16 @@ export interface components {
             type: string;
         };
         /**
+         * AliasUpdate
+         * @example {
+         *       "version": 3
+         *     }
+         */
+        AliasUpdate: {
+            /** Version */
+            version: number;
+        };
+        /**
          * ApiKeyCreate
          * @example {
          *       "expires_at": "2030-01-01T00:00:00Z",
@@ -1899,6 +2201,119 @@ export interface components {
             checkpoints?: components["schemas"]["CheckpointRead"][];
         };
         /**
+         * BudgetCreate
+         * @example {
+         *       "limit_usd": "500",
+         *       "name": "team-monthly",
+         *       "period": "monthly"
+         *     }
+         * @example {
+         *       "enforcement": "warn",
+         *       "graph_id": "g_0123456789abcdef",
+         *       "limit_usd": "5",
+         *       "name": "triage-daily",
+         *       "period": "daily"
+         *     }
+         */
+        BudgetCreate: {
+            /**
+             * @description hard: a call that could pass the limit fails its node; warn: it runs, and its output says the budget is past its limit
+             * @default hard
+             */
+            enforcement: components["schemas"]["Enforcement"];
+            /**
+             * Graph Id
+             * @description Only this graph's calls count
+             */
+            graph_id?: string | null;
+            /** Limit Usd */
+            limit_usd: number | string;
+            /** Name */
+            name: string;
+            /** @default monthly */
+            period: components["schemas"]["Period"];
+            /**
+             * Route
+             * @description Only this route's calls count
+             */
+            route?: string | null;
+        };
+        /** BudgetList */
+        BudgetList: {
+            /** Items */
+            items: components["schemas"]["BudgetRead"][];
+        };
+        /** BudgetRead */
+        BudgetRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            enforcement: components["schemas"]["Enforcement"];
+            /** Graph Id */
+            graph_id: string | null;
+            /** Id */
+            id: string;
+            /** Limit Usd */
+            limit_usd: string;
+            /** Name */
+            name: string;
+            period: components["schemas"]["Period"];
+            /**
+             * Reserved Usd
+             * @description Held by calls in flight
+             */
+            reserved_usd: string;
+            /** Route */
+            route: string | null;
+            /**
+             * Spent Usd
+             * @description Settled spend in the current window
+             */
+            spent_usd: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Window Start
+             * Format: date-time
+             * @description Start of the current day or month (UTC)
+             */
+            window_start: string;
+        };
+        /**
+         * BudgetUpdate
+         * @example {
+         *       "enforcement": "hard",
+         *       "limit_usd": "25.00",
+         *       "period": "daily"
+         *     }
+         */
+        BudgetUpdate: {
+            /**
+             * @description hard: a call that could pass the limit fails its node; warn: it runs, and its output says the budget is past its limit
+             * @default hard
+             */
+            enforcement: components["schemas"]["Enforcement"];
+            /**
+             * Graph Id
+             * @description Only this graph's calls count
+             */
+            graph_id?: string | null;
+            /** Limit Usd */
+            limit_usd: number | string;
+            /** @default monthly */
+            period: components["schemas"]["Period"];
+            /**
+             * Route
+             * @description Only this route's calls count
+             */
+            route?: string | null;
+        };
+        /**
          * CheckpointRead
          * @description A signed head of the tenant's chain: keep it outside the database, send it back to
          *     /v1/audit/verify to prove the chain still holds that entry.
@@ -1929,6 +2344,58 @@ export interface components {
             tenant_id: string;
         };
         /**
+         * Deployment
+         * @description One model a route may send a call to.
+         */
+        Deployment: {
+            /**
+             * Api Base
+             * @description Server to call (http or https); checked by the egress policy
+             */
+            api_base?: string | null;
+            /**
+             * Api Key Secret
+             * @description Name of the tenant secret holding the provider key; the secret must be bound to the api_base's (or the provider's) host
+             */
+            api_key_secret?: string | null;
+            /**
+             * Input Cost Per Token
+             * @description USD per prompt token; overrides LiteLLM's price map
+             */
+            input_cost_per_token?: number | null;
+            /**
+             * Max Output Tokens
+             * @description Worst case reserved when a node sets no max_tokens
+             */
+            max_output_tokens?: number | null;
+            /**
+             * Model
+             * @description LiteLLM model name, `provider/model` (`openai/gpt-4o-mini`)
+             */
+            model: string;
+            /**
+             * Output Cost Per Token
+             * @description USD per completion token; overrides LiteLLM's price map
+             */
+            output_cost_per_token?: number | null;
+            /**
+             * Rpm
+             * @description Requests per minute it takes
+             */
+            rpm?: number | null;
+            /**
+             * Tpm
+             * @description Tokens per minute it takes
+             */
+            tpm?: number | null;
+            /**
+             * Weight
+             * @description Share of calls (simple-shuffle)
+             * @default 1
+             */
+            weight: number;
+        };
+        /**
          * DiscoverBody
          * @example {
          *       "email": "ada@acme.com"
@@ -1948,6 +2415,11 @@ export interface components {
              */
             sso: boolean;
         };
+        /**
+         * Enforcement
+         * @enum {string}
+         */
+        Enforcement: "hard" | "warn";
         /**
          * ExchangeBody
          * @example {
@@ -2334,6 +2806,46 @@ export interface components {
             user_id: string | null;
         };
         /**
+         * ModelCreate
+         * @example {
+         *       "name": "classifier",
+         *       "spec": {
+         *         "route": "fast"
+         *       }
+         *     }
+         */
+        ModelCreate: {
+            /** Name */
+            name: string;
+            spec: components["schemas"]["ModelSpec"];
+        };
+        /**
+         * ModelSpec
+         * @description One version of a model: the route it is served by and its settings.
+         */
+        ModelSpec: {
+            /** Description */
+            description?: string | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Route */
+            route: string;
+            /** Temperature */
+            temperature?: number | null;
+        };
+        /**
+         * ModelVersionCreate
+         * @example {
+         *       "spec": {
+         *         "route": "fast",
+         *         "temperature": 0.2
+         *       }
+         *     }
+         */
+        ModelVersionCreate: {
+            spec: components["schemas"]["ModelSpec"];
+        };
+        /**
          * NodeError
          * @description Why a node failed: the failure type (`HttpClientError`, `ExpressionError`, …).
          */
@@ -2506,6 +3018,71 @@ export interface components {
             sessions_ended: number;
         };
         /**
+         * Period
+         * @enum {string}
+         */
+        Period: "daily" | "monthly";
+        /**
+         * PromptCreate
+         * @example {
+         *       "name": "triage",
+         *       "spec": {
+         *         "max_tokens": 5,
+         *         "route": "fast",
+         *         "system": "Answer with one word.",
+         *         "temperature": 0,
+         *         "template": "Classify this ticket as urgent or normal: {{ ticket }}"
+         *       }
+         *     }
+         */
+        PromptCreate: {
+            /**
+             * Name
+             * @description What llm nodes name: {"prompt_ref": "<name>@<alias>"}
+             */
+            name: string;
+            spec: components["schemas"]["PromptSpec"];
+        };
+        /**
+         * PromptSpec
+         * @description One version of a prompt: its template (rendered like a node's `prompt`, over the
+         *     node's scope) and the settings the node uses unless it sets its own.
+         */
+        PromptSpec: {
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** Response Schema */
+            response_schema?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Route
+             * @description Route the node uses if it names none
+             */
+            route?: string | null;
+            /** System */
+            system?: string | null;
+            /** Temperature */
+            temperature?: number | null;
+            /** Template */
+            template: string;
+        };
+        /**
+         * PromptVersionCreate
+         * @example {
+         *       "spec": {
+         *         "max_tokens": 5,
+         *         "route": "fast",
+         *         "system": "Answer with one word.",
+         *         "temperature": 0,
+         *         "template": "Classify this ticket as urgent or normal: {{ ticket }}"
+         *       }
+         *     }
+         */
+        PromptVersionCreate: {
+            spec: components["schemas"]["PromptSpec"];
+        };
+        /**
          * RefreshBody
          * @example {
          *       "refresh_token": "art_4bX2q9Lr0sVYtN1cW8mKfJzH3pQe6uDgA7oRiT5yBvE"
@@ -2514,6 +3091,50 @@ export interface components {
         RefreshBody: {
             /** Refresh Token */
             refresh_token: string;
+        };
+        /** RegistryEntryList */
+        RegistryEntryList: {
+            /** Items */
+            items: components["schemas"]["RegistryEntryRead"][];
+        };
+        /** RegistryEntryRead */
+        RegistryEntryRead: {
+            /**
+             * Aliases
+             * @description Alias -> the version it names now
+             */
+            aliases: {
+                [key: string]: number;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Versions */
+            versions: components["schemas"]["RegistryVersionRead"][];
+        };
+        /** RegistryVersionRead */
+        RegistryVersionRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Spec */
+            spec: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
         };
         /**
          * ResumeDecision
@@ -2666,6 +3287,226 @@ export interface components {
             description?: string | null;
             /** Permissions */
             permissions?: string[] | null;
+        };
+        /**
+         * RouteConfig
+         * @description What one route does; saved as is, versioned on every change.
+         */
+        RouteConfig: {
+            /**
+             * Allowed Fails
+             * @description Failures in a minute before a cooldown
+             */
+            allowed_fails?: number | null;
+            /**
+             * Cache Seconds
+             * @description Answer a repeated request (same messages and settings) from the response cache for this long, at zero cost; off when unset. Needs AUTERITY_REDIS_URL
+             */
+            cache_seconds?: number | null;
+            /**
+             * Content Policy Fallbacks
+             * @description Routes tried on a content-policy refusal
+             */
+            content_policy_fallbacks?: string[];
+            /**
+             * Context Window Fallbacks
+             * @description Routes tried when the prompt is too long
+             */
+            context_window_fallbacks?: string[];
+            /**
+             * Cooldown Seconds
+             * @description How long a failing deployment sits out
+             */
+            cooldown_seconds?: number | null;
+            /** Deployments */
+            deployments: components["schemas"]["Deployment"][];
+            /**
+             * Fallbacks
+             * @description Routes tried, in order, when it fails
+             */
+            fallbacks?: string[];
+            /** @default simple-shuffle */
+            strategy: components["schemas"]["Strategy"];
+            /**
+             * Timeout Seconds
+             * @description Per-call timeout (within the node's own)
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * RouteCreate
+         * @example {
+         *       "allowed_fails": 3,
+         *       "cooldown_seconds": 60,
+         *       "deployments": [
+         *         {
+         *           "api_key_secret": "OPENAI_KEY",
+         *           "model": "openai/gpt-4o-mini",
+         *           "rpm": 500,
+         *           "weight": 3
+         *         },
+         *         {
+         *           "api_base": "http://10.0.0.5:11434/v1",
+         *           "input_cost_per_token": 0,
+         *           "model": "openai/llama3.1",
+         *           "output_cost_per_token": 0,
+         *           "weight": 1
+         *         }
+         *       ],
+         *       "fallbacks": [
+         *         "backup"
+         *       ],
+         *       "name": "fast",
+         *       "strategy": "simple-shuffle",
+         *       "timeout_seconds": 30
+         *     }
+         */
+        RouteCreate: {
+            /**
+             * Allowed Fails
+             * @description Failures in a minute before a cooldown
+             */
+            allowed_fails?: number | null;
+            /**
+             * Cache Seconds
+             * @description Answer a repeated request (same messages and settings) from the response cache for this long, at zero cost; off when unset. Needs AUTERITY_REDIS_URL
+             */
+            cache_seconds?: number | null;
+            /**
+             * Content Policy Fallbacks
+             * @description Routes tried on a content-policy refusal
+             */
+            content_policy_fallbacks?: string[];
+            /**
+             * Context Window Fallbacks
+             * @description Routes tried when the prompt is too long
+             */
+            context_window_fallbacks?: string[];
+            /**
+             * Cooldown Seconds
+             * @description How long a failing deployment sits out
+             */
+            cooldown_seconds?: number | null;
+            /** Deployments */
+            deployments: components["schemas"]["Deployment"][];
+            /**
+             * Fallbacks
+             * @description Routes tried, in order, when it fails
+             */
+            fallbacks?: string[];
+            /**
+             * Name
+             * @description What llm nodes name: {"route": "<name>"}
+             */
+            name: string;
+            /** @default simple-shuffle */
+            strategy: components["schemas"]["Strategy"];
+            /**
+             * Timeout Seconds
+             * @description Per-call timeout (within the node's own)
+             */
+            timeout_seconds?: number | null;
+        };
+        /** RouteList */
+        RouteList: {
+            /** Items */
+            items: components["schemas"]["RouteRead"][];
+            /**
+             * Platform Routes
+             * @description Routes every tenant has from the platform (AUTERITY_MODEL_ROUTES); a tenant route of the same name takes precedence
+             */
+            platform_routes: string[];
+        };
+        /** RouteRead */
+        RouteRead: {
+            config: components["schemas"]["RouteConfig"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * RouteUpdate
+         * @description A route's whole configuration; saving it makes a new version.
+         * @example {
+         *       "allowed_fails": 3,
+         *       "cooldown_seconds": 60,
+         *       "deployments": [
+         *         {
+         *           "api_key_secret": "OPENAI_KEY",
+         *           "model": "openai/gpt-4o-mini",
+         *           "rpm": 500,
+         *           "weight": 3
+         *         },
+         *         {
+         *           "api_base": "http://10.0.0.5:11434/v1",
+         *           "input_cost_per_token": 0,
+         *           "model": "openai/llama3.1",
+         *           "output_cost_per_token": 0,
+         *           "weight": 1
+         *         }
+         *       ],
+         *       "fallbacks": [
+         *         "backup"
+         *       ],
+         *       "strategy": "simple-shuffle",
+         *       "timeout_seconds": 30
+         *     }
+         */
+        RouteUpdate: {
+            /**
+             * Allowed Fails
+             * @description Failures in a minute before a cooldown
+             */
+            allowed_fails?: number | null;
+            /**
+             * Cache Seconds
+             * @description Answer a repeated request (same messages and settings) from the response cache for this long, at zero cost; off when unset. Needs AUTERITY_REDIS_URL
+             */
+            cache_seconds?: number | null;
+            /**
+             * Content Policy Fallbacks
+             * @description Routes tried on a content-policy refusal
+             */
+            content_policy_fallbacks?: string[];
+            /**
+             * Context Window Fallbacks
+             * @description Routes tried when the prompt is too long
+             */
+            context_window_fallbacks?: string[];
+            /**
+             * Cooldown Seconds
+             * @description How long a failing deployment sits out
+             */
+            cooldown_seconds?: number | null;
+            /** Deployments */
+            deployments: components["schemas"]["Deployment"][];
+            /**
+             * Fallbacks
+             * @description Routes tried, in order, when it fails
+             */
+            fallbacks?: string[];
+            /** @default simple-shuffle */
+            strategy: components["schemas"]["Strategy"];
+            /**
+             * Timeout Seconds
+             * @description Per-call timeout (within the node's own)
+             */
+            timeout_seconds?: number | null;
         };
         /**
          * SamlConfigIn
@@ -3169,6 +4010,51 @@ export interface components {
             /** Tenant Name */
             tenant_name: string;
         };
+        /**
+         * SpendDimension
+         * @enum {string}
+         */
+        SpendDimension: "graph" | "node" | "route" | "model" | "day";
+        /** SpendReport */
+        SpendReport: {
+            /** Group By */
+            group_by: components["schemas"]["SpendDimension"][];
+            /** Items */
+            items: components["schemas"]["SpendRow"][];
+            /** Tenant */
+            tenant: string;
+        };
+        /** SpendRow */
+        SpendRow: {
+            /** Cached Calls */
+            cached_calls: number;
+            /** Calls */
+            calls: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /**
+             * Cost Usd
+             * @description Priced calls only
+             */
+            cost_usd: string;
+            /** Day */
+            day?: string | null;
+            /** Graph */
+            graph?: string | null;
+            /** Model */
+            model?: string | null;
+            /** Node */
+            node?: string | null;
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Route */
+            route?: string | null;
+            /**
+             * Unpriced Calls
+             * @description Calls whose model has no known price (not in cost)
+             */
+            unpriced_calls: number;
+        };
         /** SsoConfigRead */
         SsoConfigRead: {
             /** Default Roles */
@@ -3244,6 +4130,12 @@ export interface components {
             role_mappings?: components["schemas"]["RoleMappingIn"][];
             saml?: components["schemas"]["SamlConfigIn"] | null;
         };
+        /**
+         * Strategy
+         * @description LiteLLM's routing strategies, by their own names.
+         * @enum {string}
+         */
+        Strategy: "simple-shuffle" | "least-busy" | "latency-based-routing" | "cost-based-routing";
         /**
          * TaskComplete
          * @example {
@@ -4177,6 +5069,154 @@ export interface operations {
             };
         };
     };
+    list_budgets_v1_budgets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetList"];
+                };
+            };
+        };
+    };
+    create_budget_v1_budgets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_budget_v1_budgets__budget_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_budget_v1_budgets__budget_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_budget_v1_budgets__budget_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_executions_v1_executions_get: {
         parameters: {
             query?: {
@@ -4953,6 +5993,316 @@ export interface operations {
             };
         };
     };
+    list_models_v1_registry_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryList"];
+                };
+            };
+        };
+    };
+    create_model_v1_registry_models_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_model_v1_registry_models__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_model_alias_v1_registry_models__name__aliases__alias__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AliasUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_model_version_v1_registry_models__name__versions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelVersionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_prompts_v1_registry_prompts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryList"];
+                };
+            };
+        };
+    };
+    create_prompt_v1_registry_prompts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_prompt_v1_registry_prompts__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_prompt_alias_v1_registry_prompts__name__aliases__alias__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AliasUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_prompt_version_v1_registry_prompts__name__versions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptVersionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_roles_v1_roles_get: {
         parameters: {
             query?: never;
@@ -5089,6 +6439,154 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RoleRead"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_routes_v1_routes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteList"];
+                };
+            };
+        };
+    };
+    create_route_v1_routes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RouteCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_route_v1_routes__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_route_v1_routes__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RouteUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_route_v1_routes__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -6067,6 +7565,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_spend_v1_spend_get: {
+        parameters: {
+            query?: {
+                /** @description Repeat to group by several dimensions */
+                group_by?: components["schemas"]["SpendDimension"][];
+                /** @description First UTC day included */
+                since?: string | null;
+                /** @description Last UTC day included */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpendReport"];
+                };
             };
             /** @description Validation Error */
             422: {

@@ -1,0 +1,176 @@
+"""The registry over the API: immutable prompt and model versions, audited aliases, per
+tenant; and a run pins the prompt version its alias named when it started."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import Member, TwoTenants
+from tests.factories import save_graph, wait_for_execution
+
+MemberFactory = Callable[..., Awaitable[Member]]
+
+
+def _prompt(template: str, **spec: Any) -> dict[str, Any]:
+    return {"spec": {"template": template, **spec}}
+
+
+async def test_versions_are_appended_and_aliases_move_audited(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    created = await api.post(
+        "/v1/registry/prompts",
+        json={"name": "triage", **_prompt("Classify: {{ ticket }}", max_tokens=5)},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    assert [v["version"] for v in created.json()["versions"]] == [1]
+    second = await api.post(
+        "/v1/registry/prompts/triage/versions",
+        json=_prompt("Triage: {{ ticket }}"),
+        headers=headers,
+    )
+    assert [v["version"] for v in second.json()["versions"]] == [1, 2]
+    assert second.json()["versions"][0]["spec"]["template"] == "Classify: {{ ticket }}"
+    for version in (1, 2):
+        moved = await api.put(
+            "/v1/registry/prompts/triage/aliases/production",
+            json={"version": version},
+            headers=headers,
+        )
+        assert moved.status_code == 200 and moved.json()["aliases"] == {"production": version}
+    model = await api.post(
+        "/v1/registry/models", json={"name": "classifier", "spec": {"route": "default"}},
+        headers=headers,
+    )  # fmt: skip
+    assert model.status_code == 201, model.text
+    staged = await api.put(
+        "/v1/registry/models/classifier/aliases/staging", json={"version": 1}, headers=headers
+    )
+    assert staged.json()["aliases"] == {"staging": 1}
+    assert (await api.get("/v1/registry/models", headers=headers)).json()["items"][0]["name"] == (
+        "classifier"
+    )
+    entries = (await api.get("/v1/audit", params={"limit": 50}, headers=headers)).json()["items"]
+    moves = [e["details"] for e in entries if e["action"] == "registry.prompt.alias_moved"]
+    assert sorted((m["from"] or 0, m["to"]) for m in moves) == [(0, 1), (1, 2)]
+
+
+async def test_bad_registry_input_is_a_422_naming_the_field(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    cases = [
+        ("/v1/registry/prompts", {"name": "p", "spec": {}}, ["body", "spec", "template"]),
+        ("/v1/registry/prompts", {"name": "9p", **_prompt("x")}, ["body", "name"]),
+        ("/v1/registry/prompts", {"name": "p", **_prompt("x", temperature=5)},
+         ["body", "spec", "temperature"]),
+        ("/v1/registry/prompts", {"name": "p", "spec": {"template": "x", "colour": 1}},
+         ["body", "spec", "colour"]),
+        ("/v1/registry/models", {"name": "m", "spec": {}}, ["body", "spec", "route"]),
+    ]  # fmt: skip
+    for path, body, loc in cases:
+        response = await api.post(path, json=body, headers=headers)
+        assert response.status_code == 422, response.text
+        assert any(e["loc"] == loc for e in response.json()["errors"]), response.json()
+    await api.post("/v1/registry/prompts", json={"name": "p", **_prompt("x")}, headers=headers)
+    missing = await api.put(
+        "/v1/registry/prompts/p/aliases/production", json={"version": 7}, headers=headers
+    )
+    assert missing.status_code == 422 and missing.json()["errors"][0]["loc"] == ["body", "version"]
+    bad_alias = await api.put(
+        "/v1/registry/prompts/p/aliases/-x", json={"version": 1}, headers=headers
+    )
+    assert bad_alias.status_code == 422
+    duplicate = await api.post(
+        "/v1/registry/prompts", json={"name": "p", **_prompt("y")}, headers=headers
+    )
+    assert duplicate.status_code == 409
+
+
+async def test_a_tenant_cannot_see_move_or_run_another_tenants_prompt(
+    api: httpx.AsyncClient, two_tenants: TwoTenants
+) -> None:
+    a, b = two_tenants.a, two_tenants.b
+    await api.post(
+        "/v1/registry/prompts", json={"name": "secret", **_prompt("b's")}, headers=b.headers
+    )
+    await api.put(
+        "/v1/registry/prompts/secret/aliases/production", json={"version": 1}, headers=b.headers
+    )
+    assert (await api.get("/v1/registry/prompts/secret", headers=a.headers)).status_code == 404
+    moved = await api.put(
+        "/v1/registry/prompts/secret/aliases/production", json={"version": 1}, headers=a.headers
+    )
+    assert moved.status_code == 404
+    added = await api.post(
+        "/v1/registry/prompts/secret/versions", json=_prompt("mine now"), headers=a.headers
+    )
+    assert added.status_code == 404
+    graph_id = await save_graph(api, a.headers, _graph("secret@production"))
+    started = await api.post(f"/v1/graphs/{graph_id}/executions", json={"inputs": {}},
+                             headers=a.headers)  # fmt: skip
+    assert started.status_code == 422 and "unknown prompt 'secret'" in started.text
+    versions = (await api.get("/v1/registry/prompts/secret", headers=b.headers)).json()
+    assert [v["version"] for v in versions["versions"]] == [1]
+
+
+@pytest.mark.usefixtures("api_worker")
+async def test_a_run_keeps_the_version_its_alias_named_when_it_started(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    await api.post(
+        "/v1/registry/prompts", json={"name": "greet", **_prompt("v1 hello {{ name }}")},
+        headers=headers,
+    )  # fmt: skip
+    await api.post(
+        "/v1/registry/prompts/greet/versions", json=_prompt("v2 hi {{ name }}"), headers=headers
+    )
+    await api.put(
+        "/v1/registry/prompts/greet/aliases/production", json={"version": 1}, headers=headers
+    )
+    graph_id = await save_graph(api, headers, _graph("greet@production", wait="2s"))
+
+    async def start() -> str:
+        response = await api.post(
+            f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "{{ Ada }}"}},
+            headers=headers,
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    early = await start()
+    moved = await api.put(
+        "/v1/registry/prompts/greet/aliases/production", json={"version": 2}, headers=headers
+    )
+    assert moved.status_code == 200
+    late = await start()
+    first = await wait_for_execution(api, headers, early, "completed")
+    second = await wait_for_execution(api, headers, late, "completed")
+    # The mock route echoes the prompt; the name is data, never rendered as a template.
+    assert first["nodes"]["ask"]["output"]["text"] == "v1 hello {{ Ada }}"
+    assert second["nodes"]["ask"]["output"]["text"] == "v2 hi {{ Ada }}"
+    assert first["nodes"]["ask"]["output"]["mock"] is True
+
+
+def _graph(reference: str, wait: str | None = None) -> dict[str, Any]:
+    ask = {
+        "id": "ask",
+        "type": "llm",
+        "config": {"prompt_ref": reference, "variables": {"name": "{{ inputs.name }}"}},
+    }
+    nodes: list[dict[str, Any]] = [ask]
+    edges: list[dict[str, str]] = []
+    if wait is not None:
+        nodes.insert(0, {"id": "pause", "type": "wait", "config": {"duration": wait}})
+        edges.append({"from": "pause", "to": "ask"})
+    return {"name": "uses-prompt", "nodes": nodes, "edges": edges}

@@ -1,0 +1,134 @@
+"""The model gateway on a real worker: the llm activity built by `ActivityRuntime` reads the
+tenant's routes and budgets from the database, settles each call under the run's real ids,
+and exports tokens and cost on the worker's Prometheus port."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from auterity import temporal
+from auterity.db import transaction
+from auterity.dev import DEV_EGRESS_ALLOW
+from auterity.gateway.routes import RouteConfig
+from auterity.graph import contracts
+from auterity.models import Tenant
+from auterity.models.gateway import LedgerEntry, ModelRoute
+from auterity.settings import Settings, load_settings
+from tests.activities.nodes import node_request
+from tests.activities.probe_workflow import ActivityProbe, ProbeStep
+from tests.servers import ChatServer
+from tests.support import free_port
+from workers.activities import ActivityRuntime
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
+
+PRICE = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}
+
+
+@pytest.fixture
+def worker_settings(database_url: str, tmp_path: Path) -> Settings:
+    return load_settings(
+        env="test",
+        home=tmp_path,
+        database_url=database_url,
+        model_routes={"default": ["mock/echo"]},
+        egress_allow=DEV_EGRESS_ALLOW.split(","),
+    )
+
+
+@pytest.fixture
+async def runtime(worker_settings: Settings) -> AsyncIterator[ActivityRuntime]:
+    async with ActivityRuntime(worker_settings) as runtime:
+        yield runtime
+
+
+def _tenant_with_route(sessions: sessionmaker[Session], base: str) -> tuple[str, str]:
+    with transaction(sessions) as session:
+        tenant = Tenant(slug=f"gw-{uuid.uuid4().hex[:10]}", name="Gateway Co")
+        session.add(tenant)
+    config = RouteConfig.model_validate(
+        {"deployments": [{"model": "openai/echo", "api_base": base, **PRICE}]}
+    )
+    with transaction(sessions, tenant.id) as session:
+        session.add(ModelRoute(name="fast", config=config.model_dump(mode="json")))
+    return tenant.slug, tenant.id
+
+
+async def test_calls_are_settled_under_the_run_and_counted_on_the_metrics_port(
+    temporal_client: Client,
+    temporal_address: str,
+    runtime: ActivityRuntime,
+    sessions: sessionmaker[Session],
+    chat_server: ChatServer,
+    task_queue: str,
+) -> None:
+    slug, tenant_id = _tenant_with_route(sessions, f"{chat_server.url}/v1")
+    port = free_port()
+    client = await Client.connect(
+        temporal_address,
+        namespace=temporal_client.namespace,
+        data_converter=temporal_client.data_converter,
+        runtime=temporal.metrics_runtime(port),
+    )
+    execution_id = f"{slug}:graph-1:{uuid.uuid4().hex[:8]}"
+    steps = [
+        ProbeStep(
+            activity=contracts.LLM_ACTIVITY,
+            argument=node_request(
+                "llm",
+                {"route": "fast", "prompt": "hello", "max_tokens": 5},
+                tenant=slug,
+                execution_id=execution_id,
+                node_id=node,
+            ).model_dump(mode="json"),
+        )
+        for node in ("first", "second")
+    ]
+    async with Worker(
+        client, task_queue=task_queue, workflows=[ActivityProbe], activities=runtime.activities()
+    ):
+        handle = await client.start_workflow(
+            ActivityProbe.run, steps, id=execution_id, task_queue=task_queue
+        )
+        results = await handle.result()
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+
+    assert [r["output"]["cost"] for r in results] == pytest.approx([0.013, 0.013])
+    with transaction(sessions, tenant_id) as session:
+        entries = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.node_id)))
+    assert [(e.node_id, e.status, e.attempt) for e in entries] == [
+        ("first", "settled", 1),
+        ("second", "settled", 1),
+    ]
+    assert {e.run_id for e in entries} == {handle.result_run_id}
+    assert {e.workflow_id for e in entries} == {execution_id}
+
+    labels = f'model="openai/echo",route="fast",tenant="{slug}"'
+    prompt = _sample(metrics, "auterity_llm_tokens_total", labels + ',type="prompt"')
+    completion = _sample(metrics, "auterity_llm_tokens_total", labels + ',type="completion"')
+    assert (prompt, completion) == (14, 6)
+    assert _sample(metrics, "auterity_llm_cost_usd_sum", labels) == pytest.approx(0.026)
+    assert _sample(metrics, "auterity_llm_cost_usd_count", labels) == 2
+    assert _sample(metrics, "auterity_llm_cost_usd_bucket", labels + ',le="0.1"') == 2
+
+
+def _sample(metrics: str, name: str, labels: str) -> float:
+    """The value of the series `name` whose labels include every one of `labels`."""
+    wanted = set(labels.split(","))
+    for line in metrics.splitlines():
+        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if match and wanted <= set(match.group(1).split(",")):
+            return float(match.group(2))
+    raise AssertionError(f"{name}{{{labels}}} not in:\n" + "\n".join(
+        line for line in metrics.splitlines() if name in line
+    ))  # fmt: skip
