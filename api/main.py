@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url_resolved)
     telemetry.instrument_engine(engine)
     sessions = make_sessionmaker(engine, cache_seconds=settings.cache_seconds)
-    metrics.serve_pending_tasks_from(sessions)
+    metrics.serve_gauges_from(sessions)
     state = AppState(
         settings=settings, engine=engine, sessions=sessions, audit_writer=AuditWriter(engine)
     )

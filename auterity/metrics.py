@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Literal, get_args
 
 from prometheus_client import REGISTRY, Counter
@@ -19,7 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from auterity.db import transaction
+from auterity.gateway.ledger import current_window
+from auterity.gateway.routes import NANOS_PER_USD
 from auterity.models import HumanTask, Tenant
+from auterity.models.gateway import Budget
 from auterity.security.scoping import set_tenant
 
 log = logging.getLogger("auterity.metrics")
@@ -115,48 +119,105 @@ def token_refusal(message: str, *, reused: bool = False) -> tuple[TokenKind, Tok
     return kind, reason
 
 
-class PendingHumanTasks(Collector):
-    """`auterity_human_tasks_pending{tenant}`, read from the database at each scrape.
+class _ReadPerTenant(Collector):
+    """Gauges read from the database at each scrape, tenant by tenant, so PostgreSQL's
+    row-level security holds for the app login too; a scrape answers (with no samples) when
+    the database does not."""
 
-    Tenant by tenant, so PostgreSQL's row-level security holds for the app login too."""
+    what = ""
 
     def __init__(self) -> None:
         self.sessions: sessionmaker[Session] | None = None
 
+    def families(self) -> tuple[GaugeMetricFamily, ...]:
+        raise NotImplementedError
+
+    def read(
+        self, session: Session, tenant_id: str, slug: str, families: tuple[GaugeMetricFamily, ...]
+    ) -> None:
+        raise NotImplementedError
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "auterity_human_tasks_pending",
-            "Human tasks open in the inbox (not completed, expired or cancelled)",
-            labels=["tenant"],
-        )
+        families = self.families()
         if self.sessions is not None:
             try:
-                for slug, count in self._counts(self.sessions):
-                    family.add_metric([slug], count)
+                with transaction(self.sessions) as session:
+                    tenants = session.execute(
+                        select(Tenant.id, Tenant.slug).order_by(Tenant.slug)
+                    ).all()
+                    for tenant_id, slug in tenants:
+                        set_tenant(session, tenant_id)
+                        self.read(session, tenant_id, slug, families)
             except Exception:  # a scrape must answer even when the database does not
-                log.warning("could not count pending human tasks", exc_info=True)
-        yield family
+                log.warning("could not read %s", self.what, exc_info=True)
+        yield from families
 
-    @staticmethod
-    def _counts(sessions: sessionmaker[Session]) -> list[tuple[str, int]]:
-        counts = []
-        with transaction(sessions) as session:
-            tenants = session.execute(select(Tenant.id, Tenant.slug).order_by(Tenant.slug)).all()
-            for tenant_id, slug in tenants:
-                set_tenant(session, tenant_id)
-                pending = session.scalar(
-                    select(func.count())
-                    .select_from(HumanTask)
-                    .where(HumanTask.tenant_id == tenant_id, HumanTask.status == "pending")
-                )
-                counts.append((slug, int(pending or 0)))
-        return counts
+
+class PendingHumanTasks(_ReadPerTenant):
+    """`auterity_human_tasks_pending{tenant}`."""
+
+    what = "pending human tasks"
+
+    def families(self) -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily(
+                "auterity_human_tasks_pending",
+                "Human tasks open in the inbox (not completed, expired or cancelled)",
+                labels=["tenant"],
+            ),
+        )
+
+    def read(
+        self, session: Session, tenant_id: str, slug: str, families: tuple[GaugeMetricFamily, ...]
+    ) -> None:
+        pending = session.scalar(
+            select(func.count())
+            .select_from(HumanTask)
+            .where(HumanTask.tenant_id == tenant_id, HumanTask.status == "pending")
+        )
+        families[0].add_metric([slug], int(pending or 0))
+
+
+class BudgetGauges(_ReadPerTenant):
+    """`auterity_budget_spend_usd{tenant,budget}` (settled plus reserved in the budget's
+    current day or month) and `auterity_budget_limit_usd{tenant,budget}`: what the
+    budget-burn alerts compare."""
+
+    what = "budgets"
+
+    def families(self) -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily(
+                "auterity_budget_spend_usd",
+                "Spend in the budget's current period, settled plus reserved",
+                labels=["tenant", "budget"],
+            ),
+            GaugeMetricFamily(
+                "auterity_budget_limit_usd",
+                "The budget's limit for its current period",
+                labels=["tenant", "budget"],
+            ),
+        )
+
+    def read(
+        self, session: Session, tenant_id: str, slug: str, families: tuple[GaugeMetricFamily, ...]
+    ) -> None:
+        spend, limit = families
+        now = datetime.now(UTC)
+        for budget in session.scalars(select(Budget).where(Budget.tenant_id == tenant_id)):
+            window = current_window(session, budget, now)
+            used = (window.spent_nanos + window.reserved_nanos) if window else 0
+            spend.add_metric([slug, budget.name], used / NANOS_PER_USD)
+            limit.add_metric([slug, budget.name], budget.limit_nanos / NANOS_PER_USD)
 
 
 PENDING_HUMAN_TASKS = PendingHumanTasks()
 REGISTRY.register(PENDING_HUMAN_TASKS)
+BUDGETS = BudgetGauges()
+REGISTRY.register(BUDGETS)
 
 
-def serve_pending_tasks_from(sessions: sessionmaker[Session]) -> None:
-    """The database the pending-task gauge reads (the API's, set when the app is built)."""
+def serve_gauges_from(sessions: sessionmaker[Session]) -> None:
+    """The database the gauges read at each scrape (the API's, set when the app is built)."""
     PENDING_HUMAN_TASKS.sessions = sessions
+    BUDGETS.sessions = sessions

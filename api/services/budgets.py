@@ -15,10 +15,10 @@ from api.schemas.budgets import BudgetCreate, BudgetRead, BudgetUpdate
 from api.schemas.spend import SpendDimension, SpendRow
 from api.services import model_routes
 from auterity import audit
-from auterity.gateway.ledger import EntryStatus, window_start
+from auterity.gateway.ledger import EntryStatus, current_window, window_start
 from auterity.gateway.routes import NANOS_PER_USD
 from auterity.models.base import utcnow
-from auterity.models.gateway import Budget, BudgetWindow, LedgerEntry
+from auterity.models.gateway import Budget, LedgerEntry
 from auterity.models.graphs import SavedGraph
 from auterity.security.principal import Principal
 from auterity.settings import Settings
@@ -37,12 +37,9 @@ def get_budget(session: Session, budget_id: str) -> Budget:
 
 
 def read_budget(session: Session, row: Budget) -> BudgetRead:
-    starts_at = window_start(row.period, utcnow())
-    window = session.scalars(
-        select(BudgetWindow).where(
-            BudgetWindow.budget_id == row.id, BudgetWindow.starts_at == starts_at
-        )
-    ).one_or_none()
+    now = utcnow()
+    starts_at = window_start(row.period, now)
+    window = current_window(session, row, now)
     return BudgetRead(
         id=row.id,
         name=row.name,

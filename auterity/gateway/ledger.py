@@ -107,6 +107,16 @@ def window_start(period: str, now: datetime) -> datetime:
     return day if period == Period.DAILY else day.replace(day=1)
 
 
+def current_window(session: Session, budget: Budget, now: datetime) -> BudgetWindow | None:
+    """The budget's window for the day or month `now` falls in (None: nothing spent yet)."""
+    return session.scalars(
+        select(BudgetWindow).where(
+            BudgetWindow.budget_id == budget.id,
+            BudgetWindow.starts_at == window_start(budget.period, now),
+        )
+    ).one_or_none()
+
+
 class Ledger:
     """Reserve, settle and release model calls against the tenant's budgets."""
 

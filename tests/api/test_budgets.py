@@ -9,8 +9,11 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from auterity.db import transaction
+from auterity.gateway.ledger import Ledger, LedgerKey
+from auterity.gateway.routes import NANOS_PER_USD
 from auterity.models.gateway import LedgerEntry
 from tests.api.conftest import Member, TwoTenants
+from tests.support import metric
 
 MemberFactory = Callable[..., Awaitable[Member]]
 DAY = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
@@ -161,3 +164,29 @@ def _entry(
         completion_tokens=5, windows=[], expires_at=when, created_at=when,
         settled_at=when if status == "settled" else None,
     )  # fmt: skip
+
+
+async def test_budget_gauges_show_each_budgets_limit_and_spend_so_far(
+    api: httpx.AsyncClient, two_tenants: TwoTenants, sessions: sessionmaker[Session]
+) -> None:
+    """What the budget-burn alerts read: settled plus reserved against the limit, per tenant
+    and budget, read tenant by tenant at each scrape (row-level security holds)."""
+    a, b = two_tenants.a, two_tenants.b
+    for member, limit in ((a, "12.5"), (b, "3")):
+        created = await api.post(
+            "/v1/budgets", json={"name": "monthly", "limit_usd": limit}, headers=member.headers
+        )
+        assert created.status_code == 201, created.text
+    key = LedgerKey(tenant=a.tenant_slug, workflow_id=f"{a.tenant_slug}:g:1", run_id="r1",
+                    node_id="ask", attempt=1)  # fmt: skip
+    await Ledger(sessions).reserve(
+        key, graph_id=None, route=None, nanos=2 * NANOS_PER_USD, ttl_seconds=60
+    )
+    labels_a = {"tenant": a.tenant_slug, "budget": "monthly"}
+    labels_b = {"tenant": b.tenant_slug, "budget": "monthly"}
+    assert await metric(api, "auterity_budget_limit_usd", **labels_a) == 12.5
+    assert await metric(api, "auterity_budget_spend_usd", **labels_a) == 2.0
+    assert await metric(api, "auterity_budget_limit_usd", **labels_b) == 3.0
+    assert await metric(api, "auterity_budget_spend_usd", **labels_b) == 0.0
+    await Ledger(sessions).release(key)
+    assert await metric(api, "auterity_budget_spend_usd", **labels_a) == 0.0

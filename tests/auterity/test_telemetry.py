@@ -42,9 +42,6 @@ NOT_IN_THESE_RUNS = {
     # scrapes them after real ones)
     "auterity_llm_tokens_total",
     "auterity_llm_cost_usd",
-    # issue #14: not exported yet (monitoring/METRICS.md says so)
-    "auterity_budget_spend_usd",
-    "auterity_budget_limit_usd",
 }
 WORKER_ONLY_ON_EVENT = {
     # the worker counts it when audit retention finds a broken chain (scraped in
