@@ -4,21 +4,28 @@ movable aliases; llm nodes name prompts as `prompt_ref: "<name>@<alias or versio
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.auth import RegistryManager
-from api.deps import SessionDep
+from api.deps import SessionDep, TemporalDep, state_of
+from api.problems import Forbidden
+from api.schemas.executions import ExecutionStart
 from api.schemas.registry import (
     AliasUpdate,
     ModelCreate,
     ModelVersionCreate,
+    PromptCompare,
+    PromptComparison,
     PromptCreate,
     PromptVersionCreate,
     RegistryEntryList,
     RegistryEntryRead,
 )
+from api.services import executions, graphs
 from api.services import registry as service
 from auterity import audit
 from auterity.gateway.registry import RegistryKind
+from auterity.security.permissions import Permission
 
 router = APIRouter(prefix="/registry", tags=["registry"])
 PROMPT, MODEL = RegistryKind.PROMPT, RegistryKind.MODEL
@@ -76,6 +83,39 @@ def put_prompt_alias(
     row = service.get_entry(session, PROMPT, name)
     service.move_alias(session, principal, row, alias, body.version, audit.AuditContext.of(request))
     return service.read_entry(session, row)
+
+
+@router.post("/prompts/{name}/compare", status_code=201)
+async def compare_prompt_versions(
+    name: str,
+    body: PromptCompare,
+    principal: RegistryManager,
+    session: SessionDep,
+    client: TemporalDep,
+    request: Request,
+) -> PromptComparison:
+    """Run two versions of the prompt on the same cases as one graph (saved, so it opens on
+    the canvas), before an alias moves; the `results` node's output has them side by side.
+    Needs `graphs:write` and `executions:start` too."""
+    for needed in (Permission.GRAPHS_WRITE, Permission.EXECUTIONS_START):
+        if not principal.can(needed):
+            raise Forbidden(f"comparing runs a graph: it needs {needed}")
+    state, context = state_of(request), audit.AuditContext.of(request)
+
+    def save() -> tuple[str, list[int]]:
+        service.get_entry(session, PROMPT, name)
+        service.check_case_keys(body.cases)
+        versions = service.resolve_versions(session, name, body.versions)
+        definition = service.comparison_graph(name, versions, body.cases, body.route)
+        saved = graphs.create_graph(session, state.settings, principal, definition, context)
+        return saved.graph.id, versions
+
+    graph_id, versions = await run_in_threadpool(save)
+    started = await executions.start(
+        session, client, state.audit_writer, state.settings.task_queue, principal, graph_id,
+        ExecutionStart(inputs={"cases": body.cases}), idempotency_key=None, context=context,
+    )  # fmt: skip
+    return PromptComparison(graph_id=graph_id, execution_id=started.id, versions=versions)
 
 
 @router.get("/models")

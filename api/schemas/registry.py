@@ -81,3 +81,38 @@ class RegistryEntryRead(BaseModel):
 
 class RegistryEntryList(BaseModel):
     items: list[RegistryEntryRead]
+
+
+CASE_KEY = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
+class PromptCompare(Body):
+    """Two versions of a prompt on the same cases, run as one graph: results side by side."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "versions": ["production", "3"],
+                    "cases": [{"ticket": "The site is down"}, {"ticket": "Typo on a page"}],
+                }
+            ]
+        }
+    )
+
+    versions: list[str] = Field(
+        min_length=2, max_length=2, description="Two versions or aliases (`3`, `production`)"
+    )
+    cases: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=20,
+        description="The variables of each call, by name (each name a letter or _ then "
+        "letters, digits or _)",
+    )
+    route: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class PromptComparison(BaseModel):
+    graph_id: str = Field(description="The comparison graph: open it to watch the run")
+    execution_id: str = Field(description="Its run; the `results` node's output is the table")
+    versions: list[int] = Field(description="The two versions, resolved now")

@@ -3,14 +3,16 @@ each move audited with where it pointed before."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.problems import Conflict, NotFound, Unprocessable
-from api.schemas.registry import RegistryEntryRead, RegistryVersionRead
+from api.schemas.registry import CASE_KEY, RegistryEntryRead, RegistryVersionRead
 from auterity import audit
+from auterity.gateway import registry
 from auterity.gateway.registry import ALIAS_NAME, RegistryKind, entry
 from auterity.models.base import utcnow
 from auterity.models.gateway import RegistryAlias, RegistryEntry, RegistryVersion
@@ -139,3 +141,69 @@ def move_alias(
         targets=[audit.Target(f"registry_{row.kind}", row.id, row.name)],
         details={"alias": alias, "from": before, "to": version}, request=context,
     )  # fmt: skip
+
+
+def comparison_graph(
+    name: str, versions: list[int], cases: list[dict[str, Any]], route: str | None
+) -> dict[str, Any]:
+    """A graph calling each version on every case (`a_<i>`, `b_<i>`), joined by `results`:
+    a list of {case, a, b}. The cases are the run's inputs, so what they hold is data:
+    each variable reads `inputs.cases[<i>].<name>`, never a template of its own."""
+    nodes: list[dict[str, Any]] = []
+    rows = []
+    for index, case in enumerate(cases):
+        for side, version in zip("ab", versions, strict=True):
+            config: dict[str, Any] = {
+                "prompt_ref": f"{name}@{version}",
+                "variables": {key: f"{{{{ inputs.cases[{index}].{key} }}}}" for key in case},
+            }
+            if route is not None:
+                config["route"] = route
+            nodes.append({"id": f"{side}_{index}", "type": "llm", "config": config})
+        rows.append(
+            f'{{"case": inputs.cases[{index}], "a": nodes.a_{index}.output, '
+            f'"b": nodes.b_{index}.output}}'
+        )
+    nodes.append({"id": "join", "type": "merge", "config": {"mode": "all"}})
+    nodes.append(
+        {"id": "results", "type": "transform", "config": {"expression": f"[{', '.join(rows)}]"}}
+    )
+    edges = [{"from": node["id"], "to": "join"} for node in nodes[:-2]]
+    edges.append({"from": "join", "to": "results"})
+    return {
+        "name": f"compare {name} v{versions[0]} vs v{versions[1]}",
+        "description": f"Prompt {name!r}, versions {versions[0]} and {versions[1]}, "
+        f"on {len(cases)} case(s), side by side in the output of `results`.",
+        "inputs": {
+            "type": "object",
+            "properties": {"cases": {"type": "array", "items": {"type": "object"}}},
+            "required": ["cases"],
+        },
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def resolve_versions(session: Session, name: str, refs: list[str]) -> list[int]:
+    """The versions `refs` name now; a 422 naming the one that names nothing."""
+    versions = []
+    for index, ref in enumerate(refs):
+        try:
+            versions.append(registry.resolve(session, RegistryKind.PROMPT, f"{name}@{ref}"))
+        except registry.UnknownReference as exc:
+            raise Unprocessable(
+                f"versions[{index}]: {exc}",
+                errors=[{"loc": ["body", "versions", index], "msg": str(exc)}],
+            ) from None
+    return versions
+
+
+def check_case_keys(cases: list[dict[str, Any]]) -> None:
+    for index, case in enumerate(cases):
+        for key in case:
+            if not re.match(CASE_KEY, key):
+                raise Unprocessable(
+                    f"cases[{index}]: {key[:64]!r} is not a variable name",
+                    errors=[{"loc": ["body", "cases", index, key[:64]],
+                             "msg": "a letter or _ then letters, digits or _ (≤ 64)"}],
+                )  # fmt: skip

@@ -162,6 +162,82 @@ async def test_a_run_keeps_the_version_its_alias_named_when_it_started(
     assert first["nodes"]["ask"]["output"]["mock"] is True
 
 
+@pytest.mark.usefixtures("api_worker")
+async def test_two_versions_compared_side_by_side_before_the_alias_moves(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    await api.post(
+        "/v1/registry/prompts", json={"name": "triage", **_prompt("v1 {{ ticket }}")},
+        headers=headers,
+    )  # fmt: skip
+    await api.post(
+        "/v1/registry/prompts/triage/versions",
+        json=_prompt("v2 {{ ticket }} ({{ team }})"),
+        headers=headers,
+    )
+    await api.put(
+        "/v1/registry/prompts/triage/aliases/production", json={"version": 1}, headers=headers
+    )
+    cases = [{"ticket": "site down", "team": "ops"}, {"ticket": "{{ 7 * 6 }}", "team": "web"}]
+    compared = await api.post(
+        "/v1/registry/prompts/triage/compare",
+        json={"versions": ["production", "2"], "cases": cases},
+        headers=headers,
+    )
+    assert compared.status_code == 201, compared.text
+    comparison = compared.json()
+    assert comparison["versions"] == [1, 2]
+    run = await wait_for_execution(api, headers, comparison["execution_id"], "completed")
+    table = run["nodes"]["results"]["output"]
+    # The mock route echoes the prompt; a case's text is data, never rendered.
+    assert [(row["case"], row["a"]["text"], row["b"]["text"]) for row in table] == [
+        (cases[0], "v1 site down", "v2 site down (ops)"),
+        (cases[1], "v1 {{ 7 * 6 }}", "v2 {{ 7 * 6 }} (web)"),
+    ]
+    graph = (await api.get(f"/v1/graphs/{comparison['graph_id']}", headers=headers)).json()
+    assert graph["name"] == "compare triage v1 vs v2"
+    production = await api.get("/v1/registry/prompts/triage", headers=headers)
+    assert production.json()["aliases"] == {"production": 1}
+
+
+async def test_a_comparison_names_the_bad_version_or_case_and_needs_run_rights(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    slug = make_tenant()
+    owner = await member(slug)
+    await api.post(
+        "/v1/registry/prompts", json={"name": "triage", **_prompt("{{ ticket }}")},
+        headers=owner.headers,
+    )  # fmt: skip
+    path = "/v1/registry/prompts/triage/compare"
+    cases: list[tuple[dict[str, Any], list[Any]]] = [
+        ({"versions": ["1", "staging"], "cases": [{"ticket": "x"}]}, ["body", "versions", 1]),
+        ({"versions": ["1", "9"], "cases": [{"ticket": "x"}]}, ["body", "versions", 1]),
+        ({"versions": ["1"], "cases": [{"ticket": "x"}]}, ["body", "versions"]),
+        ({"versions": ["1", "1"], "cases": []}, ["body", "cases"]),
+        ({"versions": ["1", "1"], "cases": [{"a b": "x"}]}, ["body", "cases", 0, "a b"]),
+        ({"versions": ["1", "1"], "cases": [{"x }}{{ y": "x"}]}, ["body", "cases", 0, "x }}{{ y"]),
+        ({"versions": ["1", "1"], "cases": [{"t": 1}] * 21}, ["body", "cases"]),
+    ]
+    for body, loc in cases:
+        response = await api.post(path, json=body, headers=owner.headers)
+        assert response.status_code == 422, (body, response.text)
+        assert any(e["loc"] == loc for e in response.json()["errors"]), response.json()
+    missing = await api.post(
+        "/v1/registry/prompts/nope/compare",
+        json={"versions": ["1", "1"], "cases": [{"t": 1}]},
+        headers=owner.headers,
+    )
+    assert missing.status_code == 404
+    viewer = await member(slug, roles=("viewer",))
+    refused = await api.post(
+        path, json={"versions": ["1", "1"], "cases": [{"t": 1}]}, headers=viewer.headers
+    )
+    assert refused.status_code == 403
+
+
 def _graph(reference: str, wait: str | None = None) -> dict[str, Any]:
     ask = {
         "id": "ask",

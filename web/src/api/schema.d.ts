@@ -810,6 +810,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/registry/prompts/{name}/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Compare Prompt Versions
+         * @description Run two versions of the prompt on the same cases as one graph (saved, so it opens on
+         *     the canvas), before an alias moves; the `results` node's output has them side by side.
+         *     Needs `graphs:write` and `executions:start` too.
+         */
+        post: operations["compare_prompt_versions_v1_registry_prompts__name__compare_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/registry/prompts/{name}/versions": {
         parameters: {
             query?: never;
@@ -3022,6 +3044,58 @@ export interface components {
          * @enum {string}
          */
         Period: "daily" | "monthly";
+        /**
+         * PromptCompare
+         * @description Two versions of a prompt on the same cases, run as one graph: results side by side.
+         * @example {
+         *       "cases": [
+         *         {
+         *           "ticket": "The site is down"
+         *         },
+         *         {
+         *           "ticket": "Typo on a page"
+         *         }
+         *       ],
+         *       "versions": [
+         *         "production",
+         *         "3"
+         *       ]
+         *     }
+         */
+        PromptCompare: {
+            /**
+             * Cases
+             * @description The variables of each call, by name (each name a letter or _ then letters, digits or _)
+             */
+            cases: {
+                [key: string]: unknown;
+            }[];
+            /** Route */
+            route?: string | null;
+            /**
+             * Versions
+             * @description Two versions or aliases (`3`, `production`)
+             */
+            versions: string[];
+        };
+        /** PromptComparison */
+        PromptComparison: {
+            /**
+             * Execution Id
+             * @description Its run; the `results` node's output is the table
+             */
+            execution_id: string;
+            /**
+             * Graph Id
+             * @description The comparison graph: open it to watch the run
+             */
+            graph_id: string;
+            /**
+             * Versions
+             * @description The two versions, resolved now
+             */
+            versions: number[];
+        };
         /**
          * PromptCreate
          * @example {
@@ -6255,6 +6329,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RegistryEntryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    compare_prompt_versions_v1_registry_prompts__name__compare_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptCompare"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptComparison"];
                 };
             };
             /** @description Validation Error */
