@@ -25,7 +25,9 @@ class ActivityRuntime:
     def __init__(self, settings: Settings, secrets: SecretSource | None = None) -> None:
         self.settings = settings
         self.blobs = blob_store(settings.blob_url, settings.blob_dir)
-        self.engine = make_engine(settings.database_url_resolved)
+        self.engine = make_engine(
+            settings.database_url_resolved, sqlite_wait_seconds=settings.sqlite_wait_seconds
+        )
         self.sessions = make_sessionmaker(self.engine)
         self.secrets: SecretSource = secrets or SecretStore(self.sessions, settings)
         self.http = EgressClient(settings.egress_policy)
