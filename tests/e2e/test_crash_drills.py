@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,11 +22,16 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
-from auterity.dev import DEV_EGRESS_ALLOW
+from auterity import temporal
+from auterity.dev import DEV_EGRESS_ALLOW, temporal_command
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput, GraphRunResult
+from auterity.network import wait_for_port
+from auterity.settings import load_settings
 from tests.e2e.test_worker_crash import Ledger, until
-from tests.support import serve
+from tests.support import free_port, serve
+from workers.activities import ActivityRuntime
+from workers.main import build_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -170,3 +176,87 @@ async def test_twenty_workers_sigkilled_mid_call_across_twenty_runs(
         assert node.status == "succeeded"
         assert node.output["body"] == {"charged": 7, "key": key}
         assert received[key] >= 2 and node.attempts >= 2, "every run lost an attempt"
+
+
+def durable_graph(base: str) -> dict[str, Any]:
+    """A call, a durable wait (the server goes down during it), another call."""
+    retry = {"initial_interval": "200ms", "maximum_interval": "1s", "maximum_attempts": 100}
+    return {"name": "durable", "nodes": [
+        {"id": "first", "type": "http", "timeout": "5s", "retry": retry,
+         "config": {"method": "POST", "url": f"{base}/charge", "json": {"amount": 1}}},
+        {"id": "pause", "type": "wait", "config": {"duration": "3s"}},
+        {"id": "second", "type": "http", "timeout": "5s", "retry": retry,
+         "config": {"method": "POST", "url": f"{base}/charge", "json": {"amount": 2}}}],
+        "edges": [{"from": "first", "to": "pause"}, {"from": "pause", "to": "second"}]}  # fmt: skip
+
+
+@contextmanager
+def temporal_server(home: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`temporal server start-dev` on a database file, as `auterity dev` runs it."""
+    command = temporal_command(home, port, free_port())
+    with log.open("ab") as output:
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port("127.0.0.1", port, 60, "the Temporal dev server")
+        yield server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(5)
+
+
+async def test_temporal_restarted_mid_run_runs_resume_and_finish(
+    database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one engine is enough: the database is not on this path")
+    if (
+        shutil.which("temporal") is None
+        and shutil.which("temporal", path=str(Path(sys.executable).parent)) is None
+    ):
+        pytest.skip("the temporal CLI is not installed")
+    ledger = Ledger(work_seconds=0.1)
+    port = free_port()
+    task_queue = f"restart-{uuid.uuid4()}"
+    settings = load_settings(
+        env="test", home=tmp_path, database_url=database_url,
+        temporal_address=f"127.0.0.1:{port}", task_queue=task_queue,
+        egress_allow=DEV_EGRESS_ALLOW.split(","),
+    )  # fmt: skip
+    log = tmp_path / "temporal.log"
+    runs = 5
+    with serve(ledger.app()) as base:
+        plan = compile_graph(durable_graph(base))
+        run = GraphRunInput(tenant="drill", graph_id="g", version_id=plan.version_id, plan=plan)
+        with temporal_server(tmp_path, port, log) as first:
+            client = await temporal.connect(settings)
+            async with ActivityRuntime(settings) as runtime:
+                worker = build_worker(client, settings, runtime.activities())
+                async with worker:
+                    handles = [
+                        await client.start_workflow(
+                            WORKFLOW_NAME,
+                            run,
+                            id=f"drill:g:{uuid.uuid4().hex}",
+                            task_queue=task_queue,
+                            result_type=GraphRunResult,
+                        )  # fmt: skip
+                        for _ in range(runs)
+                    ]
+                    firsts = {f"{handle.id}:first" for handle in handles}
+                    await until(lambda: firsts <= set(ledger.effects), 60, "the first calls")
+                    first.terminate()  # mid-run: every run is in its wait
+                    assert not any(key.endswith(":second") for key in ledger.received)
+                    assert await asyncio.to_thread(first.wait, 30) is not None
+                    await asyncio.sleep(2)
+                    with temporal_server(tmp_path, port, log):
+                        results = await asyncio.wait_for(
+                            asyncio.gather(*(handle.result() for handle in handles)), 90
+                        )
+    assert [result.nodes["second"].status for result in results] == ["succeeded"] * runs
+    seconds = {f"{handle.id}:second" for handle in handles}
+    assert ledger.effects == Counter(dict.fromkeys(firsts | seconds, 1)), "lost or doubled"
