@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from activities.blobs import BlobStore, offload, resolve_refs
 from auterity.graph.contracts import PURE_ACTIVITY, PureNodeInput, PureNodeOutput
 from auterity.graph.expressions import Budget
-from auterity.graph.pure import PURE_KINDS, NodeFailure
+from auterity.graph.pure import PURE_KINDS, RENDER, NodeFailure, NodeOutcome, render_fields
 
 
 class PureActivities:
@@ -25,10 +25,12 @@ class PureActivities:
     @activity.defn(name=PURE_ACTIVITY)
     async def compute(self, request: PureNodeInput) -> PureNodeOutput:
         scope = await resolve_refs(self.store, request.tenant, request.scope)
+        budget = Budget(compat=request.compat_templates)
         try:
-            outcome = PURE_KINDS[request.kind](
-                request.config, scope, Budget(compat=request.compat_templates)
-            )
+            if request.kind == RENDER:
+                outcome = NodeOutcome(render_fields(request.config, scope, budget))
+            else:
+                outcome = PURE_KINDS[request.kind](request.config, scope, budget)
         except NodeFailure as failure:
             raise ApplicationError(
                 failure.message, failure.details, type=failure.type, non_retryable=True

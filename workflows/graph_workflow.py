@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from auterity.graph.expressions import ENGINE_MODULES, Budget
     from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
     from auterity.graph.model import RetrySpec, parse_duration
+    from auterity.graph.pure import RENDER, render_fields
     from auterity.graph.run import (
         QUERY_STATE,
         UPDATE_COMPLETE_TASK,
@@ -367,10 +368,15 @@ class GraphWorkflow:
     ) -> NodeOutcome:
         """A transform, condition or switch: computed here, or by the `node.pure` activity
         when its scope holds blob refs, so their values never enter this run's history."""
+        compute = (
+            (lambda fields, values, budget: NodeOutcome(render_fields(fields, values, budget)))
+            if kind == RENDER
+            else PURE_KINDS[kind]
+        )
         if not _holds_ref(scope):
-            return PURE_KINDS[kind](config, scope, self._budget())
+            return compute(config, scope, self._budget())
         if not self._blob_aware():
-            return PURE_KINDS[kind](config, await self._resolved(scope), self._budget())
+            return compute(config, await self._resolved(scope), self._budget())
         suffix = "" if index is None else f"[{index}]"
         result = await _call_activity(
             contracts.PURE_ACTIVITY,
@@ -388,6 +394,16 @@ class GraphWorkflow:
             summary=f"{node_id}{suffix} ({kind} over stored values)",
         )
         return NodeOutcome(output=result.output, label=result.label)
+
+    async def _rendered(
+        self, node_id: str, fields: dict[str, Any], scope: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A node's config fields rendered over its scope: here, or by `node.pure` when the
+        scope holds blob refs (see `_pure`)."""
+        rendered = (await self._pure(node_id, RENDER, fields, scope)).output
+        if contracts.is_blob_ref(rendered):  # fields too large to travel: read them back
+            rendered = await self._resolved(rendered)
+        return dict(rendered)
 
     async def _offloaded(self, node_id: str, value: Any) -> Any:
         """`value`, or a blob ref to it when its JSON exceeds the run's threshold; stored by
@@ -448,19 +464,21 @@ class GraphWorkflow:
         if config.duration is not None:
             until = now + parse_duration(config.duration)
         else:
-            scope = await self._resolved(self._scope(node))
-            until = _timestamp(render_field("config.until", config.until, scope, self._budget()))
+            rendered = await self._rendered(node.id, {"until": config.until}, self._scope(node))
+            until = _timestamp(rendered["until"])
         if until > now:
             await workflow.sleep(until - now, summary=f"{node.id} (wait)")
         return NodeOutcome(output={"until": until.isoformat()})
 
     async def _approval(self, node: PlanNode) -> NodeOutcome:
         config = ApprovalConfig.model_validate(node.config)
-        scope = await self._resolved(self._scope(node))
-        budget = self._budget()
-        title = render_field("config.title", config.title or node.label or node.id, scope, budget)
-        description = render_field("config.description", config.description, scope, budget)
-        assignees = render_field("config.assignees", config.assignees, scope, budget)
+        fields = {
+            "title": config.title or node.label or node.id,
+            "description": config.description,
+            "assignees": config.assignees,
+        }
+        rendered = await self._rendered(node.id, fields, self._scope(node))
+        title, description, assignees = (rendered[name] for name in fields)
         timeout = parse_duration(config.timeout) if config.timeout else None
         task_id = str(workflow.uuid4())
         due_at = workflow.now() + timeout if timeout else None

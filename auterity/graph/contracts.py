@@ -130,12 +130,13 @@ class BlobPutInput(BaseModel):
 
 class PureNodeInput(BaseModel):
     """A transform, condition or switch whose scope holds blob refs, computed in an activity
-    (which resolves the refs) so the stored values never enter the run's history."""
+    (which resolves the refs) so the stored values never enter the run's history; kind
+    "render" renders the config fields of an approval or wait the same way."""
 
     tenant: str
     node_id: str
-    kind: Literal["transform", "condition", "switch"]
-    config: dict[str, Any]
+    kind: Literal["transform", "condition", "switch", "render"]
+    config: dict[str, Any] = Field(description='The config, or for "render" the fields to render')
     scope: dict[str, Any]
     compat_templates: bool = Field(
         default=False, description="Render like runs started before the template budget"

@@ -57,6 +57,20 @@ def render_field(field: str, value: Any, scope: Mapping[str, Any], budget: Budge
         raise NodeFailure(ErrorType.EXPRESSION_ERROR, f"{field}: {error}") from None
 
 
+def render_fields(
+    fields: Mapping[str, Any], scope: Mapping[str, Any], budget: Budget
+) -> dict[str, Any]:
+    """Each of a node's config fields rendered, errors naming `config.<field>`; one budget."""
+    return {
+        name: render_field(f"config.{name}", value, scope, budget) for name, value in fields.items()
+    }
+
+
+RENDER = "render"
+"""The `node.pure` kind that renders config fields (`render_fields`) for a node the
+workflow runs itself (approval, wait) when their scope holds blob refs."""
+
+
 def case_text(value: Any) -> str:
     """How a switch value is compared with the cases."""
     if isinstance(value, str):

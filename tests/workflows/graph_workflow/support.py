@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.expressions import Budget, render_value
-from auterity.graph.pure import PURE_KINDS
+from auterity.graph.pure import PURE_KINDS, RENDER, render_fields
 from auterity.graph.run import (
     WORKFLOW_NAME,
     GraphRunInput,
@@ -115,6 +115,9 @@ class FakeNodes:
                 return [resolved(item) for item in value]
             return value
 
+        if request.kind == RENDER:
+            rendered = render_fields(request.config, resolved(request.scope), Budget())
+            return contracts.PureNodeOutput(output=rendered)
         outcome = PURE_KINDS[request.kind](request.config, resolved(request.scope), Budget())
         return contracts.PureNodeOutput(output=outcome.output, label=outcome.label)
 
