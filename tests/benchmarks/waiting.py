@@ -2,7 +2,7 @@
 
 Run on demand (not part of `make test`):
 
-    .venv/bin/python -m tests.benchmarks.waiting [--runs 1000] [--concurrency 50]
+    .venv/bin/python -m tests.benchmarks.waiting [--runs 1000] [--concurrency 50] [--timeout 1800]
 
 It starts an in-memory Temporal dev server and `auterity worker` as its own
 process on a fresh SQLite database, with one tenant. Then it measures the
@@ -71,7 +71,7 @@ async def wait_for(check, seconds: float, what: str) -> None:  # type: ignore[no
         await asyncio.sleep(0.5)
 
 
-async def main(runs: int, concurrency: int) -> None:
+async def main(runs: int, concurrency: int, timeout: float) -> None:
     home = Path(tempfile.mkdtemp(prefix="auterity-waiting-"))
     url = f"sqlite:///{home / 'auterity.db'}"
     migrate.upgrade(url)
@@ -130,7 +130,7 @@ async def main(runs: int, concurrency: int) -> None:
                 with transaction(sessions, tenant_id) as session:
                     return int(session.scalar(select(func.count()).select_from(HumanTask)) or 0)
 
-            await wait_for(lambda: opened() >= runs, 600, f"{runs} open tasks")
+            await wait_for(lambda: opened() >= runs, timeout, f"{runs} open tasks")
             opened_seconds = time.monotonic() - began
             await asyncio.sleep(3)
             waiting = rss_mb(worker.pid)
@@ -172,5 +172,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds for every run to open its task"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.concurrency))
+    asyncio.run(main(arguments.runs, arguments.concurrency, arguments.timeout))
