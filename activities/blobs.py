@@ -3,7 +3,13 @@
 A value whose JSON encoding exceeds the threshold is stored under
 `<tenant>/<sha256>` and replaced by `{"$blob": key, "size": n, "sha256": digest}`
 (see `auterity.graph.contracts.blob_ref`). Activities resolve refs found in their
-scope; the workflow calls `blob.get` when one of its own expressions needs one.
+scope. The workflow offloads large outputs it computed itself with the `blob.put`
+local activity (its input never reaches history) and hands expressions over refs to
+`node.pure` (activities/pure.py), so a stored value does not come back into history.
+
+Where blobs live is `AUTERITY_BLOB_URL`: empty for files under `AUTERITY_HOME/blobs`
+(one machine, development), `s3://bucket/prefix?endpoint=...&region=...` for an
+S3-compatible store every worker shares (`blob_store`).
 """
 
 from __future__ import annotations
@@ -16,11 +22,21 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from auterity.graph.contracts import BLOB_GET, BLOB_KEY, BlobGetInput, blob_ref, is_blob_ref
+from auterity.errors import ConfigError
+from auterity.graph.contracts import (
+    BLOB_GET,
+    BLOB_KEY,
+    BLOB_PUT,
+    BlobGetInput,
+    BlobPutInput,
+    blob_ref,
+    is_blob_ref,
+)
 from auterity.graph.errors import ErrorType
 
 DEFAULT_THRESHOLD_BYTES = 64 * 1024
@@ -74,6 +90,85 @@ class FileBlobStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+class S3BlobStore:
+    """Blobs as objects `<prefix>/<tenant>/<sha256>` in an S3-compatible bucket, written with
+    server-side encryption requested (`ServerSideEncryption: AES256`).
+
+    Credentials come from boto3's usual chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+    a web identity, an instance role), never from the URL."""
+
+    ENCRYPTION = "AES256"
+
+    def __init__(
+        self, bucket: str, prefix: str = "", *, endpoint: str | None = None, region: str | None
+    ) -> None:
+        import boto3  # the filesystem default does without it
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=region,
+            config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+        )
+
+    def object_key(self, key: str) -> str:
+        tenant, digest = split_key(key)
+        return f"{self.prefix}/{tenant}/{digest}" if self.prefix else f"{tenant}/{digest}"
+
+    async def put(self, key: str, payload: bytes) -> None:
+        await asyncio.to_thread(self._put, self.object_key(key), payload)
+
+    async def get(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._get, self.object_key(key), key)
+
+    def _put(self, name: str, payload: bytes) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=name,
+            Body=payload,
+            ContentType="application/json",
+            ServerSideEncryption=self.ENCRYPTION,
+        )
+
+    def _get(self, name: str, key: str) -> bytes:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=name)
+        except self.client.exceptions.NoSuchKey:
+            raise BlobNotFound(key) from None
+        body = answer["Body"]
+        try:
+            payload: bytes = body.read()
+        finally:
+            body.close()
+        return payload
+
+
+def blob_store(url: str, directory: Path) -> BlobStore:
+    """The store `AUTERITY_BLOB_URL` names: files under `directory` when empty, else
+    `s3://bucket[/prefix][?endpoint=http://host:port][&region=name]`."""
+    if not url:
+        return FileBlobStore(directory)
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ConfigError(
+            f"AUTERITY_BLOB_URL: {url!r} is not s3://bucket/prefix (empty: the local directory)"
+        )
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - {"endpoint", "region"})
+    if unknown:
+        raise ConfigError(
+            f"AUTERITY_BLOB_URL: unknown parameter {', '.join(unknown)} (endpoint, region)"
+        )
+    endpoint = query.get("endpoint", [None])[-1] or None
+    if endpoint and urlsplit(endpoint).scheme not in {"http", "https"}:
+        raise ConfigError(f"AUTERITY_BLOB_URL: endpoint {endpoint!r} is not an http(s) URL")
+    region = query.get("region", [None])[-1] or None
+    return S3BlobStore(parts.netloc, parts.path, endpoint=endpoint, region=region)
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -147,7 +242,9 @@ async def resolve_refs(store: BlobStore, tenant: str, value: Any) -> Any:
 
 
 class BlobActivities:
-    """`blob.get`: the workflow's way to read a large output one of its expressions needs."""
+    """`blob.get` reads a stored value for the workflow (runs started before `node.pure`
+    existed); `blob.put` stores a large output the workflow computed (a local activity, so
+    the value is never written to history: only the ref is)."""
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
@@ -155,3 +252,17 @@ class BlobActivities:
     @activity.defn(name=BLOB_GET)
     async def get(self, request: BlobGetInput) -> Any:
         return await load(self.store, request.tenant, request.ref)
+
+    @activity.defn(name=BLOB_PUT)
+    async def put(self, request: BlobPutInput) -> dict[str, Any]:
+        payload = encode(request.value)
+        digest = hashlib.sha256(payload).hexdigest()
+        key = f"{request.tenant}/{digest}"
+        try:
+            split_key(key)
+        except ValueError as exc:
+            raise ApplicationError(
+                str(exc), type=ErrorType.BLOB_REF_INVALID, non_retryable=True
+            ) from None
+        await self.store.put(key, payload)
+        return blob_ref(key, len(payload), digest)

@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     install_log_redaction()
     audit.use_settings(settings)
-    engine = make_engine(settings.database_url_resolved)
+    engine = make_engine(
+        settings.database_url_resolved, sqlite_wait_seconds=settings.sqlite_wait_seconds
+    )
     telemetry.instrument_engine(engine)
     sessions = make_sessionmaker(engine, cache_seconds=settings.cache_seconds)
     metrics.serve_gauges_from(sessions)

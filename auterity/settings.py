@@ -131,6 +131,14 @@ class Settings(BaseSettings):
         description="Redis for the model gateway's response cache (redis://host:6379/0); "
         "routes may set cache_seconds only when it is set",
     )
+    sqlite_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="SQLite only: how long a transaction waits for the one write lock (its "
+        "turn in this process, then as long again for other processes) before the API "
+        "answers 503 with Retry-After",
+    )
 
     blob_threshold_bytes: int = Field(default=64 * 1024, ge=1024)
     blob_url: str = Field(default="", description="s3://bucket/prefix; filesystem if empty")

@@ -164,3 +164,51 @@ def chat_server() -> Iterator[ChatServer]:
     with serve(_chat_app(server)) as url:
         server.url = url
         yield server
+
+
+@dataclass
+class S3Server:
+    """An S3-compatible server (moto's server mode) on a loopback port, with one bucket."""
+
+    endpoint: str
+    bucket: str
+
+    def url(self, prefix: str) -> str:
+        """The `AUTERITY_BLOB_URL` of a store under `prefix` in the bucket."""
+        return f"s3://{self.bucket}/{prefix}?endpoint={self.endpoint}&region={S3_REGION}"
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=S3_REGION)
+
+    def objects(self, prefix: str) -> list[str]:
+        listed = self.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+S3_REGION = "us-east-1"
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test-access-key",
+    "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+}
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server speaking the real protocol over HTTP; AWS credentials in the
+    environment as a deployment would set them."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in S3_CREDENTIALS.items():
+            patch.setenv(name, value)
+        s3 = S3Server(endpoint=f"http://{host}:{port}", bucket="auterity-blobs")
+        s3.client().create_bucket(Bucket=s3.bucket)
+        try:
+            yield s3
+        finally:
+            server.stop()

@@ -7,16 +7,16 @@ from types import TracebackType
 from typing import Any
 
 from activities.audit import AuditActivities
-from activities.blobs import BlobActivities, FileBlobStore
+from activities.blobs import BlobActivities, blob_store
 from activities.egress import TenantEgress
 from activities.http import HttpActivities
 from activities.llm import LlmActivities
+from activities.pure import PureActivities
 from activities.secrets import SecretSource
 from activities.tasks import TaskActivities
 from auterity import telemetry
 from auterity.db import make_engine, make_sessionmaker
 from auterity.egress import EgressClient
-from auterity.errors import ConfigError
 from auterity.gateway.cache import RedisResponseCache
 from auterity.gateway.ledger import Ledger
 from auterity.gateway.registry import RegistryStore
@@ -29,12 +29,11 @@ class ActivityRuntime:
     """Owns what activities share (database engine, HTTP client) for the worker's lifetime."""
 
     def __init__(self, settings: Settings, secrets: SecretSource | None = None) -> None:
-        if settings.blob_url:
-            raise ConfigError(
-                "AUTERITY_BLOB_URL: only the filesystem blob store exists so far; leave it empty"
-            )
         self.settings = settings
-        self.engine = make_engine(settings.database_url_resolved)
+        self.blobs = blob_store(settings.blob_url, settings.blob_dir)
+        self.engine = make_engine(
+            settings.database_url_resolved, sqlite_wait_seconds=settings.sqlite_wait_seconds
+        )
         telemetry.instrument_engine(self.engine)
         self.sessions = make_sessionmaker(self.engine)
         self.secrets: SecretSource = secrets or SecretStore(self.sessions, settings)
@@ -62,7 +61,7 @@ class ActivityRuntime:
 
     def activities(self) -> list[Callable[..., Any]]:
         """Every activity function, bound to this runtime's dependencies."""
-        blobs = FileBlobStore(self.settings.blob_dir)
+        blobs = self.blobs
         threshold = self.settings.blob_threshold_bytes
         seconds = self.settings.template_deadline_seconds
         http = HttpActivities(
@@ -80,5 +79,6 @@ class ActivityRuntime:
         audit = AuditActivities(self.sessions, self.settings)
         return [
             http.request, llm.complete, tasks.open, tasks.close, BlobActivities(blobs).get,
+            BlobActivities(blobs).put, PureActivities(blobs, threshold).compute,
             audit.purge_expired,
         ]  # fmt: skip

@@ -29,6 +29,7 @@ interpreter and fails the workflow task, which Temporal retries until fixed.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from auterity.graph.expressions import ENGINE_MODULES, Budget
     from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
     from auterity.graph.model import RetrySpec, parse_duration
+    from auterity.graph.pure import RENDER, render_fields
     from auterity.graph.run import (
         QUERY_STATE,
         UPDATE_COMPLETE_TASK,
@@ -96,6 +98,10 @@ METRIC_HELP = {
     NODE_DURATION: "Seconds from a node's start to its end, by kind and outcome",
 }
 """The worker's metrics (`monitoring/METRICS.md`), served with the Temporal SDK's own."""
+BLOB_PUT_TIMEOUT = timedelta(minutes=1)
+BLOB_PATCH = "blob-offload"
+"""Runs started before it read blob refs into the workflow with `blob.get` (the value went
+into history) and kept the outputs they computed inline, however large."""
 TEMPLATE_BUDGET_PATCH = "template-budget"
 """Runs started before it render templates as they did (`Budget(compat=True)`): Python's
 `str` for objects in text, and only lookups, calls, operators and `range` counted."""
@@ -190,10 +196,13 @@ class GraphWorkflow:
         """Runs one node and records how it ended; wakes the scheduler either way."""
         try:
             outcome = await self._execute(node)
+            output = outcome.output
+            if node.kind not in contracts.NODE_ACTIVITIES:
+                output = await self._offloaded(node.id, output)
             self._finish(
                 node.id,
                 status="succeeded",
-                output=outcome.output,
+                output=output,
                 label=outcome.label,
                 attempts=outcome.attempts,
             )
@@ -333,8 +342,7 @@ class GraphWorkflow:
                 summary=f"{node.id} ({node.kind})",
             )
         if node.kind in PURE_KINDS:
-            scope = await self._resolved(self._scope(node))
-            return PURE_KINDS[node.kind](node.config, scope, self._budget())
+            return await self._pure(node.id, node.kind, node.config, self._scope(node))
         if node.kind == "merge":
             sources = taken_sources(self._plan, node, self._states)
             return run_merge({source: self._states[source].output for source in sources})
@@ -379,6 +387,80 @@ class GraphWorkflow:
             return [await self._resolved(item) for item in value]
         return value
 
+    def _blob_aware(self) -> bool:
+        """Whether this run keeps stored values out of its history (see `BLOB_PATCH`).
+
+        Asked only where the answer matters, so runs that never meet a large value
+        record no marker."""
+        return workflow.patched(BLOB_PATCH)
+
+    async def _pure(
+        self,
+        node_id: str,
+        kind: str,
+        config: dict[str, Any],
+        scope: dict[str, Any],
+        index: int | None = None,
+    ) -> NodeOutcome:
+        """A transform, condition or switch: computed here, or by the `node.pure` activity
+        when its scope holds blob refs, so their values never enter this run's history."""
+        compute = (
+            (lambda fields, values, budget: NodeOutcome(render_fields(fields, values, budget)))
+            if kind == RENDER
+            else PURE_KINDS[kind]
+        )
+        if not _holds_ref(scope):
+            return compute(config, scope, self._budget())
+        if not self._blob_aware():
+            return compute(config, await self._resolved(scope), self._budget())
+        suffix = "" if index is None else f"[{index}]"
+        result = await _call_activity(
+            contracts.PURE_ACTIVITY,
+            contracts.PureNodeInput(
+                tenant=self._request.tenant,
+                node_id=node_id,
+                kind=kind,  # type: ignore[arg-type]
+                config=config,
+                scope=scope,
+                compat_templates=self._compat_templates,
+            ),
+            result_type=contracts.PureNodeOutput,
+            timeout=DEFAULT_TIMEOUT,
+            retry=BLOB_RETRY,
+            summary=f"{node_id}{suffix} ({kind} over stored values)",
+        )
+        return NodeOutcome(output=result.output, label=result.label)
+
+    async def _rendered(
+        self, node_id: str, fields: dict[str, Any], scope: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A node's config fields rendered over its scope: here, or by `node.pure` when the
+        scope holds blob refs (see `_pure`)."""
+        rendered = (await self._pure(node_id, RENDER, fields, scope)).output
+        if contracts.is_blob_ref(rendered):  # fields too large to travel: read them back
+            rendered = await self._resolved(rendered)
+        return dict(rendered)
+
+    async def _offloaded(self, node_id: str, value: Any) -> Any:
+        """`value`, or a blob ref to it when its JSON exceeds the run's threshold; stored by
+        a local activity, whose input is not written to history."""
+        if not isinstance(value, dict | list | str) or contracts.is_blob_ref(value):
+            return value
+        threshold = self._request.blob_threshold_bytes
+        if isinstance(value, str) and len(value) * 4 <= threshold:
+            return value
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+        if size <= threshold or not self._blob_aware():
+            return value
+        return await _call_activity(
+            contracts.BLOB_PUT,
+            contracts.BlobPutInput(tenant=self._request.tenant, value=value),
+            timeout=BLOB_PUT_TIMEOUT,
+            retry=BLOB_RETRY,
+            summary=f"{node_id} (store large output)",
+            local=True,
+        )
+
     async def _activity(
         self,
         node_id: str,
@@ -418,19 +500,21 @@ class GraphWorkflow:
         if config.duration is not None:
             until = now + parse_duration(config.duration)
         else:
-            scope = await self._resolved(self._scope(node))
-            until = _timestamp(render_field("config.until", config.until, scope, self._budget()))
+            rendered = await self._rendered(node.id, {"until": config.until}, self._scope(node))
+            until = _timestamp(rendered["until"])
         if until > now:
             await workflow.sleep(until - now, summary=f"{node.id} (wait)")
         return NodeOutcome(output={"until": until.isoformat()})
 
     async def _approval(self, node: PlanNode) -> NodeOutcome:
         config = ApprovalConfig.model_validate(node.config)
-        scope = await self._resolved(self._scope(node))
-        budget = self._budget()
-        title = render_field("config.title", config.title or node.label or node.id, scope, budget)
-        description = render_field("config.description", config.description, scope, budget)
-        assignees = render_field("config.assignees", config.assignees, scope, budget)
+        fields = {
+            "title": config.title or node.label or node.id,
+            "description": config.description,
+            "assignees": config.assignees,
+        }
+        rendered = await self._rendered(node.id, fields, self._scope(node))
+        title, description, assignees = (rendered[name] for name in fields)
         timeout = parse_duration(config.timeout) if config.timeout else None
         task_id = str(workflow.uuid4())
         due_at = workflow.now() + timeout if timeout else None
@@ -702,8 +786,7 @@ class GraphWorkflow:
                 summary=f"{node.id}[{index}] ({body.type})",
             )
         elif body.type in PURE_KINDS:
-            resolved = await self._resolved(item_scope)
-            outcome = PURE_KINDS[body.type](body.config, resolved, self._budget())
+            outcome = await self._pure(node.id, body.type, body.config, item_scope, index)
         elif body.type == "subgraph":
             timeout = parse_duration(body.timeout) if body.timeout else None
             resolved = await self._resolved(item_scope)
@@ -742,6 +825,15 @@ async def _call_activity(
         if isinstance(error.cause, TemporalCancelled):
             raise asyncio.CancelledError() from None
         raise _activity_failure(error, retry) from None
+
+
+def _holds_ref(value: Any) -> bool:
+    """True when a blob ref is anywhere inside `value`."""
+    if isinstance(value, dict):
+        return contracts.is_blob_ref(value) or any(_holds_ref(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_ref(item) for item in value)
+    return False
 
 
 async def _cancel(tasks: Any) -> None:

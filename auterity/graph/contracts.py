@@ -11,8 +11,11 @@ out = await workflow.execute_activity(
                                "vars": ...}),
     result_type=c.NodeActivityOutput, start_to_close_timeout=..., retry_policy=...)
 # out.output may be a blob ref (c.is_blob_ref): keep it as is; pass it on in scopes (activities
-# resolve refs themselves); when a workflow-side expression needs it, call
-# c.BLOB_GET with c.BlobGetInput(tenant=t, ref=ref) -> the stored JSON value.
+# resolve refs themselves); a transform/condition/switch whose scope holds one runs as the
+# c.PURE_ACTIVITY with c.PureNodeInput -> c.PureNodeOutput (the value never enters history);
+# an output the workflow computed above GraphRunInput.blob_threshold_bytes is stored by the
+# c.BLOB_PUT local activity with c.BlobPutInput(tenant=t, value=v) -> a blob ref. Runs from
+# before that read refs with c.BLOB_GET and c.BlobGetInput(tenant=t, ref=ref) -> the value.
 # Approval: c.TASK_OPEN with c.OpenTaskInput(task_id=str(workflow.uuid4()), ...)
 # -> c.OpenTaskOutput; once decided, timed out or cancelled: c.TASK_CLOSE with
 # c.CloseTaskInput(...) -> None. `tenant` is the tenant slug (what workflow ids start with).
@@ -36,6 +39,9 @@ LLM_ACTIVITY = "node.llm"
 TASK_OPEN = "task.open"
 TASK_CLOSE = "task.close"
 BLOB_GET = "blob.get"
+BLOB_PUT = "blob.put"
+PURE_ACTIVITY = "node.pure"
+DEFAULT_BLOB_THRESHOLD_BYTES = 64 * 1024
 AUDIT_PURGE = "audit.purge_expired"
 
 NODE_ACTIVITIES: dict[str, str] = {"http": HTTP_ACTIVITY, "llm": LLM_ACTIVITY}
@@ -112,6 +118,36 @@ class BlobGetInput(BaseModel):
 
     tenant: str
     ref: dict[str, Any]
+
+
+class BlobPutInput(BaseModel):
+    """Store a value the workflow computed; run as a local activity, so it stays out of
+    history."""
+
+    tenant: str
+    value: Any
+
+
+class PureNodeInput(BaseModel):
+    """A transform, condition or switch whose scope holds blob refs, computed in an activity
+    (which resolves the refs) so the stored values never enter the run's history; kind
+    "render" renders the config fields of an approval or wait the same way."""
+
+    tenant: str
+    node_id: str
+    kind: Literal["transform", "condition", "switch", "render"]
+    config: dict[str, Any] = Field(description='The config, or for "render" the fields to render')
+    scope: dict[str, Any]
+    compat_templates: bool = Field(
+        default=False, description="Render like runs started before the template budget"
+    )
+
+
+class PureNodeOutput(BaseModel):
+    """The node's output (a blob ref when large) and the label it emitted."""
+
+    output: Any = None
+    label: str | None = None
 
 
 def blob_ref(key: str, size: int, sha256: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from auterity.graph.compiler import ExecutionPlan, PlanNode
+from auterity.graph.contracts import DEFAULT_BLOB_THRESHOLD_BYTES
 
 WORKFLOW_NAME = "GraphWorkflow"
 QUERY_STATE = "state"
@@ -100,6 +101,11 @@ class GraphRunInput(RunModel):
     )
     batch: ForeachBatch | None = Field(
         default=None, description="Set when this run is one batch of a large foreach"
+    )
+    blob_threshold_bytes: int = Field(
+        default=DEFAULT_BLOB_THRESHOLD_BYTES,
+        ge=1024,
+        description="Outputs the workflow computes whose JSON is larger go to the blob store",
     )
 
 

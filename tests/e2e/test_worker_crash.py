@@ -37,7 +37,8 @@ class Ledger:
     applies the effect, later ones get the stored answer. It keeps working on a request
     whose caller has gone away, as real servers do."""
 
-    def __init__(self) -> None:
+    def __init__(self, work_seconds: float = WORK_SECONDS) -> None:
+        self.work_seconds = work_seconds
         self.received: list[str] = []
         self.effects: Counter[str] = Counter()
         self.answers: dict[str, dict[str, Any]] = {}
@@ -53,7 +54,7 @@ class Ledger:
             body = await request.json()
             self.received.append(key)
             number = len(self.received)
-            await asyncio.sleep(WORK_SECONDS)
+            await asyncio.sleep(self.work_seconds)
             if key not in self.answers:
                 self.effects[key] += 1
                 self.applied_by.append(number)

@@ -22,6 +22,8 @@ REQUIRED = [
     "AUTERITY_APP_DB_PASSWORD",
     "TEMPORAL_DB_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
+    "MINIO_ROOT_PASSWORD",
+    "MINIO_KMS_SECRET_KEY",
 ]
 # Values the test passes for the required variables (not secrets: placeholders).
 PLACEHOLDERS = {name: f"placeholder-{name.lower()}" for name in REQUIRED}
@@ -55,7 +57,7 @@ def test_docker_compose_refuses_to_run_without_the_passwords(compose_command: li
 def test_the_whole_stack(rendered: dict[str, Any]) -> None:
     assert set(rendered["services"]) == {
         "postgres", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui",
-        "migrate", "api", "worker",
+        "minio", "minio-bucket", "migrate", "api", "worker",
         "prometheus", "alertmanager", "grafana", "otel-collector", "jaeger",
     }  # fmt: skip
 
@@ -92,6 +94,23 @@ def test_migrations_run_as_the_owner_and_the_processes_as_the_app_login(
     assert f"CREATE ROLE {APP_ROLE} NOLOGIN" in script
     assert f"CREATE ROLE auterity_api LOGIN PASSWORD :'app_password' IN ROLE {APP_ROLE}" in script
     assert "CREATE DATABASE auterity OWNER auterity_owner" in script
+
+
+def test_api_and_worker_share_the_minio_blob_store(rendered: dict[str, Any]) -> None:
+    services = rendered["services"]
+    for name in ("api", "worker"):
+        environment = services[name]["environment"]
+        url = urlsplit(environment["AUTERITY_BLOB_URL"])
+        assert (url.scheme, url.netloc) == ("s3", "auterity-blobs")
+        assert "endpoint=http://minio:9000" in url.query
+        assert environment["AWS_SECRET_ACCESS_KEY"] == PLACEHOLDERS["MINIO_ROOT_PASSWORD"]
+    minio = services["minio"]["environment"]
+    assert minio["MINIO_KMS_SECRET_KEY"] == PLACEHOLDERS["MINIO_KMS_SECRET_KEY"]
+    bucket = " ".join(services["minio-bucket"]["entrypoint"])
+    assert "mb --ignore-existing blobs/auterity-blobs" in bucket
+    assert services["migrate"]["depends_on"]["minio-bucket"]["condition"] == (
+        "service_completed_successfully"
+    )
 
 
 def test_temporal_on_postgresql_is_set_up_before_it_starts(rendered: dict[str, Any]) -> None:

@@ -230,3 +230,21 @@ def test_prometheus_kubernetes_config_finds_the_production_pods(kustomize: list[
             (dns_name,) = discovery["names"]
             ports = [port["port"] for port in services[dns_name]["spec"]["ports"]]
             assert discovery["port"] in ports, job["job_name"]
+
+
+def test_every_worker_replica_and_the_api_get_the_shared_blob_store(
+    overlay: tuple[str, list[dict[str, Any]]],
+) -> None:
+    name, docs = overlay
+    settings = objects(docs, "ConfigMap")
+    deployments = objects(docs, "Deployment")
+    if name == "production":
+        assert deployments["auterity-worker"]["spec"]["replicas"] >= 2
+    for deployment in ("auterity-api", "auterity-worker"):
+        (container,) = deployments[deployment]["spec"]["template"]["spec"]["containers"]
+        sources = container["envFrom"]
+        (config,) = [
+            source["configMapRef"]["name"] for source in sources if "configMapRef" in source
+        ]
+        assert settings[config]["data"]["AUTERITY_BLOB_URL"].startswith("s3://")
+        assert {"secretRef": {"name": "auterity-blob-store", "optional": True}} in sources

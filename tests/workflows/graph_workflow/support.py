@@ -18,7 +18,8 @@ from temporalio.worker import Worker
 
 from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
-from auterity.graph.expressions import render_value
+from auterity.graph.expressions import Budget, render_value
+from auterity.graph.pure import PURE_KINDS, RENDER, render_fields
 from auterity.graph.run import (
     WORKFLOW_NAME,
     GraphRunInput,
@@ -46,6 +47,7 @@ class FakeNodes:
     opened: list[contracts.OpenTaskInput] = field(default_factory=list)
     closed: list[contracts.CloseTaskInput] = field(default_factory=list)
     blobs_read: list[str] = field(default_factory=list)
+    pure_calls: list[contracts.PureNodeInput] = field(default_factory=list)
     task_opened: asyncio.Event = field(default_factory=asyncio.Event)
     reject_tasks: bool = False
 
@@ -99,8 +101,28 @@ class FakeNodes:
         self.blobs_read.append(request.ref[contracts.BLOB_KEY])
         return {"big": [1, 2, 3]}
 
+    @activity.defn(name=contracts.PURE_ACTIVITY)
+    async def pure(self, request: contracts.PureNodeInput) -> contracts.PureNodeOutput:
+        """Computes the node as the real activity does, over the blob `/blob` points at."""
+        self.pure_calls.append(request)
+
+        def resolved(value: Any) -> Any:
+            if contracts.is_blob_ref(value):
+                return {"big": [1, 2, 3]}
+            if isinstance(value, dict):
+                return {key: resolved(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [resolved(item) for item in value]
+            return value
+
+        if request.kind == RENDER:
+            rendered = render_fields(request.config, resolved(request.scope), Budget())
+            return contracts.PureNodeOutput(output=rendered)
+        outcome = PURE_KINDS[request.kind](request.config, resolved(request.scope), Budget())
+        return contracts.PureNodeOutput(output=outcome.output, label=outcome.label)
+
     def activities(self) -> list[Any]:
-        return [self.http, self.llm, self.open_task, self.close_task, self.get_blob]
+        return [self.http, self.llm, self.open_task, self.close_task, self.get_blob, self.pure]
 
     def nodes_called(self) -> list[str]:
         return [call.node_id for call in self.calls]

@@ -18,6 +18,7 @@ from tests.workflows.graph_workflow.support import (
     edge,
     graph,
     graph_worker,
+    http,
     run_input,
     start,
     state_when,
@@ -199,3 +200,32 @@ async def test_a_decided_task_rejects_another_decision(
             )
         assert "already finished" in str(again.value.cause)
         await handle.cancel()
+
+
+async def test_an_approval_over_a_stored_value_renders_it_outside_the_workflow(
+    temporal_client: Client, task_queue: str
+) -> None:
+    nodes = FakeNodes()
+    document = graph(
+        "approve-blob",
+        [
+            http("fetch", "blob"),
+            {
+                "id": "approve",
+                "type": "approval",
+                "config": {
+                    "title": "Ship {{ nodes.fetch.output.big | length }} rows?",
+                    "assignees": ["role:manager"],
+                },
+            },
+        ],
+        [edge("fetch", "approve")],
+    )
+    async with graph_worker(temporal_client, task_queue, nodes):
+        handle = await start(temporal_client, task_queue, run_input(document))
+        await pending_task(handle)
+        await handle.cancel()
+    assert nodes.opened[0].title == "Ship 3 rows?"
+    assert nodes.blobs_read == []  # the stored value never came into the workflow
+    (render,) = nodes.pure_calls
+    assert (render.node_id, render.kind) == ("approve", "render")

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from activities.blobs import BlobActivities, FileBlobStore
 from activities.http import HttpActivities
+from activities.pure import PureActivities
 from activities.secrets import StaticSecretSource
 from auterity.egress import EgressClient
 from tests.support import LOOPBACK_EGRESS, serve
@@ -73,7 +74,12 @@ async def real_worker(
             temporal_client,
             task_queue=task_queue,
             workflows=[GraphWorkflow],
-            activities=[http.request, BlobActivities(store).get],
+            activities=[
+                http.request,
+                BlobActivities(store).get,
+                BlobActivities(store).put,
+                PureActivities(store, threshold=256).compute,
+            ],
         ) as worker:
             yield worker
 

@@ -144,7 +144,7 @@ async def test_wait_for_a_duration_and_until(temporal_client: Client, task_queue
     assert datetime.fromisoformat(result.nodes["until"].output["until"]).year == 2020
 
 
-async def test_blob_refs_are_resolved_for_workflow_expressions(
+async def test_expressions_over_blob_refs_run_in_an_activity(
     temporal_client: Client, task_queue: str
 ) -> None:
     document = graph(
@@ -159,7 +159,12 @@ async def test_blob_refs_are_resolved_for_workflow_expressions(
     )
     nodes, result = await run_graph(temporal_client, task_queue, document)
     assert (result.nodes["first"].output, result.nodes["count"].output) == (1, 3)
-    assert len(nodes.blobs_read) == 2  # each transform reads it (each in its own task)
+    assert nodes.blobs_read == []  # the stored value never comes into the workflow
+    assert sorted(call.node_id for call in nodes.pure_calls) == ["count", "first"]
+    assert all(
+        call.scope["nodes"]["fetch"]["output"]["$blob"] == f"{TENANT}/abc"
+        for call in nodes.pure_calls
+    )
     forwarded = next(call for call in nodes.calls if call.node_id == "forward")
     assert forwarded.scope["nodes"]["fetch"]["output"]["$blob"] == f"{TENANT}/abc"
 

@@ -1,0 +1,39 @@
+"""`node.pure`: a transform, condition or switch whose scope holds blob refs.
+
+The workflow computes these kinds itself, but reading a stored value there would
+write it back into the run's history. Here the refs are resolved, the node is
+computed exactly as the workflow would (`auterity.graph.pure`), and a large output
+is stored again, so only refs and small values travel through Temporal.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.blobs import BlobStore, offload, resolve_refs
+from auterity.graph.contracts import PURE_ACTIVITY, PureNodeInput, PureNodeOutput
+from auterity.graph.expressions import Budget
+from auterity.graph.pure import PURE_KINDS, RENDER, NodeFailure, NodeOutcome, render_fields
+
+
+class PureActivities:
+    def __init__(self, store: BlobStore, threshold: int) -> None:
+        self.store = store
+        self.threshold = threshold
+
+    @activity.defn(name=PURE_ACTIVITY)
+    async def compute(self, request: PureNodeInput) -> PureNodeOutput:
+        scope = await resolve_refs(self.store, request.tenant, request.scope)
+        budget = Budget(compat=request.compat_templates)
+        try:
+            if request.kind == RENDER:
+                outcome = NodeOutcome(render_fields(request.config, scope, budget))
+            else:
+                outcome = PURE_KINDS[request.kind](request.config, scope, budget)
+        except NodeFailure as failure:
+            raise ApplicationError(
+                failure.message, failure.details, type=failure.type, non_retryable=True
+            ) from None
+        output = await offload(self.store, request.tenant, outcome.output, self.threshold)
+        return PureNodeOutput(output=output, label=outcome.label)

@@ -1,0 +1,179 @@
+"""Benchmark: many runs waiting on an approval, held by one worker process.
+
+Run on demand (not part of `make test`):
+
+    .venv/bin/python -m tests.benchmarks.waiting [--runs 1000] [--concurrency 50] [--timeout 1800]
+
+It starts an in-memory Temporal dev server and `auterity worker` as its own
+process on a fresh SQLite database, with one tenant. Then it measures the
+worker's resident memory (VmRSS) idle, starts `runs` runs of a graph whose one
+node is an approval, waits until every run has opened its human task, measures
+the RSS again, approves every task in bulk (the `complete_task` Update, as the
+API sends it), waits until every run has finished and measures once more.
+
+Last line: `RESULT runs=<n> rss_idle_mb=<..> rss_waiting_mb=<..> rss_after_mb=<..>
+opened_seconds=<..> approved_seconds=<..> completed=<n>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import func, select
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from auterity import migrate
+from auterity.db import make_engine, make_sessionmaker, transaction
+from auterity.dev import DEV_EGRESS_ALLOW, temporal_binary
+from auterity.graph.compiler import compile_graph
+from auterity.graph.run import (
+    UPDATE_COMPLETE_TASK,
+    WORKFLOW_NAME,
+    GraphRunInput,
+    GraphRunResult,
+    TaskDecision,
+)
+from auterity.models.tasks import HumanTask
+from auterity.security.accounts import create_tenant
+
+GRAPH = {
+    "name": "wait-for-approval",
+    "nodes": [
+        {"id": "ask", "type": "approval", "config": {"assignees": ["role:owner"], "title": "Go?"}},
+        {"id": "done", "type": "transform", "config": {"value": "{{ nodes.ask.output.decision }}"}},
+    ],
+    "edges": [{"from": "ask", "to": "done", "when": "approved"}],
+}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+async def wait_for(check, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {seconds}s waiting for {what}")
+        await asyncio.sleep(0.5)
+
+
+async def main(runs: int, concurrency: int, timeout: float) -> None:
+    home = Path(tempfile.mkdtemp(prefix="auterity-waiting-"))
+    url = f"sqlite:///{home / 'auterity.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    with transaction(sessions) as session:
+        tenant = create_tenant(session, f"w-{uuid.uuid4().hex[:8]}")
+        tenant_id, slug = tenant.id, tenant.slug
+    task_queue = f"waiting-{uuid.uuid4()}"
+
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    ) as env:
+        client: Client = env.client
+        address = client.service_client.config.target_host
+        log = (home / "worker.log").open("wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "auterity.cli", "worker"],
+            env=dict(
+                os.environ,
+                AUTERITY_HOME=str(home),
+                AUTERITY_DATABASE_URL=url,
+                AUTERITY_TEMPORAL_ADDRESS=address,
+                AUTERITY_TASK_QUEUE=task_queue,
+                AUTERITY_WORKER_METRICS_PORT="0",
+                AUTERITY_EGRESS_ALLOW=DEV_EGRESS_ALLOW,
+                AUTERITY_LOG_LEVEL="WARNING",
+            ),  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            await wait_for(
+                lambda: "polling task queue" in (home / "worker.log").read_text(), 120, "worker"
+            )
+            await asyncio.sleep(3)
+            idle = rss_mb(worker.pid)
+
+            plan = compile_graph(GRAPH)
+            run = GraphRunInput(tenant=slug, graph_id="g", version_id=plan.version_id, plan=plan)
+            slots = asyncio.Semaphore(concurrency)
+
+            async def start(number: int) -> str:
+                async with slots:
+                    handle = await client.start_workflow(
+                        WORKFLOW_NAME, run, id=f"{slug}:g:{number:05d}", task_queue=task_queue
+                    )
+                    return handle.id
+
+            began = time.monotonic()
+            ids = await asyncio.gather(*(start(number) for number in range(runs)))
+
+            def opened() -> int:
+                with transaction(sessions, tenant_id) as session:
+                    return int(session.scalar(select(func.count()).select_from(HumanTask)) or 0)
+
+            await wait_for(lambda: opened() >= runs, timeout, f"{runs} open tasks")
+            opened_seconds = time.monotonic() - began
+            await asyncio.sleep(3)
+            waiting = rss_mb(worker.pid)
+
+            with transaction(sessions, tenant_id) as session:
+                tasks = dict(session.execute(select(HumanTask.execution_id, HumanTask.id)).all())
+
+            async def approve(execution_id: str) -> str:
+                async with slots:
+                    handle = client.get_workflow_handle(execution_id, result_type=GraphRunResult)
+                    await handle.execute_update(
+                        UPDATE_COMPLETE_TASK,
+                        TaskDecision(task_id=tasks[execution_id], decision="approved"),
+                    )
+                    result = await handle.result()
+                    return str(result.nodes["done"].output)
+
+            began = time.monotonic()
+            outputs = await asyncio.gather(*(approve(execution_id) for execution_id in ids))
+            approved_seconds = time.monotonic() - began
+            after = rss_mb(worker.pid)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            log.close()
+    engine.dispose()
+    completed = sum(output == "approved" for output in outputs)
+    print(
+        f"RESULT runs={runs} rss_idle_mb={idle:.0f} rss_waiting_mb={waiting:.0f} "
+        f"rss_after_mb={after:.0f} opened_seconds={opened_seconds:.1f} "
+        f"approved_seconds={approved_seconds:.1f} completed={completed}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds for every run to open its task"
+    )
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.runs, arguments.concurrency, arguments.timeout))
