@@ -6,6 +6,7 @@ import { Shell } from "./components/Shell";
 import { Spinner } from "./components/ui";
 import { LoginPage } from "./pages/Login";
 import { ResumePage } from "./pages/Resume";
+import { JoinPage } from "./pages/Join";
 import { GraphsPage } from "./pages/Graphs";
 import { RunsPage } from "./pages/Runs";
 import { TemplatesPage, TemplatePage } from "./pages/Templates";
@@ -55,6 +56,7 @@ export function App() {
         <Routes>
           <Route path="/login" element={<LoginPage />} />
           <Route path="/resume" element={<ResumePage />} />
+          <Route path="/join" element={<JoinPage />} />
           <Route path="/" element={<Navigate to="/graphs" replace />} />
           <Route path="/graphs" element={<Private><GraphsPage /></Private>} />
           <Route path="/graphs/:graphId" element={<Private><EditorPage /></Private>} />

@@ -30,3 +30,4 @@ export type SsoConfigRead = Schemas["SsoConfigRead"];
 export type SsoConfigUpdate = Schemas["SsoConfigUpdate"];
 export type SignInOptionRead = Schemas["SignInOptionRead"];
 export type ScimTokenCreated = Schemas["ScimTokenCreated"];
+export type InvitationAccepted = Schemas["InvitationAccepted"];

@@ -104,10 +104,10 @@ function AddUser({ roles, onClose }: { roles: RoleRead[]; onClose: () => void })
       {invite.data ? (
         <div>
           <p className="mb-3 text-sm text-slate-800">
-            Invitation for {invite.data.email} created. Give the person this token: they accept it signed in as that address, or set a password with it if they
-            have no account yet. It works once, until {new Date(invite.data.expires_at).toLocaleString()}.
+            Invitation for {invite.data.email} created. Send the person this link (only to them): they accept it signed in as that address, or create their
+            account with it if they have none. It works once, until {new Date(invite.data.expires_at).toLocaleString()}.
           </p>
-          <Copyable label="Invitation token (shown once)" value={invite.data.token} />
+          <Copyable label="Invitation link (shown once)" value={`${location.origin}/join?token=${encodeURIComponent(invite.data.token)}`} />
           <Button tone="primary" onClick={onClose}>
             Done
           </Button>
