@@ -289,6 +289,12 @@ class LlmActivities:
         await self._check_egress(policy, target.deployments.values(), rendering)
         if config.temperature is not None:
             options["temperature"] = config.temperature
+        deployments = target.deployments.values()
+        if config.max_tokens is None and any(d.price is not None for d in deployments):
+            # The reservation holds the worst case of a priced call; the provider is held to
+            # the same bound, so a long answer cannot cost more than was reserved.
+            bound = min(d.max_output_tokens for d in deployments)
+            config = config.model_copy(update={"max_tokens": bound})
         if config.max_tokens is not None:
             options["max_tokens"] = config.max_tokens
         if config.response_schema is not None:

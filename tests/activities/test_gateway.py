@@ -182,6 +182,31 @@ async def test_an_unpriced_model_costs_null_and_says_so(
     assert by_route["priced"].cost_nanos == to_nanos(0.013) and by_route["priced"].cost_known
 
 
+async def test_a_priced_call_without_max_tokens_is_held_to_what_was_reserved(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    chat_server: ChatServer,
+) -> None:
+    """The reservation assumes the longest answer the deployments allow; the provider is
+    told that bound, so no answer can cost more than was held. Unpriced calls are not."""
+    tenant = tenant_of()
+    tenant.route("priced", [
+        {"model": "openai/echo", "max_output_tokens": 300, **_price(0.001, 0.002)},
+        {"model": "openai/echo", "max_output_tokens": 200, **_price(0.001, 0.002)},
+    ])  # fmt: skip
+    tenant.route("local", [{"model": "openai/echo"}])
+    llm = gateway()
+    await activity_env.run(llm.complete, tenant.request({"route": "priced", "prompt": "hi"}))
+    assert chat_server.requests[-1]["max_tokens"] == 200
+    await activity_env.run(llm.complete, tenant.request({"route": "local", "prompt": "hi"}))
+    assert "max_tokens" not in chat_server.requests[-1]
+    await activity_env.run(
+        llm.complete, tenant.request({"route": "priced", "prompt": "hi", "max_tokens": 50})
+    )
+    assert chat_server.requests[-1]["max_tokens"] == 50
+
+
 async def test_the_fallback_route_answers_when_the_primary_fails_with_500(
     activity_env: ActivityEnvironment,
     gateway: Callable[..., LlmActivities],
