@@ -113,23 +113,36 @@ def spec_of(session: Session, entry_id: str, version: int) -> dict[str, Any] | N
 
 
 def pin_prompts(session: Session, plan: ExecutionPlan) -> tuple[ExecutionPlan, dict[str, str]]:
-    """The plan with every llm node's `prompt_ref` pinned to the version it names now, and
-    what was pinned (node id -> `name@version`); `UnknownReference` naming the node."""
+    """The plan with every llm node's `prompt_ref` pinned to the version it names now (the
+    llm node a `foreach` runs per item too), and what was pinned (node id ->
+    `name@version`); `UnknownReference` naming the node."""
     pinned: dict[str, str] = {}
     nodes = dict(plan.nodes)
-    for node_id, node in plan.nodes.items():
-        reference = node.config.get("prompt_ref") if node.kind == "llm" else None
-        if not isinstance(reference, str):
-            continue
+
+    def pin(node_id: str, config: dict[str, Any]) -> dict[str, Any]:
+        reference = config["prompt_ref"]
         going_online(session)  # aliases are read fresh, never from the tenant cache
         try:
             version = resolve(session, RegistryKind.PROMPT, reference)
         except UnknownReference as exc:
             raise UnknownReference(f"node {node_id!r}: prompt_ref: {exc}") from None
-        nodes[node_id] = node.model_copy(
-            update={"config": {**node.config, "prompt_version": version}}
-        )
         pinned[node_id] = f"{parse_reference(reference)[0]}@{version}"
+        return {**config, "prompt_version": version}
+
+    for node_id, node in plan.nodes.items():
+        if node.kind == "llm" and isinstance(node.config.get("prompt_ref"), str):
+            nodes[node_id] = node.model_copy(update={"config": pin(node_id, node.config)})
+            continue
+        body = node.config.get("node") if node.kind == "foreach" else None
+        inner = body.get("config") if isinstance(body, dict) else None
+        if (
+            isinstance(body, dict)
+            and body.get("type") == "llm"
+            and isinstance(inner, dict)
+            and isinstance(inner.get("prompt_ref"), str)
+        ):
+            each = {**body, "config": pin(node_id, inner)}
+            nodes[node_id] = node.model_copy(update={"config": {**node.config, "node": each}})
     if not pinned:
         return plan, pinned
     return plan.model_copy(update={"nodes": nodes}), pinned

@@ -163,6 +163,48 @@ async def test_a_run_keeps_the_version_its_alias_named_when_it_started(
 
 
 @pytest.mark.usefixtures("api_worker")
+async def test_a_foreach_of_llm_calls_keeps_the_version_pinned_at_start(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    await api.post(
+        "/v1/registry/prompts", json={"name": "greet", **_prompt("v1 hello {{ name }}")},
+        headers=headers,
+    )  # fmt: skip
+    await api.post(
+        "/v1/registry/prompts/greet/versions", json=_prompt("v2 hi {{ name }}"), headers=headers
+    )
+    await api.put(
+        "/v1/registry/prompts/greet/aliases/production", json={"version": 1}, headers=headers
+    )
+    each = {"type": "llm",
+            "config": {"prompt_ref": "greet@production", "variables": {"name": "{{ item }}"}}}  # fmt: skip
+    graph = {
+        "name": "greets",
+        "nodes": [
+            {"id": "pause", "type": "wait", "config": {"duration": "2s"}},
+            {"id": "all", "type": "foreach", "config": {"items": "inputs.names", "node": each}},
+        ],
+        "edges": [{"from": "pause", "to": "all"}],
+    }
+    graph_id = await save_graph(api, headers, graph)
+    started = await api.post(
+        f"/v1/graphs/{graph_id}/executions", json={"inputs": {"names": ["Ada", "Grace"]}},
+        headers=headers,
+    )  # fmt: skip
+    assert started.status_code == 201, started.text
+    moved = await api.put(
+        "/v1/registry/prompts/greet/aliases/production", json={"version": 2}, headers=headers
+    )
+    assert moved.status_code == 200
+    run = await wait_for_execution(api, headers, started.json()["id"], "completed")
+    assert [answer["text"] for answer in run["nodes"]["all"]["output"]] == [
+        "v1 hello Ada", "v1 hello Grace"
+    ]  # fmt: skip
+
+
+@pytest.mark.usefixtures("api_worker")
 async def test_two_versions_compared_side_by_side_before_the_alias_moves(
     api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
 ) -> None:
