@@ -4,10 +4,13 @@ HTTP to an OpenAI-compatible server on loopback, the real database (SQLite and P
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -457,3 +460,34 @@ async def test_a_call_for_a_tenant_that_does_not_exist_fails_for_good(
     request = node_request("llm", {"prompt": "hi"}, tenant="no-such-tenant")
     error = await _fail(activity_env, gateway(), request)
     assert error.type == "TenantNotFound" and error.non_retryable
+
+
+async def test_a_stalled_provider_fails_the_attempt_retryably_within_its_timeout_and_releases(
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    chat_server: ChatServer,
+) -> None:
+    """The provider says nothing until long after the node's 3 s attempt: the call gives
+    up within the attempt (LiteLLM's timeout is what is left of it, less a second), with a
+    retryable error that says it timed out, and the reservation goes back to the budget."""
+    tenant = tenant_of()
+    tag = uuid.uuid4().hex
+    tenant.route("slow", [{"model": f"openai/stall:{tag}", **_price(0.001, 0.001)}])
+    budget = tenant.budget("daily", 10.0)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=3))
+    started = time.monotonic()
+    try:
+        error = await _fail(env, gateway(), tenant.request({"route": "slow", "prompt": "x"}))
+    finally:
+        chat_server.release(tag)
+    elapsed = time.monotonic() - started
+    print(f"stalled provider: failed after {elapsed:.2f}s: {error.message}")
+    assert chat_server.stalled[tag] == 1, "the call reached the provider and was held"
+    assert 1.5 <= elapsed < 3.0, "gave up on LiteLLM's timeout, before the attempt's"
+    assert error.type == "LlmProviderError" and not error.non_retryable
+    assert "timed out" in error.message
+    [entry] = tenant.entries()
+    assert entry.status == "released" and entry.reserved_nanos > 0 and entry.cost_nanos is None
+    window = tenant.window(budget)
+    assert (window.reserved_nanos, window.spent_nanos) == (0, 0)
