@@ -1,7 +1,7 @@
 """`auterity worker` killed with SIGKILL while an `llm` call is in flight: a new worker
 finishes the run by Temporal's retry, and the cost ledger charges each completed call once.
-The lost attempt's reservation is never settled; it holds budget until it expires, and
-then gives it all back."""
+The lost attempt's reservation is never settled; its retry takes it back, so a budget that
+admits the call once admits the retry too."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import asyncio
 import os
 import signal
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
+from activities.gateway import Price, prompt_token_bound
 from api.services.executions import start_execution
 from auterity.db import transaction
 from auterity.dev import DEV_EGRESS_ALLOW
-from auterity.gateway.ledger import Ledger, LedgerKey
-from auterity.gateway.routes import RouteConfig, to_nanos
+from auterity.gateway.routes import RouteConfig
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import GraphRunInput, GraphRunResult
 from auterity.models.gateway import Budget, BudgetWindow, LedgerEntry, ModelRoute
 from auterity.security.accounts import create_tenant
-from auterity.security.clock import as_utc
 from tests.e2e.test_worker_crash import until, worker_process
 from tests.servers import ChatServer
 
@@ -37,13 +35,20 @@ pytestmark = [
 ]
 
 PRICE = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}
+CALL_NANOS = Price(0.001, 0.002).nanos(7, 3)
 """7 prompt and 3 completion tokens (what the test server reports): $0.013 a call."""
-CALL_NANOS = to_nanos(7 * 0.001 + 3 * 0.002)
+ASK_WORST_NANOS = Price(0.001, 0.002).nanos(
+    prompt_token_bound([{"role": "user", "content": "hello again"}]), 5
+)
+"""What the held call reserves: its prompt's token bound and max_tokens ($0.029)."""
+LIMIT_NANOS = CALL_NANOS + ASK_WORST_NANOS
+"""The first call spent, the held one reserved: the budget admits no second reservation."""
 
 
 def _tenant(sessions: sessionmaker[Session], base: str, tag: str) -> tuple[str, str, str]:
     """A tenant with a `plain` route that answers and a `held` one that stalls until
-    released, both priced, and a hard daily budget: (slug, tenant id, budget id)."""
+    released, both priced, and a hard daily budget with room for the held call only once:
+    (slug, tenant id, budget id)."""
     with transaction(sessions) as session:
         tenant = create_tenant(session, f"crash-{uuid.uuid4().hex[:10]}")
         slug, tenant_id = tenant.slug, tenant.id
@@ -53,7 +58,7 @@ def _tenant(sessions: sessionmaker[Session], base: str, tag: str) -> tuple[str, 
                 {"deployments": [{"model": model, "api_base": base, **PRICE}]}
             )
             session.add(ModelRoute(name=name, config=config.model_dump(mode="json")))
-        budget = Budget(name="daily", period="daily", limit_nanos=to_nanos(1.0), enforcement="hard")
+        budget = Budget(name="daily", period="daily", limit_nanos=LIMIT_NANOS, enforcement="hard")
         session.add(budget)
         session.flush()
         return slug, tenant_id, budget.id
@@ -108,6 +113,8 @@ async def test_sigkilled_worker_mid_llm_call_charges_each_completed_call_once(
         assert chat_server.stalled[tag] == 1, (tmp_path / "first.log").read_text()
         held = [(e.node_id, e.attempt, e.status) for e in _entries(sessions, tenant_id)]
         assert held == [("ask", 1, "reserved"), ("greet", 1, "settled")], "killed mid-call"
+        window = _window(sessions, tenant_id, budget_id)
+        assert (window.spent_nanos, window.reserved_nanos) == (CALL_NANOS, ASK_WORST_NANOS)
         first.send_signal(signal.SIGKILL)
         assert await asyncio.to_thread(first.wait, 10) == -signal.SIGKILL
     chat_server.release(tag)
@@ -127,33 +134,23 @@ async def test_sigkilled_worker_mid_llm_call_charges_each_completed_call_once(
     assert ask.status == "succeeded" and ask.attempts == 2
     assert ask.output["text"] == "hello again" and ask.output["cost"] == pytest.approx(0.013)
 
-    # One settled entry per completed call; the lost attempt is held, never charged.
+    # One settled entry per completed call; the lost attempt's hold went back to its retry.
     entries = _entries(sessions, tenant_id)
     assert [(e.node_id, e.attempt, e.status) for e in entries] == [
-        ("ask", 1, "reserved"),
+        ("ask", 1, "expired"),
         ("ask", 2, "settled"),
         ("greet", 1, "settled"),
     ]
     run_id = (await handle.describe()).run_id
     assert {(e.workflow_id, e.run_id) for e in entries} == {(started.execution_id, run_id)}
     lost = entries[0]
+    assert lost.reserved_nanos == ASK_WORST_NANOS
+    assert lost.cost_nanos is None and lost.settled_at is None
     settled = [e for e in entries if e.status == "settled"]
     assert [e.cost_nanos for e in settled] == [CALL_NANOS, CALL_NANOS]
-    assert lost.cost_nanos is None and lost.settled_at is None
     window = _window(sessions, tenant_id, budget_id)
-    assert window.spent_nanos == sum(e.cost_nanos or 0 for e in settled)
-    assert window.reserved_nanos == lost.reserved_nanos > 0
-
-    # Past its expiry, the next reservation of any call sweeps the lost one back.
-    late = as_utc(lost.expires_at) + timedelta(seconds=1)
-    ledger = Ledger(sessions, clock=lambda: late)
-    probe = LedgerKey(slug, started.execution_id, run_id, "probe", 1)
-    await ledger.reserve(probe, graph_id="g", route="plain", nanos=1, ttl_seconds=60)
-    assert await ledger.release(probe)
-    statuses = {(e.node_id, e.attempt): e.status for e in _entries(sessions, tenant_id)}
-    assert statuses[("ask", 1)] == "expired" and statuses[("ask", 2)] == "settled"
-    window = _window(sessions, tenant_id, budget_id)
-    assert (window.spent_nanos, window.reserved_nanos) == (2 * CALL_NANOS, 0)
+    assert window.spent_nanos == sum(e.cost_nanos or 0 for e in settled) == 2 * CALL_NANOS
+    assert window.reserved_nanos == 0
 
     history = await handle.fetch_history()
     starts = [
