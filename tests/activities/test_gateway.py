@@ -491,3 +491,35 @@ async def test_a_stalled_provider_fails_the_attempt_retryably_within_its_timeout
     assert entry.status == "released" and entry.reserved_nanos > 0 and entry.cost_nanos is None
     window = tenant.window(budget)
     assert (window.reserved_nanos, window.spent_nanos) == (0, 0)
+
+
+async def test_each_item_of_a_foreach_is_charged_for_its_own_call(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    chat_server: ChatServer,
+) -> None:
+    """A foreach runs its llm body once per item under the foreach node's id, in one run
+    and at the same attempt number: each item's call is its own ledger entry."""
+    tenant = tenant_of()
+    tenant.route("priced", [{"model": "openai/echo", **_price(0.001, 0.002)}])
+    budget = tenant.budget("daily", 10.0)
+    llm = gateway()
+    execution_id = f"{tenant.slug}:graph-1:{uuid.uuid4().hex}"
+    before = len(chat_server.requests)
+
+    async def item(index: int) -> Any:
+        scope = {"inputs": {}, "nodes": {}, "vars": {}, "item": f"item {index}", "index": index}
+        config = {"route": "priced", "prompt": "{{ item }}", "max_tokens": 5}
+        request = tenant.request(config, scope=scope, node_id="each", execution_id=execution_id)
+        return await activity_env.run(llm.complete, request)
+
+    results = await asyncio.gather(*(item(index) for index in range(3)))
+    assert sorted(result.output["text"] for result in results) == ["item 0", "item 1", "item 2"]
+    assert len(chat_server.requests) == before + 3
+    entries = sorted(tenant.entries(), key=lambda entry: entry.node_id)
+    assert [(e.node_id, e.status, e.cost_nanos) for e in entries] == [
+        (f"each[{index}]", "settled", to_nanos(0.013)) for index in range(3)
+    ]
+    window = tenant.window(budget)
+    assert (window.spent_nanos, window.reserved_nanos) == (3 * to_nanos(0.013), 0)
