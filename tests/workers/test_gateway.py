@@ -21,10 +21,10 @@ from api.services.executions import start_execution
 from auterity import temporal
 from auterity.db import transaction
 from auterity.dev import DEV_EGRESS_ALLOW
-from auterity.gateway.routes import RouteConfig
+from auterity.gateway.routes import RouteConfig, to_nanos
 from auterity.graph import contracts
 from auterity.graph.compiler import compile_graph
-from auterity.graph.run import GraphRunInput
+from auterity.graph.run import GraphRunInput, GraphRunResult
 from auterity.models import Tenant
 from auterity.models.gateway import LedgerEntry, ModelRoute
 from auterity.settings import Settings, load_settings
@@ -191,3 +191,39 @@ async def test_a_stalled_provider_fails_each_attempt_itself_before_temporals_tim
         (1, "released", None),
         (2, "released", None),
     ]
+
+
+async def test_a_foreach_of_llm_calls_charges_every_item_in_and_out_of_batches(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    worker_settings: Settings,
+    sessions: sessionmaker[Session],
+    chat_server: ChatServer,
+    task_queue: str,
+) -> None:
+    """Three items in batches of two: two child runs, three calls, three charges."""
+    slug, tenant_id = _tenant_with_route(sessions, f"{chat_server.url}/v1")
+    body = {"type": "llm", "config": {"route": "fast", "prompt": "{{ item }}", "max_tokens": 5}}
+    graph = {"name": "each", "nodes": [{"id": "each", "type": "foreach", "config": {
+        "items": "inputs.topics", "node": body, "batch_size": 2}}]}  # fmt: skip
+    plan = compile_graph(graph)
+    run = GraphRunInput(
+        tenant=slug, graph_id="g", version_id=plan.version_id, plan=plan,
+        inputs={"topics": ["tea", "coffee", "cocoa"]},
+    )  # fmt: skip
+    async with build_worker(
+        temporal_client, worker_settings, runtime.activities(), task_queue=task_queue
+    ):
+        started = await start_execution(temporal_client, task_queue, run)
+        result = await temporal_client.get_workflow_handle(
+            started.execution_id, result_type=GraphRunResult
+        ).result()
+
+    assert [item["text"] for item in result.nodes["each"].output] == ["tea", "coffee", "cocoa"]
+    with transaction(sessions, tenant_id) as session:
+        entries = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.node_id)))
+    assert [(e.node_id, e.status, e.cost_nanos) for e in entries] == [
+        (f"each[{index}]", "settled", to_nanos(0.013)) for index in range(3)
+    ]
+    assert {e.workflow_id for e in entries} == {started.execution_id}
+    assert len({e.run_id for e in entries}) == 2, "one child run per batch"
