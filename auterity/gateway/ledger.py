@@ -367,8 +367,9 @@ class Ledger:
     def _supersede(self, session: Session, key: LedgerKey) -> None:
         """Give back what earlier attempts of this node still hold. Temporal starts an
         attempt only once the one before has failed or timed out, so an earlier attempt still
-        holding is one whose worker died: waiting for its expiry would refuse its own retry a
-        budget it does not spend. If it settles after all, it is charged what it spent."""
+        holding is one whose worker died or that Temporal gave up on: waiting for its expiry
+        would refuse its own retry budget it does not spend. If it settles after all, it is
+        charged what it spent."""
         earlier = session.scalars(
             select(LedgerEntry)
             .where(
