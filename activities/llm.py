@@ -652,12 +652,16 @@ def _with_prompt(
 
 
 def _ledger_key(request: NodeActivityInput) -> LedgerKey:
+    """This attempt's key. A foreach runs its body once per item under its own node id,
+    so an item's call is keyed `<node>[<index>]` (as its activity summary reads)."""
     info = activity.info()
+    index = request.scope.get("index")
+    node_id = f"{request.node_id}[{index}]" if isinstance(index, int) else request.node_id
     return LedgerKey(
         tenant=request.tenant,
         workflow_id=request.execution_id,
         run_id=info.workflow_run_id or "",
-        node_id=request.node_id,
+        node_id=node_id,
         attempt=info.attempt,
     )
 

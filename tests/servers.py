@@ -3,6 +3,7 @@ OpenAI-compatible chat completions endpoint (`pytest_plugins` in tests/conftest.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,19 +97,33 @@ def service() -> Iterator[tuple[str, Recorder]]:
         yield url, recorder
 
 
+STALL_LIMIT_SECONDS = 60.0
+"""A stalled call answers after this long even unreleased, so the server can stop."""
+
+
 @dataclass
 class ChatServer:
     """An OpenAI-compatible endpoint whose behaviour is picked by the model name:
     `echo` repeats the last user message, `broken` answers 500, `rejecting` 400,
-    `limited` 429, `say:<text>` answers `<text>`; every request is recorded."""
+    `limited` 429, `say:<text>` answers `<text>`, `stall:<tag>` answers nothing until the
+    test calls `release(<tag>)` (then echoes); every request is recorded."""
 
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
     keys: list[str | None] = field(default_factory=list)
     """The Authorization header of each request."""
+    released: set[str] = field(default_factory=set)
+    stalled: Counter[str] = field(default_factory=Counter)
+    """Requests per tag that have been held (still held or since released)."""
+    abandoned: Counter[str] = field(default_factory=Counter)
+    """Held requests per tag whose caller had gone by the time they were released."""
 
     def models(self) -> list[str]:
         return [request["model"] for request in self.requests]
+
+    def release(self, tag: str) -> None:
+        """Stalled calls of `tag` answer, and later ones answer at once."""
+        self.released.add(tag)
 
 
 def _chat_app(server: ChatServer) -> FastAPI:
@@ -133,6 +148,16 @@ def _chat_app(server: ChatServer) -> FastAPI:
             return JSONResponse(
                 {"error": {"message": "bad request", "type": "invalid_request_error"}}, 400
             )
+        if model.startswith("stall:"):
+            tag = model.removeprefix("stall:")
+            if tag not in server.released:
+                server.stalled[tag] += 1
+                waited = 0.0
+                while tag not in server.released and waited < STALL_LIMIT_SECONDS:
+                    await asyncio.sleep(0.05)
+                    waited += 0.05
+                if await request.is_disconnected():
+                    server.abandoned[tag] += 1
         if model.startswith("say:"):
             content = model.removeprefix("say:")
         else:

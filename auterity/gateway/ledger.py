@@ -190,6 +190,7 @@ class Ledger:
                 return Reservation(entry.id, entry.reserved_nanos)
             if entry is not None and entry.status == EntryStatus.SETTLED:
                 return Reservation(entry.id, 0, already_settled=True)
+            self._supersede(session, key)
             windows, warnings = self._hold(session, graph_id, route, nanos, now)
             expires_at = now + timedelta(seconds=ttl_seconds)
             if entry is None:
@@ -361,6 +362,30 @@ class Ledger:
                 log.warning(
                     "ledger: reservation of %s node %s attempt %d expired",
                     entry.workflow_id, entry.node_id, entry.attempt,
+                )  # fmt: skip
+
+    def _supersede(self, session: Session, key: LedgerKey) -> None:
+        """Give back what earlier attempts of this node still hold. Temporal starts an
+        attempt only once the one before has failed or timed out, so an earlier attempt still
+        holding is one whose worker died or that Temporal gave up on: waiting for its expiry
+        would refuse its own retry budget it does not spend. If it settles after all, it is
+        charged what it spent."""
+        earlier = session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.workflow_id == key.workflow_id,
+                LedgerEntry.run_id == key.run_id,
+                LedgerEntry.node_id == key.node_id,
+                LedgerEntry.attempt < key.attempt,
+                LedgerEntry.status == EntryStatus.RESERVED,
+            )
+            .order_by(LedgerEntry.attempt)
+        ).all()
+        for entry in earlier:
+            if self._give_back(session, entry, EntryStatus.EXPIRED):
+                log.warning(
+                    "ledger: reservation of %s node %s attempt %d given back to attempt %d",
+                    entry.workflow_id, entry.node_id, entry.attempt, key.attempt,
                 )  # fmt: skip
 
     def _give_back(self, session: Session, entry: LedgerEntry, status: EntryStatus) -> bool:

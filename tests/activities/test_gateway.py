@@ -4,10 +4,13 @@ HTTP to an OpenAI-compatible server on loopback, the real database (SQLite and P
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -482,3 +485,66 @@ async def test_a_call_for_a_tenant_that_does_not_exist_fails_for_good(
     request = node_request("llm", {"prompt": "hi"}, tenant="no-such-tenant")
     error = await _fail(activity_env, gateway(), request)
     assert error.type == "TenantNotFound" and error.non_retryable
+
+
+async def test_a_stalled_provider_fails_the_attempt_retryably_within_its_timeout_and_releases(
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    chat_server: ChatServer,
+) -> None:
+    """The provider says nothing until long after the node's 3 s attempt: the call gives
+    up within the attempt (LiteLLM's timeout is what is left of it, less a second), with a
+    retryable error that says it timed out, and the reservation goes back to the budget."""
+    tenant = tenant_of()
+    tag = uuid.uuid4().hex
+    tenant.route("slow", [{"model": f"openai/stall:{tag}", **_price(0.001, 0.001)}])
+    budget = tenant.budget("daily", 10.0)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=3))
+    started = time.monotonic()
+    try:
+        error = await _fail(env, gateway(), tenant.request({"route": "slow", "prompt": "x"}))
+    finally:
+        chat_server.release(tag)
+    elapsed = time.monotonic() - started
+    print(f"stalled provider: failed after {elapsed:.2f}s: {error.message}")
+    assert chat_server.stalled[tag] == 1, "the call reached the provider and was held"
+    assert 1.5 <= elapsed < 3.0, "gave up on LiteLLM's timeout, before the attempt's"
+    assert error.type == "LlmProviderError" and not error.non_retryable
+    assert "timed out" in error.message
+    [entry] = tenant.entries()
+    assert entry.status == "released" and entry.reserved_nanos > 0 and entry.cost_nanos is None
+    window = tenant.window(budget)
+    assert (window.reserved_nanos, window.spent_nanos) == (0, 0)
+
+
+async def test_each_item_of_a_foreach_is_charged_for_its_own_call(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    chat_server: ChatServer,
+) -> None:
+    """A foreach runs its llm body once per item under the foreach node's id, in one run
+    and at the same attempt number: each item's call is its own ledger entry."""
+    tenant = tenant_of()
+    tenant.route("priced", [{"model": "openai/echo", **_price(0.001, 0.002)}])
+    budget = tenant.budget("daily", 10.0)
+    llm = gateway()
+    execution_id = f"{tenant.slug}:graph-1:{uuid.uuid4().hex}"
+    before = len(chat_server.requests)
+
+    async def item(index: int) -> Any:
+        scope = {"inputs": {}, "nodes": {}, "vars": {}, "item": f"item {index}", "index": index}
+        config = {"route": "priced", "prompt": "{{ item }}", "max_tokens": 5}
+        request = tenant.request(config, scope=scope, node_id="each", execution_id=execution_id)
+        return await activity_env.run(llm.complete, request)
+
+    results = await asyncio.gather(*(item(index) for index in range(3)))
+    assert sorted(result.output["text"] for result in results) == ["item 0", "item 1", "item 2"]
+    assert len(chat_server.requests) == before + 3
+    entries = sorted(tenant.entries(), key=lambda entry: entry.node_id)
+    assert [(e.node_id, e.status, e.cost_nanos) for e in entries] == [
+        (f"each[{index}]", "settled", to_nanos(0.013)) for index in range(3)
+    ]
+    window = tenant.window(budget)
+    assert (window.spent_nanos, window.reserved_nanos) == (3 * to_nanos(0.013), 0)

@@ -13,14 +13,18 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
+from api.services.executions import start_execution
 from auterity import temporal
 from auterity.db import transaction
 from auterity.dev import DEV_EGRESS_ALLOW
-from auterity.gateway.routes import RouteConfig
+from auterity.gateway.routes import RouteConfig, to_nanos
 from auterity.graph import contracts
+from auterity.graph.compiler import compile_graph
+from auterity.graph.run import GraphRunInput, GraphRunResult
 from auterity.models import Tenant
 from auterity.models.gateway import LedgerEntry, ModelRoute
 from auterity.settings import Settings, load_settings
@@ -29,6 +33,7 @@ from tests.activities.probe_workflow import ActivityProbe, ProbeStep
 from tests.servers import ChatServer
 from tests.support import free_port
 from workers.activities import ActivityRuntime
+from workers.main import build_worker
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
 
@@ -52,12 +57,14 @@ async def runtime(worker_settings: Settings) -> AsyncIterator[ActivityRuntime]:
         yield runtime
 
 
-def _tenant_with_route(sessions: sessionmaker[Session], base: str) -> tuple[str, str]:
+def _tenant_with_route(
+    sessions: sessionmaker[Session], base: str, model: str = "echo"
+) -> tuple[str, str]:
     with transaction(sessions) as session:
         tenant = Tenant(slug=f"gw-{uuid.uuid4().hex[:10]}", name="Gateway Co")
         session.add(tenant)
     config = RouteConfig.model_validate(
-        {"deployments": [{"model": "openai/echo", "api_base": base, **PRICE}]}
+        {"deployments": [{"model": f"openai/{model}", "api_base": base, **PRICE}]}
     )
     with transaction(sessions, tenant.id) as session:
         session.add(ModelRoute(name="fast", config=config.model_dump(mode="json")))
@@ -132,3 +139,91 @@ def _sample(metrics: str, name: str, labels: str) -> float:
     raise AssertionError(f"{name}{{{labels}}} not in:\n" + "\n".join(
         line for line in metrics.splitlines() if name in line
     ))  # fmt: skip
+
+
+async def test_a_stalled_provider_fails_each_attempt_itself_before_temporals_timeout(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    worker_settings: Settings,
+    sessions: sessionmaker[Session],
+    chat_server: ChatServer,
+    task_queue: str,
+) -> None:
+    """A run whose llm node (3 s timeout, 2 attempts) asks a provider that never answers:
+    each attempt fails on its own with a retryable timeout error, Temporal retries it, the
+    run fails naming the timeout, and every reservation went back."""
+    tag = uuid.uuid4().hex
+    slug, tenant_id = _tenant_with_route(sessions, f"{chat_server.url}/v1", f"stall:{tag}")
+    retry = {"initial_interval": "100ms", "maximum_attempts": 2}
+    graph = {"name": "stalled", "nodes": [
+        {"id": "ask", "type": "llm", "timeout": "3s", "retry": retry,
+         "config": {"route": "fast", "prompt": "anyone there?", "max_tokens": 5}}]}  # fmt: skip
+    plan = compile_graph(graph)
+    run = GraphRunInput(tenant=slug, graph_id="g", version_id=plan.version_id, plan=plan)
+    try:
+        async with build_worker(
+            temporal_client, worker_settings, runtime.activities(), task_queue=task_queue
+        ):
+            started = await start_execution(temporal_client, task_queue, run)
+            handle = temporal_client.get_workflow_handle(started.execution_id)
+            with pytest.raises(WorkflowFailureError) as failed:
+                await handle.result()
+    finally:
+        chat_server.release(tag)
+
+    cause = str(failed.value.cause)
+    assert "LlmProviderError" in cause and "timed out" in cause, cause
+    assert chat_server.stalled[tag] == 2
+    history = await handle.fetch_history()
+    kinds = [event.event_type for event in history.events]
+    assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) == 1  # the last attempt's
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT not in kinds
+    [failure] = [
+        event.activity_task_failed_event_attributes.failure
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+    ]
+    assert failure.application_failure_info.type == "LlmProviderError"
+    assert not failure.application_failure_info.non_retryable
+    with transaction(sessions, tenant_id) as session:
+        entries = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.attempt)))
+    assert [(e.attempt, e.status, e.cost_nanos) for e in entries] == [
+        (1, "released", None),
+        (2, "released", None),
+    ]
+
+
+async def test_a_foreach_of_llm_calls_charges_every_item_in_and_out_of_batches(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    worker_settings: Settings,
+    sessions: sessionmaker[Session],
+    chat_server: ChatServer,
+    task_queue: str,
+) -> None:
+    """Three items in batches of two: two child runs, three calls, three charges."""
+    slug, tenant_id = _tenant_with_route(sessions, f"{chat_server.url}/v1")
+    body = {"type": "llm", "config": {"route": "fast", "prompt": "{{ item }}", "max_tokens": 5}}
+    graph = {"name": "each", "nodes": [{"id": "each", "type": "foreach", "config": {
+        "items": "inputs.topics", "node": body, "batch_size": 2}}]}  # fmt: skip
+    plan = compile_graph(graph)
+    run = GraphRunInput(
+        tenant=slug, graph_id="g", version_id=plan.version_id, plan=plan,
+        inputs={"topics": ["tea", "coffee", "cocoa"]},
+    )  # fmt: skip
+    async with build_worker(
+        temporal_client, worker_settings, runtime.activities(), task_queue=task_queue
+    ):
+        started = await start_execution(temporal_client, task_queue, run)
+        result = await temporal_client.get_workflow_handle(
+            started.execution_id, result_type=GraphRunResult
+        ).result()
+
+    assert [item["text"] for item in result.nodes["each"].output] == ["tea", "coffee", "cocoa"]
+    with transaction(sessions, tenant_id) as session:
+        entries = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.node_id)))
+    assert [(e.node_id, e.status, e.cost_nanos) for e in entries] == [
+        (f"each[{index}]", "settled", to_nanos(0.013)) for index in range(3)
+    ]
+    assert {e.workflow_id for e in entries} == {started.execution_id}
+    assert len({e.run_id for e in entries}) == 2, "one child run per batch"

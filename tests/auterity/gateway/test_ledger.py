@@ -112,17 +112,46 @@ async def test_a_dead_workers_reservation_expires_and_frees_the_budget(
     budget = _budget(sessions, tenant_id, 1000)
     clock = Clock()
     ledger = Ledger(sessions, clock)
+    other = LedgerKey(slug, f"{slug}:g:2", "run-9", "summarize", 1)
     await ledger.reserve(_key(slug, 1), graph_id="g", route=None, nanos=800, ttl_seconds=90)
     with pytest.raises(BudgetExhausted, match="budget 'b' is exhausted"):
-        await ledger.reserve(_key(slug, 2), graph_id="g", route=None, nanos=800, ttl_seconds=90)
-    clock.now += timedelta(seconds=91)  # attempt 1's worker died; Temporal retries
+        await ledger.reserve(other, graph_id="g", route=None, nanos=800, ttl_seconds=90)
+    clock.now += timedelta(seconds=91)  # attempt 1's worker died, and nothing retried it
+    await ledger.reserve(other, graph_id="g", route=None, nanos=800, ttl_seconds=90)
+    await ledger.settle(other, _spent(300))
+    statuses = [(e.node_id, e.attempt, e.status) for e in _entries(sessions, tenant_id)]
+    assert sorted(statuses) == [("classify", 1, "expired"), ("summarize", 1, "settled")]
+    assert _window(sessions, tenant_id, budget) == (300, 0)
+    # The dead attempt's late settle still charges what it spent, once, and frees nothing twice.
+    assert await ledger.settle(_key(slug, 1), _spent(200)) is True
+    assert _window(sessions, tenant_id, budget) == (500, 0)
+
+
+async def test_a_retry_takes_back_what_its_dead_attempt_held(
+    sessions: sessionmaker[Session], tenant: tuple[str, str]
+) -> None:
+    """Temporal retries a killed attempt as soon as its timeout passes, long before its
+    reservation expires: the retry of a call the budget admits once is admitted again."""
+    slug, tenant_id = tenant
+    budget = _budget(sessions, tenant_id, 1000)
+    ledger = Ledger(sessions, Clock())
+    await ledger.reserve(_key(slug, 1), graph_id="g", route=None, nanos=800, ttl_seconds=90)
     await ledger.reserve(_key(slug, 2), graph_id="g", route=None, nanos=800, ttl_seconds=90)
+    assert _window(sessions, tenant_id, budget) == (0, 800)
+    # Another run's call, or another node of this run, is not a retry: it takes nothing back.
+    with pytest.raises(BudgetExhausted):
+        await ledger.reserve(_key(slug, 3, run="run-2"), graph_id="g", route=None, nanos=800,
+                             ttl_seconds=90)  # fmt: skip
+    other_node = LedgerKey(slug, f"{slug}:g:1", "run-1", "summarize", 3)
+    with pytest.raises(BudgetExhausted):
+        await ledger.reserve(other_node, graph_id="g", route=None, nanos=800, ttl_seconds=90)
     await ledger.settle(_key(slug, 2), _spent(300))
     statuses = [(e.attempt, e.status) for e in _entries(sessions, tenant_id)]
     assert statuses == [(1, "expired"), (2, "settled")]
     assert _window(sessions, tenant_id, budget) == (300, 0)
-    # The dead attempt's late settle still charges what it spent, once, and frees nothing twice.
+    # Had the dead attempt's call answered after all, its late settle charges it, once.
     assert await ledger.settle(_key(slug, 1), _spent(200)) is True
+    assert await ledger.settle(_key(slug, 1), _spent(200)) is False
     assert _window(sessions, tenant_id, budget) == (500, 0)
 
 
