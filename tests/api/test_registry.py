@@ -128,16 +128,7 @@ async def test_a_run_keeps_the_version_its_alias_named_when_it_started(
 ) -> None:
     owner = await member(make_tenant())
     headers = owner.headers
-    await api.post(
-        "/v1/registry/prompts", json={"name": "greet", **_prompt("v1 hello {{ name }}")},
-        headers=headers,
-    )  # fmt: skip
-    await api.post(
-        "/v1/registry/prompts/greet/versions", json=_prompt("v2 hi {{ name }}"), headers=headers
-    )
-    await api.put(
-        "/v1/registry/prompts/greet/aliases/production", json={"version": 1}, headers=headers
-    )
+    await _two_versions(api, headers, "greet", "v1 hello {{ name }}", "v2 hi {{ name }}")
     graph_id = await save_graph(api, headers, _graph("greet@production", wait="2s"))
 
     async def start() -> str:
@@ -168,16 +159,7 @@ async def test_a_foreach_of_llm_calls_keeps_the_version_pinned_at_start(
 ) -> None:
     owner = await member(make_tenant())
     headers = owner.headers
-    await api.post(
-        "/v1/registry/prompts", json={"name": "greet", **_prompt("v1 hello {{ name }}")},
-        headers=headers,
-    )  # fmt: skip
-    await api.post(
-        "/v1/registry/prompts/greet/versions", json=_prompt("v2 hi {{ name }}"), headers=headers
-    )
-    await api.put(
-        "/v1/registry/prompts/greet/aliases/production", json={"version": 1}, headers=headers
-    )
+    await _two_versions(api, headers, "greet", "v1 hello {{ name }}", "v2 hi {{ name }}")
     each = {"type": "llm",
             "config": {"prompt_ref": "greet@production", "variables": {"name": "{{ item }}"}}}  # fmt: skip
     graph = {
@@ -210,18 +192,7 @@ async def test_two_versions_compared_side_by_side_before_the_alias_moves(
 ) -> None:
     owner = await member(make_tenant())
     headers = owner.headers
-    await api.post(
-        "/v1/registry/prompts", json={"name": "triage", **_prompt("v1 {{ ticket }}")},
-        headers=headers,
-    )  # fmt: skip
-    await api.post(
-        "/v1/registry/prompts/triage/versions",
-        json=_prompt("v2 {{ ticket }} ({{ team }})"),
-        headers=headers,
-    )
-    await api.put(
-        "/v1/registry/prompts/triage/aliases/production", json={"version": 1}, headers=headers
-    )
+    await _two_versions(api, headers, "triage", "v1 {{ ticket }}", "v2 {{ ticket }} ({{ team }})")
     cases = [{"ticket": "site down", "team": "ops"}, {"ticket": "{{ 7 * 6 }}", "team": "web"}]
     compared = await api.post(
         "/v1/registry/prompts/triage/compare",
@@ -278,6 +249,24 @@ async def test_a_comparison_names_the_bad_version_or_case_and_needs_run_rights(
         path, json={"versions": ["1", "1"], "cases": [{"t": 1}]}, headers=viewer.headers
     )
     assert refused.status_code == 403
+
+
+async def _two_versions(
+    api: httpx.AsyncClient, headers: dict[str, str], name: str, first: str, second: str
+) -> None:
+    """Prompt `name` with versions 1 and 2 of these templates, `production` naming 1."""
+    created = await api.post(
+        "/v1/registry/prompts", json={"name": name, **_prompt(first)}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    added = await api.post(
+        f"/v1/registry/prompts/{name}/versions", json=_prompt(second), headers=headers
+    )
+    assert added.status_code == 201, added.text
+    aliased = await api.put(
+        f"/v1/registry/prompts/{name}/aliases/production", json={"version": 1}, headers=headers
+    )
+    assert aliased.status_code == 200, aliased.text
 
 
 def _graph(reference: str, wait: str | None = None) -> dict[str, Any]:
