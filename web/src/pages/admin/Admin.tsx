@@ -33,7 +33,8 @@ const SECTIONS: { to: string; label: string; permission: string; page: ReactNode
 
 export default function AdminPage() {
   const me = useMe();
-  const allowed = SECTIONS.filter((section) => !me.data || me.data.permissions.includes(section.permission));
+  // Nothing is listed until the roles are known: a section never flashes for someone who may not use it.
+  const allowed = SECTIONS.filter((section) => me.data?.permissions.includes(section.permission));
   return (
     <div className="mx-auto flex max-w-7xl flex-col gap-4 p-4 sm:flex-row sm:p-6">
       <nav aria-label="Administration" className="flex shrink-0 gap-1 overflow-x-auto sm:w-44 sm:flex-col">
@@ -50,7 +51,7 @@ export default function AdminPage() {
       <div className="min-w-0 flex-1">
         <Suspense fallback={<Spinner />}>
           <Routes>
-            <Route index element={allowed[0] ? <Navigate to={allowed[0].to} replace /> : <p className="text-sm text-slate-700">Nothing to administer with your roles.</p>} />
+            <Route index element={!me.data ? <Spinner /> : allowed[0] ? <Navigate to={allowed[0].to} replace /> : <p className="text-sm text-slate-700">Nothing to administer with your roles.</p>} />
             {SECTIONS.map((section) => (
               <Route
                 key={section.to}
