@@ -281,9 +281,7 @@ def test_spend_shows_the_cost_of_a_real_call(
     row.locator('[data-dimension="graph"]', has_text=f"spend-{route}").wait_for()
     assert row.locator('[data-dimension="node"]').inner_text() == "ask"
     # A range after today holds no call of it.
-    tomorrow = page.evaluate(
-        "() => new Date(Date.now() + 86400000).toISOString().slice(0, 10)"
-    )
+    tomorrow = page.evaluate("() => new Date(Date.now() + 86400000).toISOString().slice(0, 10)")
     page.get_by_label("To", exact=True).fill(tomorrow)
     page.get_by_label("From", exact=True).fill(tomorrow)
     page.get_by_text("No model calls in these days.").wait_for()
