@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/client";
 import { useCan, useGraphNames } from "../../api/hooks";
 import type { BudgetList, BudgetRead, Enforcement, Period, RouteList } from "../../api/types";
-import { Bar, Button, Dialog, Empty, ErrorBox, PageHeader, SelectField, Spinner, Table, TextField, formatTime } from "../../components/ui";
+import { Button, Dialog, Empty, ErrorBox, PageHeader, Spinner, Table, TextField, formatTime } from "../../components/ui";
+import { Bar, SelectField } from "../../components/fields";
 import { formatUsd } from "../../lib/gateway";
 import { formIssues, messageAt, unclaimedMessages } from "../../lib/problems";
 

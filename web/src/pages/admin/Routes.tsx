@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/client";
 import { useCan, useSecretNames } from "../../api/hooks";
 import type { RouteList, RouteRead } from "../../api/types";
-import { Button, Dialog, Empty, ErrorBox, PageHeader, SelectField, Spinner, Table, TextField, formatTime } from "../../components/ui";
+import { Button, Dialog, Empty, ErrorBox, PageHeader, Spinner, Table, TextField, formatTime } from "../../components/ui";
+import { SelectField } from "../../components/fields";
 import { STRATEGIES, emptyDeployment, routeBody, routeDraft, type DeploymentDraft, type RouteDraft } from "../../lib/gateway";
 import { formIssues, messageAt, unclaimedMessages, type Issue } from "../../lib/problems";
 

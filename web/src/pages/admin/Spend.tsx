@@ -3,7 +3,8 @@ import { useQuery } from "@tanstack/react-query";
 import { api } from "../../api/client";
 import { useGraphNames } from "../../api/hooks";
 import type { SpendDimension, SpendReport } from "../../api/types";
-import { Bar, Empty, ErrorBox, PageHeader, Spinner, Table } from "../../components/ui";
+import { Empty, ErrorBox, PageHeader, Spinner, Table } from "../../components/ui";
+import { Bar } from "../../components/fields";
 import { DIMENSIONS, dayBefore, formatUsd, shares, spendQuery } from "../../lib/gateway";
 
 export default function SpendPage() {

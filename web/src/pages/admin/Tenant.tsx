@@ -2,7 +2,8 @@ import { useEffect, useId, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/client";
 import type { TenantSettingsRead } from "../../api/types";
-import { Button, ErrorBox, PageHeader, Spinner, TextAreaField, TextField } from "../../components/ui";
+import { Button, ErrorBox, PageHeader, Spinner, TextField } from "../../components/ui";
+import { TextAreaField } from "../../components/fields";
 import { formIssues, messageAt, unclaimedMessages } from "../../lib/problems";
 
 /** Only what changed goes in the PATCH, so each change is one audited fact. */
