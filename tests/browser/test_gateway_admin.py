@@ -340,8 +340,49 @@ def test_moving_a_prompt_alias_and_comparing_two_versions(
     assert len(moves) == 1 and moves[0]["actor"]["id"] == me["id"], moves
     assert moves[0]["details"]["from"] == 1, moves
 
+    # A new version starts from the latest; JSON that does not parse is named by its field.
+    entry.get_by_role("button", name=f"New version of {name}").click()
+    dialog = page.get_by_role("dialog", name=f"New version of {name}")
+    template = dialog.get_by_label("Template")
+    assert template.input_value() == "Second: {{ ticket }}"
+    template.fill("Third: {{ ticket }}")
+    schema = dialog.get_by_label("Response JSON Schema")
+    schema.fill("{not json")
+    dialog.get_by_role("button", name="Save version").click()
+    assert "not valid JSON" in message_of(page, schema)
+    schema.fill("")
+    dialog.get_by_role("button", name="Save version").click()
+    dialog.wait_for(state="detached")
+    entry.get_by_role("cell", name="v3", exact=True).wait_for()
+    with stack.client() as api:
+        versions = api.get(f"/v1/registry/prompts/{name}").json()["versions"]
+    assert versions[-1]["version"] == 3
+    assert versions[-1]["spec"]["template"] == "Third: {{ ticket }}"
+    assert versions[-1]["spec"]["route"] == "default"
+
+    model = f"classifier-{uuid.uuid4().hex[:6]}"
+    page.get_by_role("button", name="New model").click()
+    dialog = page.get_by_role("dialog", name="New model")
+    dialog.get_by_label("Name").fill(model)
+    dialog.get_by_label("Route").fill("default")
+    dialog.get_by_label("Temperature").fill("7")
+    dialog.get_by_role("button", name="Save version").click()
+    temperature = dialog.get_by_label("Temperature")
+    page.wait_for_function(
+        "el => el.getAttribute('aria-invalid') === 'true'", arg=temperature.element_handle()
+    )
+    assert "less than or equal to 2" in message_of(page, temperature)
+    temperature.fill("0.2")
+    dialog.get_by_role("button", name="Save version").click()
+    dialog.wait_for(state="detached")
+    page.locator(f'[data-entry="{model}"]').get_by_role("cell", name="v1", exact=True).wait_for()
+
     entry.get_by_role("button", name=f"Compare versions of {name}").click()
     dialog = page.get_by_role("dialog", name=f"Compare versions of {name}")
+    # The defaults are the last two versions; compare v1 with what production names (v2).
+    assert dialog.get_by_label("Version B").input_value() == "3"
+    dialog.get_by_label("Version A").select_option("1")
+    dialog.get_by_label("Version B").select_option("production")
     cases = dialog.get_by_label("Cases (JSON list, one object of variables per call)")
     assert '"ticket"' in cases.input_value()
     cases.fill("[{ticket: 'no quotes'}]")
@@ -440,3 +481,35 @@ def test_without_the_permissions_there_is_no_page_and_the_api_refuses(
     assert refused == dict.fromkeys(refused, 403), refused
     with stack.client() as api:
         assert api.get("/v1/routes/sneaky").status_code == 404
+
+
+def test_a_budget_is_made_from_the_keyboard(page: Any, stack: Stack, shot: Any) -> None:
+    sign_in(page, stack, "/admin/budgets")
+    page.get_by_role("button", name="New budget").wait_for()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement?.textContent") == "New budget":
+            break
+    else:
+        raise AssertionError("Tab never reached the New budget button")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="New budget")
+    dialog.wait_for()
+    # The dialog puts the focus in its first field; Escape closes it, back on the button.
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+    assert page.evaluate("() => document.activeElement?.textContent") == "New budget"
+    page.keyboard.press("Enter")
+    dialog.wait_for()
+    name = f"keys-{uuid.uuid4().hex[:6]}"
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type("12.5")
+    page.keyboard.press("Enter")
+    dialog.wait_for(state="detached")
+    page.locator(f'[data-budget="{name}"]').get_by_text("$0 of $12.50").wait_for()
+    shot("keyboard-budget")
+    with stack.client() as api:
+        made = {b["name"]: b for b in api.get("/v1/budgets").json()["items"]}[name]
+        assert (made["limit_usd"], made["route"], made["graph_id"]) == ("12.5", None, None)
+        assert api.delete(f"/v1/budgets/{made['id']}").status_code == 204
