@@ -49,7 +49,7 @@ export function useSecretNames() {
 export function useGraphNames() {
   const allowed = useCan("graphs:read");
   return useQuery({
-    queryKey: ["graphs", "names"],
+    queryKey: ["graphs", { names: true }], // under "graphs": refreshed when a graph changes; never a search's key
     enabled: allowed,
     queryFn: () => api.get<GraphRead[]>("/v1/graphs?limit=200"),
     select: (graphs: GraphRead[]) => new Map(graphs.map((graph) => [graph.id, graph.name])),

@@ -1,7 +1,7 @@
 import { lazy, Suspense, type ReactNode } from "react";
 import { NavLink, Navigate, Route, Routes } from "react-router-dom";
 import { useMe } from "../../api/hooks";
-import { Spinner } from "../../components/ui";
+import { ErrorBox, Spinner } from "../../components/ui";
 import { UsersPage, RolesPage } from "./People";
 import { ApiKeysPage, SecretsPage } from "./Credentials";
 import { TriggersPage, SchedulesPage } from "./Triggers";
@@ -49,9 +49,10 @@ export default function AdminPage() {
         ))}
       </nav>
       <div className="min-w-0 flex-1">
+        <ErrorBox error={me.error} title="Your roles could not be read" />
         <Suspense fallback={<Spinner />}>
           <Routes>
-            <Route index element={!me.data ? <Spinner /> : allowed[0] ? <Navigate to={allowed[0].to} replace /> : <p className="text-sm text-slate-700">Nothing to administer with your roles.</p>} />
+            <Route index element={!me.data ? me.error ? null : <Spinner /> : allowed[0] ? <Navigate to={allowed[0].to} replace /> : <p className="text-sm text-slate-700">Nothing to administer with your roles.</p>} />
             {SECTIONS.map((section) => (
               <Route
                 key={section.to}
@@ -59,7 +60,7 @@ export default function AdminPage() {
                 element={
                   // Typed straight into the address bar: the page (and its requests) only for those who may use it.
                   !me.data ? (
-                    <Spinner />
+                    me.error ? null : <Spinner />
                   ) : me.data.permissions.includes(section.permission) ? (
                     section.page
                   ) : (
