@@ -59,13 +59,7 @@ class Stack:
     log: Path
 
     def token(self) -> str:
-        response = httpx.post(
-            f"{self.url}/v1/auth/login",
-            json={"email": self.email, "password": self.password},
-            timeout=30,
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
+        return token_of(self, self.email, self.password)
 
     def client(self) -> httpx.Client:
         """The API as the tests' own hands (setting things up), signed in as the admin."""
@@ -116,6 +110,15 @@ def dev_stack(home: Path) -> Iterator[Stack]:
                 process.wait()
 
 
+def token_of(stack: Stack, email: str, password: str) -> str:
+    """An access token of someone else than the admin (for their direct API calls)."""
+    response = httpx.post(
+        f"{stack.url}/v1/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
 def join(admin: httpx.Client, email: str, roles: list[str], password: str) -> None:
     """A new person joins the admin's tenant the only way there is: invited, then accepting."""
     invited = admin.post("/v1/invitations", json={"email": email, "roles": roles})
@@ -127,11 +130,18 @@ def join(admin: httpx.Client, email: str, roles: list[str], password: str) -> No
     assert accepted.status_code == 201, accepted.text
 
 
-def sign_in(page: Any, stack: Stack, path: str = "/graphs") -> None:
-    """Sign in through the form, as a person does, and land on `path`."""
+def sign_in(
+    page: Any,
+    stack: Stack,
+    path: str = "/graphs",
+    email: str | None = None,
+    password: str | None = None,
+) -> None:
+    """Sign in through the form, as a person does (the admin unless `email` is given), and
+    land on `path`."""
     page.goto(f"{stack.url}{path}")
-    page.get_by_label("Email").fill(stack.email)
-    page.get_by_label("Password").fill(stack.password)
+    page.get_by_label("Email").fill(email or stack.email)
+    page.get_by_label("Password").fill(password or stack.password)
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(f"**{path.split('?')[0]}*")
 

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { ApiError, api } from "./client";
-import type { ExpressionVocabulary, MeRead, SecretRead } from "./types";
+import type { ExpressionVocabulary, GraphRead, MeRead, SecretRead } from "./types";
 import type { JsonSchema } from "../lib/graph";
 
 export type NodeKinds = Record<string, JsonSchema>;
@@ -41,5 +41,17 @@ export function useSecretNames() {
       }
     },
     select: (items: SecretRead[]) => items.map((item) => item.name),
+  });
+}
+
+/** The tenant's graphs by id, to name a graph where the API gives its id (budgets, spend);
+ * people without `graphs:read` see ids. */
+export function useGraphNames() {
+  const allowed = useCan("graphs:read");
+  return useQuery({
+    queryKey: ["graphs", { names: true }], // under "graphs": refreshed when a graph changes; never a search's key
+    enabled: allowed,
+    queryFn: () => api.get<GraphRead[]>("/v1/graphs?limit=200"),
+    select: (graphs: GraphRead[]) => new Map(graphs.map((graph) => [graph.id, graph.name])),
   });
 }

@@ -160,10 +160,12 @@ export function TextField({
   hint,
   error,
   name,
+  inputMode,
 }: {
   label: string;
   value: string;
   onChange: (value: string) => void;
+  inputMode?: "text" | "numeric" | "decimal" | "url";
   type?: string;
   placeholder?: string;
   required?: boolean;
@@ -187,6 +189,7 @@ export function TextField({
         required={required}
         placeholder={placeholder}
         autoComplete={autoComplete}
+        inputMode={inputMode}
         aria-invalid={error ? true : undefined}
         aria-describedby={error ? `${id}-error` : hint ? `${id}-hint` : undefined}
         onChange={(event) => onChange(event.target.value)}

@@ -1,6 +1,6 @@
 /** Validation problems (RFC 9457 `errors: [{loc, msg, node?, field?, position?}]`) → the
  * place of each mistake: a node (badge), a field of its form, an edge, or the graph. */
-import type { Problem, ProblemItem } from "../api/client";
+import { ApiError, type Problem, type ProblemItem } from "../api/client";
 
 export interface Issue {
   field: string;
@@ -63,4 +63,22 @@ export function unclaimed(issues: Issue[] | undefined, fieldPaths: string[]): Is
 export function describe(issue: Issue): string {
   const at = issue.position != null ? ` (at character ${issue.position})` : "";
   return `${issue.message}${at}`;
+}
+
+/** The issues of a failed save in a form that is not a graph (a route, a budget, the tenant):
+ * each names its field as a path (`deployments[0].api_key_secret`); a problem without
+ * `errors` (a 409, a 403) is one issue with the empty path. */
+export function formIssues(error: unknown): Issue[] {
+  return error instanceof ApiError ? issuesOf(error.problem).graph : [];
+}
+
+/** What a form field shows under itself: the messages of the issues naming it (or inside it). */
+export function messageAt(issues: Issue[], path: string): string | null {
+  const found = issuesForField(issues, path);
+  return found.length ? found.map(describe).join("; ") : null;
+}
+
+/** The messages no rendered field claims (shown at the top of the form). */
+export function unclaimedMessages(issues: Issue[], fieldPaths: string[]): string[] {
+  return unclaimed(issues, fieldPaths).map((issue) => (issue.field ? `${issue.field}: ${describe(issue)}` : describe(issue)));
 }
