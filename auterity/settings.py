@@ -18,6 +18,8 @@ from auterity.graph.model import parse_duration
 
 TENANT_CEILING_SETTING = "AUTERITY_TENANT_EGRESS_CEILING"
 DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdef"
+WORKER_MAX_CACHED_WORKFLOWS = 250
+"""Runs a worker holds between steps; see README (Production, worker memory)."""
 
 
 class Settings(BaseSettings):
@@ -148,6 +150,13 @@ class Settings(BaseSettings):
         ge=0,
         le=65535,
         description="Prometheus port of the worker's Temporal metrics; 0: off",
+    )
+    worker_max_cached_workflows: int = Field(
+        default=WORKER_MAX_CACHED_WORKFLOWS,
+        ge=0,
+        description="Runs a worker keeps in memory between their steps (the sticky cache); "
+        "a run evicted from it is rebuilt by replaying its history when it next has work. "
+        "Each costs its interpreter's memory while it waits; 0: none kept",
     )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] | None = Field(

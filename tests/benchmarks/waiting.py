@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -45,6 +46,7 @@ from auterity.graph.run import (
 )
 from auterity.models.tasks import HumanTask
 from auterity.security.accounts import create_tenant
+from auterity.settings import Settings
 
 GRAPH = {
     "name": "wait-for-approval",
@@ -71,7 +73,15 @@ async def wait_for(check, seconds: float, what: str) -> None:  # type: ignore[no
         await asyncio.sleep(0.5)
 
 
-async def main(runs: int, concurrency: int, timeout: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(runs: int, concurrency: int, timeout: float, cache: int | None) -> Figures:
+    """One worker process (its cache `cache` runs, the setting's default if None) on its own
+    Temporal dev server and database."""
     home = Path(tempfile.mkdtemp(prefix="auterity-waiting-"))
     url = f"sqlite:///{home / 'auterity.db'}"
     migrate.upgrade(url)
@@ -101,6 +111,9 @@ async def main(runs: int, concurrency: int, timeout: float) -> None:
                 AUTERITY_WORKER_METRICS_PORT="0",
                 AUTERITY_EGRESS_ALLOW=DEV_EGRESS_ALLOW,
                 AUTERITY_LOG_LEVEL="WARNING",
+            )
+            | (
+                {} if cache is None else {"AUTERITY_WORKER_MAX_CACHED_WORKFLOWS": str(cache)}
             ),  # fmt: skip
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -148,9 +161,10 @@ async def main(runs: int, concurrency: int, timeout: float) -> None:
                     result = await handle.result()
                     return str(result.nodes["done"].output)
 
-            began = time.monotonic()
+            began, cpu = time.monotonic(), cpu_seconds(worker.pid)
             outputs = await asyncio.gather(*(approve(execution_id) for execution_id in ids))
             approved_seconds = time.monotonic() - began
+            approved_cpu = cpu_seconds(worker.pid) - cpu
             after = rss_mb(worker.pid)
         finally:
             worker.terminate()
@@ -160,11 +174,60 @@ async def main(runs: int, concurrency: int, timeout: float) -> None:
                 worker.kill()
             log.close()
     engine.dispose()
-    completed = sum(output == "approved" for output in outputs)
+    figures = Figures(
+        cache=settings_cache(cache), rss_idle_mb=idle, rss_waiting_mb=waiting, rss_after_mb=after,
+        opened_seconds=opened_seconds, approved_seconds=approved_seconds,
+        approved_cpu_seconds=approved_cpu,
+        completed=sum(output == "approved" for output in outputs),
+    )  # fmt: skip
+    print(f"RESULT runs={runs} {figures.line()}", flush=True)
+    return figures
+
+
+@dataclass
+class Figures:
+    cache: int
+    rss_idle_mb: float
+    rss_waiting_mb: float
+    rss_after_mb: float
+    opened_seconds: float
+    approved_seconds: float
+    approved_cpu_seconds: float
+    completed: int
+
+    def line(self) -> str:
+        return (
+            f"cache={self.cache} rss_idle_mb={self.rss_idle_mb:.0f} "
+            f"rss_waiting_mb={self.rss_waiting_mb:.0f} rss_after_mb={self.rss_after_mb:.0f} "
+            f"opened_seconds={self.opened_seconds:.1f} "
+            f"approved_seconds={self.approved_seconds:.1f} "
+            f"approved_cpu_seconds={self.approved_cpu_seconds:.1f} completed={self.completed}"
+        )
+
+
+def settings_cache(cache: int | None) -> int:
+    return Settings().worker_max_cached_workflows if cache is None else cache
+
+
+async def main(
+    runs: int, concurrency: int, timeout: float, cache: int | None, baseline: int | None
+) -> None:
+    """With `baseline`, a worker caching that many runs first, then the measured one, and
+    the ratios of the second to the first."""
+    if baseline is None:
+        await measure(runs, concurrency, timeout, cache)
+        return
+    before = await measure(runs, concurrency, timeout, baseline)
+    after = await measure(runs, concurrency, timeout, cache)
+    grew_before = before.rss_waiting_mb - before.rss_idle_mb
+    grew_after = after.rss_waiting_mb - after.rss_idle_mb
     print(
-        f"RESULT runs={runs} rss_idle_mb={idle:.0f} rss_waiting_mb={waiting:.0f} "
-        f"rss_after_mb={after:.0f} opened_seconds={opened_seconds:.1f} "
-        f"approved_seconds={approved_seconds:.1f} completed={completed}"
+        f"RESULT runs={runs} baseline_cache={before.cache} cache={after.cache} "
+        f"rss_waiting_mb={after.rss_waiting_mb:.0f} baseline_rss_waiting_mb="
+        f"{before.rss_waiting_mb:.0f} waiting_growth_ratio={grew_after / grew_before:.2f} "
+        f"approved_seconds_ratio={after.approved_seconds / before.approved_seconds:.2f} "
+        f"approved_cpu_ratio={after.approved_cpu_seconds / before.approved_cpu_seconds:.2f} "
+        f"completed={after.completed}"
     )
 
 
@@ -173,7 +236,24 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
+        "--cache", type=int, default=None,
+        help="AUTERITY_WORKER_MAX_CACHED_WORKFLOWS of the worker (its default if unset)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--baseline-cache", type=int, default=None,
+        help="first measure a worker caching this many runs (1000: temporalio's default), "
+        "then print the measured one's ratios to it",
+    )  # fmt: skip
+    parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds for every run to open its task"
     )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.concurrency, arguments.timeout))
+    asyncio.run(
+        main(
+            arguments.runs,
+            arguments.concurrency,
+            arguments.timeout,
+            arguments.cache,
+            arguments.baseline_cache,
+        )  # fmt: skip
+    )
