@@ -158,6 +158,12 @@ class Settings(BaseSettings):
         "a run evicted from it is rebuilt by replaying its history when it next has work. "
         "Each costs its interpreter's memory while it waits; 0: none kept",
     )
+    worker_preload_llm: bool = Field(
+        default=False,
+        description="Import LiteLLM when the worker starts (about 200 MB of memory) rather "
+        "than on its first llm node, whose first attempt then also pays the import (seconds "
+        "of CPU): set it on workers that run llm nodes with timeouts under a minute",
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] | None = Field(
         default=None,

@@ -86,10 +86,13 @@ class ActivityRuntime:
                 registry=RegistryStore(self.sessions),
             )  # fmt: skip
 
+        # LiteLLM's import costs ~200 MB; a worker pays it on its first llm node unless told
+        # to preload (AUTERITY_WORKER_PRELOAD_LLM).
+        model = llm() if self.settings.worker_preload_llm else LlmOnFirstCall(llm)
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)
         return [
-            http.request, LlmOnFirstCall(llm).complete, tasks.open, tasks.close, BlobActivities(blobs).get,
+            http.request, model.complete, tasks.open, tasks.close, BlobActivities(blobs).get,
             BlobActivities(blobs).put, PureActivities(blobs, threshold).compute,
             audit.purge_expired,
         ]  # fmt: skip
@@ -102,15 +105,13 @@ class LlmOnFirstCall:
 
     def __init__(self, build: Callable[[], LlmActivities]) -> None:
         self._build = build
-        self._built: LlmActivities | None = None
-        self._lock = asyncio.Lock()
+        self._building: asyncio.Future[LlmActivities] | None = None
 
     async def built(self) -> LlmActivities:
-        if self._built is None:
-            async with self._lock:
-                if self._built is None:
-                    self._built = await asyncio.to_thread(self._build)
-        return self._built
+        if self._building is None:
+            self._building = asyncio.ensure_future(asyncio.to_thread(self._build))
+        # Shielded: an attempt that times out during the import leaves it to the next one.
+        return await asyncio.shield(self._building)
 
     @activity.defn(name=LLM_ACTIVITY)
     async def complete(self, request: NodeActivityInput) -> NodeActivityOutput:
