@@ -2,17 +2,25 @@
 
 Run on demand (not part of `make test`):
 
-    .venv/bin/python -m tests.benchmarks.waiting [--runs 1000] [--concurrency 50] [--timeout 1800]
+    .venv/bin/python -m tests.benchmarks.waiting [--runs 1000] [--concurrency 50]
+        [--cache N] [--baseline-cache 1000] [--timeout 1800]
 
 It starts an in-memory Temporal dev server and `auterity worker` as its own
 process on a fresh SQLite database, with one tenant. Then it measures the
 worker's resident memory (VmRSS) idle, starts `runs` runs of a graph whose one
 node is an approval, waits until every run has opened its human task, measures
 the RSS again, approves every task in bulk (the `complete_task` Update, as the
-API sends it), waits until every run has finished and measures once more.
+API sends it), waits until every run has finished and measures once more, with
+the worker's CPU time over the bulk approval (runs evicted from the worker's
+cache replay their history then).
 
-Last line: `RESULT runs=<n> rss_idle_mb=<..> rss_waiting_mb=<..> rss_after_mb=<..>
-opened_seconds=<..> approved_seconds=<..> completed=<n>`.
+`--cache` sets the worker's AUTERITY_WORKER_MAX_CACHED_WORKFLOWS (its default if
+unset). Each measurement prints `RESULT runs=<n> cache=<n> rss_idle_mb=<..>
+rss_waiting_mb=<..> rss_after_mb=<..> opened_seconds=<..> approved_seconds=<..>
+approved_cpu_seconds=<..> completed=<n>`. With `--baseline-cache`, a worker caching
+that many runs is measured first, on its own server, and a last RESULT line gives
+the ratios of the measured worker to it: `waiting_growth_ratio` (RSS waiting minus
+idle), `approved_seconds_ratio`, `approved_cpu_ratio`.
 """
 
 from __future__ import annotations
