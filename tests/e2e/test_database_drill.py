@@ -7,6 +7,12 @@ Every request is answered at once: 201, or 503 problem+json with Retry-After whi
 database is down, never a 500 or a hung connection. The same API process serves 201s
 again once the database is back, and every run that started has its audit entry (a run
 whose entry could not be written is terminated, with that reason, and was answered 503).
+The cluster is stopped both ways pg_ctl knows: fast (a restart) and immediate (a crash).
+
+DRILL_IDEMPOTENCY_KEYS=1 sends an Idempotency-Key with every other start. That path
+writes the entry after Temporal says the run is new, and today a run whose entry then
+fails is answered 503 but left running without it (and a retry with the same key gets
+`created: false`): the drill fails on it, so it is off by default until that is fixed.
 """
 
 from __future__ import annotations
@@ -49,8 +55,6 @@ CONCURRENCY = 8
 ANSWER_SECONDS = 30.0
 """A request with no answer within this is a hung connection."""
 TERMINATED_REASON = "its audit entry could not be written"
-STOP_MODE = os.environ.get("DRILL_STOP", "fast")
-"""pg_ctl's shutdown mode: fast (a restart) or immediate (a crash)."""
 KEYED = os.environ.get("DRILL_IDEMPOTENCY_KEYS", "") == "1"
 """Send an Idempotency-Key with every other start (a different path of the start)."""
 
@@ -215,8 +219,13 @@ async def check_audit(
     entries = await asyncio.to_thread(audited)
     assert started <= entries, f"{len(started - entries)} started runs have no audit entry"
     query = f"AuterityTenant = '{member.tenant_slug}'"
-    runs = [execution async for execution in client.list_workflows(query)]
-    assert started <= {execution.id for execution in runs}
+    deadline = time.monotonic() + 60
+    while True:  # visibility lags behind the starts a little
+        runs = [execution async for execution in client.list_workflows(query)]
+        if started <= {execution.id for execution in runs}:
+            break
+        assert time.monotonic() < deadline, "started runs missing from Temporal's visibility"
+        await asyncio.sleep(1)
     for execution in runs:
         if execution.id in entries:
             continue
@@ -241,8 +250,9 @@ async def until_tasks_opened(
         await asyncio.sleep(1)
 
 
+@pytest.mark.parametrize("stop", ["fast", "immediate"])  # pg_ctl's modes: a restart, a crash
 async def test_postgres_restarted_during_starts_answers_503_and_loses_no_audit_entry(
-    temporal_address: str, temporal_client: Client, tmp_path: Path
+    temporal_address: str, temporal_client: Client, tmp_path: Path, stop: str
 ) -> None:
     with private_postgres() as cluster:
         url = cluster.url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -268,7 +278,7 @@ async def test_postgres_restarted_during_starts_answers_503_and_loses_no_audit_e
                     try:
                         await until(lambda: load.count("up", 201) >= 20, 60, "starts before")
                         load.phase = "stopping"
-                        await asyncio.to_thread(cluster.stop, STOP_MODE)
+                        await asyncio.to_thread(cluster.stop, stop)
                         load.phase = "down"
                         await until(lambda: load.count("down") >= 40, 60, "answers while down")
                         load.phase = "starting"
