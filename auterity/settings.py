@@ -18,6 +18,8 @@ from auterity.graph.model import parse_duration
 
 TENANT_CEILING_SETTING = "AUTERITY_TENANT_EGRESS_CEILING"
 DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdef"
+WORKER_MAX_CACHED_WORKFLOWS = 250
+"""Runs a worker holds between steps; see README (Production, worker memory)."""
 
 
 class Settings(BaseSettings):
@@ -148,6 +150,19 @@ class Settings(BaseSettings):
         ge=0,
         le=65535,
         description="Prometheus port of the worker's Temporal metrics; 0: off",
+    )
+    worker_max_cached_workflows: int = Field(
+        default=WORKER_MAX_CACHED_WORKFLOWS,
+        ge=0,
+        description="Runs a worker keeps in memory between their steps (the sticky cache); "
+        "a run evicted from it is rebuilt by replaying its history when it next has work. "
+        "Each costs its interpreter's memory while it waits; 0: none kept",
+    )
+    worker_preload_llm: bool = Field(
+        default=False,
+        description="Import LiteLLM when the worker starts (about 200 MB of memory) rather "
+        "than on its first llm node, whose first attempt then also pays the import (seconds "
+        "of CPU): set it on workers that run llm nodes with timeouts under a minute",
     )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] | None = Field(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from temporalio import activity
 
 from activities.audit import AuditActivities
 from activities.blobs import BlobActivities, blob_store
 from activities.egress import TenantEgress
 from activities.http import HttpActivities
-from activities.llm import LlmActivities
 from activities.pure import PureActivities
 from activities.secrets import SecretSource
 from activities.tasks import TaskActivities
@@ -21,8 +23,12 @@ from auterity.gateway.cache import RedisResponseCache
 from auterity.gateway.ledger import Ledger
 from auterity.gateway.registry import RegistryStore
 from auterity.gateway.store import RouteStore
+from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivityOutput
 from auterity.secrets import SecretStore
 from auterity.settings import Settings
+
+if TYPE_CHECKING:
+    from activities.llm import LlmActivities
 
 
 class ActivityRuntime:
@@ -68,17 +74,45 @@ class ActivityRuntime:
             self.http, self.secrets, blobs, threshold, template_seconds=seconds,
             tenant_egress=self.tenant_egress,
         )  # fmt: skip
-        llm = LlmActivities(
-            self.settings.model_routes, blobs, threshold, secrets=self.secrets,
-            egress=self.settings.egress_policy, template_seconds=seconds,
-            tenant_egress=self.tenant_egress,
-            routes=RouteStore(self.sessions), ledger=Ledger(self.sessions), cache=self.cache,
-            registry=RegistryStore(self.sessions),
-        )  # fmt: skip
+
+        def llm() -> LlmActivities:
+            from activities.llm import LlmActivities
+
+            return LlmActivities(
+                self.settings.model_routes, blobs, threshold, secrets=self.secrets,
+                egress=self.settings.egress_policy, template_seconds=seconds,
+                tenant_egress=self.tenant_egress,
+                routes=RouteStore(self.sessions), ledger=Ledger(self.sessions), cache=self.cache,
+                registry=RegistryStore(self.sessions),
+            )  # fmt: skip
+
+        # LiteLLM's import costs ~200 MB; a worker pays it on its first llm node unless told
+        # to preload (AUTERITY_WORKER_PRELOAD_LLM).
+        model = llm() if self.settings.worker_preload_llm else LlmOnFirstCall(llm)
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)
         return [
-            http.request, llm.complete, tasks.open, tasks.close, BlobActivities(blobs).get,
+            http.request, model.complete, tasks.open, tasks.close, BlobActivities(blobs).get,
             BlobActivities(blobs).put, PureActivities(blobs, threshold).compute,
             audit.purge_expired,
         ]  # fmt: skip
+
+
+class LlmOnFirstCall:
+    """`node.llm`, registered without importing LiteLLM: the import costs a worker about
+    200 MB of memory and seconds of start-up, paid when it first runs an llm node (off the
+    event loop) rather than by every worker, most of whose runs may never call a model."""
+
+    def __init__(self, build: Callable[[], LlmActivities]) -> None:
+        self._build = build
+        self._building: asyncio.Future[LlmActivities] | None = None
+
+    async def built(self) -> LlmActivities:
+        if self._building is None:
+            self._building = asyncio.ensure_future(asyncio.to_thread(self._build))
+        # Shielded: an attempt that times out during the import leaves it to the next one.
+        return await asyncio.shield(self._building)
+
+    @activity.defn(name=LLM_ACTIVITY)
+    async def complete(self, request: NodeActivityInput) -> NodeActivityOutput:
+        return await (await self.built()).complete(request)

@@ -39,6 +39,7 @@ def build_worker(
         activities=list(activities),
         graceful_shutdown_timeout=timedelta(seconds=10),
         max_concurrent_activities=200,
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 

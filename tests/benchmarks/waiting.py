@@ -2,17 +2,25 @@
 
 Run on demand (not part of `make test`):
 
-    .venv/bin/python -m tests.benchmarks.waiting [--runs 1000] [--concurrency 50] [--timeout 1800]
+    .venv/bin/python -m tests.benchmarks.waiting [--runs 1000] [--concurrency 50]
+        [--cache N] [--baseline-cache 1000] [--timeout 1800]
 
 It starts an in-memory Temporal dev server and `auterity worker` as its own
 process on a fresh SQLite database, with one tenant. Then it measures the
 worker's resident memory (VmRSS) idle, starts `runs` runs of a graph whose one
 node is an approval, waits until every run has opened its human task, measures
 the RSS again, approves every task in bulk (the `complete_task` Update, as the
-API sends it), waits until every run has finished and measures once more.
+API sends it), waits until every run has finished and measures once more, with
+the worker's CPU time over the bulk approval (runs evicted from the worker's
+cache replay their history then).
 
-Last line: `RESULT runs=<n> rss_idle_mb=<..> rss_waiting_mb=<..> rss_after_mb=<..>
-opened_seconds=<..> approved_seconds=<..> completed=<n>`.
+`--cache` sets the worker's AUTERITY_WORKER_MAX_CACHED_WORKFLOWS (its default if
+unset). Each measurement prints `RESULT runs=<n> cache=<n> rss_idle_mb=<..>
+rss_waiting_mb=<..> rss_after_mb=<..> opened_seconds=<..> approved_seconds=<..>
+approved_cpu_seconds=<..> completed=<n>`. With `--baseline-cache`, a worker caching
+that many runs is measured first, on its own server, and a last RESULT line gives
+the ratios of the measured worker to it: `waiting_growth_ratio` (RSS waiting minus
+idle), `approved_seconds_ratio`, `approved_cpu_ratio`.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -45,6 +54,7 @@ from auterity.graph.run import (
 )
 from auterity.models.tasks import HumanTask
 from auterity.security.accounts import create_tenant
+from auterity.settings import Settings
 
 GRAPH = {
     "name": "wait-for-approval",
@@ -71,7 +81,15 @@ async def wait_for(check, seconds: float, what: str) -> None:  # type: ignore[no
         await asyncio.sleep(0.5)
 
 
-async def main(runs: int, concurrency: int, timeout: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(runs: int, concurrency: int, timeout: float, cache: int | None) -> Figures:
+    """One worker process (its cache `cache` runs, the setting's default if None) on its own
+    Temporal dev server and database."""
     home = Path(tempfile.mkdtemp(prefix="auterity-waiting-"))
     url = f"sqlite:///{home / 'auterity.db'}"
     migrate.upgrade(url)
@@ -101,6 +119,9 @@ async def main(runs: int, concurrency: int, timeout: float) -> None:
                 AUTERITY_WORKER_METRICS_PORT="0",
                 AUTERITY_EGRESS_ALLOW=DEV_EGRESS_ALLOW,
                 AUTERITY_LOG_LEVEL="WARNING",
+            )
+            | (
+                {} if cache is None else {"AUTERITY_WORKER_MAX_CACHED_WORKFLOWS": str(cache)}
             ),  # fmt: skip
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -148,9 +169,10 @@ async def main(runs: int, concurrency: int, timeout: float) -> None:
                     result = await handle.result()
                     return str(result.nodes["done"].output)
 
-            began = time.monotonic()
+            began, cpu = time.monotonic(), cpu_seconds(worker.pid)
             outputs = await asyncio.gather(*(approve(execution_id) for execution_id in ids))
             approved_seconds = time.monotonic() - began
+            approved_cpu = cpu_seconds(worker.pid) - cpu
             after = rss_mb(worker.pid)
         finally:
             worker.terminate()
@@ -160,11 +182,60 @@ async def main(runs: int, concurrency: int, timeout: float) -> None:
                 worker.kill()
             log.close()
     engine.dispose()
-    completed = sum(output == "approved" for output in outputs)
+    figures = Figures(
+        cache=settings_cache(cache), rss_idle_mb=idle, rss_waiting_mb=waiting, rss_after_mb=after,
+        opened_seconds=opened_seconds, approved_seconds=approved_seconds,
+        approved_cpu_seconds=approved_cpu,
+        completed=sum(output == "approved" for output in outputs),
+    )  # fmt: skip
+    print(f"RESULT runs={runs} {figures.line()}", flush=True)
+    return figures
+
+
+@dataclass
+class Figures:
+    cache: int
+    rss_idle_mb: float
+    rss_waiting_mb: float
+    rss_after_mb: float
+    opened_seconds: float
+    approved_seconds: float
+    approved_cpu_seconds: float
+    completed: int
+
+    def line(self) -> str:
+        return (
+            f"cache={self.cache} rss_idle_mb={self.rss_idle_mb:.0f} "
+            f"rss_waiting_mb={self.rss_waiting_mb:.0f} rss_after_mb={self.rss_after_mb:.0f} "
+            f"opened_seconds={self.opened_seconds:.1f} "
+            f"approved_seconds={self.approved_seconds:.1f} "
+            f"approved_cpu_seconds={self.approved_cpu_seconds:.1f} completed={self.completed}"
+        )
+
+
+def settings_cache(cache: int | None) -> int:
+    return Settings().worker_max_cached_workflows if cache is None else cache
+
+
+async def main(
+    runs: int, concurrency: int, timeout: float, cache: int | None, baseline: int | None
+) -> None:
+    """With `baseline`, a worker caching that many runs first, then the measured one, and
+    the ratios of the second to the first."""
+    if baseline is None:
+        await measure(runs, concurrency, timeout, cache)
+        return
+    before = await measure(runs, concurrency, timeout, baseline)
+    after = await measure(runs, concurrency, timeout, cache)
+    grew_before = before.rss_waiting_mb - before.rss_idle_mb
+    grew_after = after.rss_waiting_mb - after.rss_idle_mb
     print(
-        f"RESULT runs={runs} rss_idle_mb={idle:.0f} rss_waiting_mb={waiting:.0f} "
-        f"rss_after_mb={after:.0f} opened_seconds={opened_seconds:.1f} "
-        f"approved_seconds={approved_seconds:.1f} completed={completed}"
+        f"RESULT runs={runs} baseline_cache={before.cache} cache={after.cache} "
+        f"rss_waiting_mb={after.rss_waiting_mb:.0f} baseline_rss_waiting_mb="
+        f"{before.rss_waiting_mb:.0f} waiting_growth_ratio={grew_after / grew_before:.2f} "
+        f"approved_seconds_ratio={after.approved_seconds / before.approved_seconds:.2f} "
+        f"approved_cpu_ratio={after.approved_cpu_seconds / before.approved_cpu_seconds:.2f} "
+        f"completed={after.completed}"
     )
 
 
@@ -173,7 +244,24 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
+        "--cache", type=int, default=None,
+        help="AUTERITY_WORKER_MAX_CACHED_WORKFLOWS of the worker (its default if unset)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--baseline-cache", type=int, default=None,
+        help="first measure a worker caching this many runs (1000: temporalio's default), "
+        "then print the measured one's ratios to it",
+    )  # fmt: skip
+    parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds for every run to open its task"
     )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.concurrency, arguments.timeout))
+    asyncio.run(
+        main(
+            arguments.runs,
+            arguments.concurrency,
+            arguments.timeout,
+            arguments.cache,
+            arguments.baseline_cache,
+        )  # fmt: skip
+    )

@@ -93,6 +93,7 @@ async def test_sigkilled_worker_mid_llm_call_charges_each_completed_call_once(
         os.environ, AUTERITY_HOME=str(tmp_path), AUTERITY_DATABASE_URL=database_url,
         AUTERITY_TEMPORAL_ADDRESS=temporal_address, AUTERITY_TASK_QUEUE=task_queue,
         AUTERITY_WORKER_METRICS_PORT="0", AUTERITY_EGRESS_ALLOW=DEV_EGRESS_ALLOW,
+        AUTERITY_WORKER_PRELOAD_LLM="true",  # 3 s llm timeouts: the first must not import
     )  # fmt: skip
     retry = {"initial_interval": "100ms", "maximum_interval": "500ms", "maximum_attempts": 5}
     graph = {"name": "ask", "nodes": [

@@ -48,6 +48,7 @@ def worker_settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         model_routes={"default": ["mock/echo"]},
         egress_allow=DEV_EGRESS_ALLOW.split(","),
+        worker_preload_llm=True,  # these tests count attempts: none may time out on the import
     )
 
 
