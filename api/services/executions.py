@@ -233,6 +233,7 @@ async def start_execution(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"graph {run.graph_id} @ {run.version_id} ({trigger})",
             memo=memo,
+            priority=naming.run_priority(run.tenant),
         )
     except WorkflowAlreadyStartedError:
         if idempotency_key is None:
