@@ -268,7 +268,7 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            for _ in range(100):
+            for _ in range(600):  # a minute: a busy machine starts the API slowly
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         break
@@ -307,7 +307,7 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
                 await start_execution(env.client, "bench", run)
 
             async def via_framework() -> None:
-                for _ in range(100):
+                for _ in range(600):
                     try:
                         status, body = await framework.request(
                             "POST", f"/start/{graph_id}", lean_headers, start_body
