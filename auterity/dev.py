@@ -21,7 +21,7 @@ import httpx
 
 from auterity import migrate
 from auterity.errors import ConfigError, DependencyUnavailable
-from auterity.graph.naming import SEARCH_ATTRIBUTES
+from auterity.graph.naming import SEARCH_ATTRIBUTES, dev_server_arguments
 from auterity.network import ensure_port_free, wait_for_port
 from auterity.settings import load_settings
 
@@ -47,6 +47,7 @@ def temporal_command(home: Path, port: int, ui_port: int) -> list[str]:
         "--db-filename", str(home / "temporal.db"),
         "--log-level", "warn", "--ui-disable-news-fetch",
     ]  # fmt: skip
+    command += dev_server_arguments()
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}=Keyword"]
     return command

@@ -52,6 +52,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         search_attributes=naming.SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
+        dev_server_extra_args=naming.dev_server_arguments(),
     )
     yield env
     await env.shutdown()

@@ -810,17 +810,20 @@ async def _call_activity(
     local: bool = False,
 ) -> Any:
     """Runs an activity. Its failure becomes a `NodeFailure` (the node fails, not the
-    workflow task); its cancellation, requested by this run, a `CancelledError`."""
-    start = workflow.execute_local_activity if local else workflow.execute_activity
+    workflow task); its cancellation, requested by this run, a `CancelledError`.
+
+    An activity carries its run's priority (the tenant's fairness key, `naming.run_priority`)
+    in its scheduled event, where the server would otherwise apply it unseen."""
     try:
-        return await start(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=timeout,
-            retry_policy=retry,
-            summary=summary,
-        )
+        if local:
+            return await workflow.execute_local_activity(
+                name, arg, result_type=result_type, start_to_close_timeout=timeout,
+                retry_policy=retry, summary=summary,
+            )  # fmt: skip
+        return await workflow.execute_activity(
+            name, arg, result_type=result_type, start_to_close_timeout=timeout,
+            retry_policy=retry, summary=summary, priority=workflow.info().priority,
+        )  # fmt: skip
     except ActivityError as error:
         if isinstance(error.cause, TemporalCancelled):
             raise asyncio.CancelledError() from None

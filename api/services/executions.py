@@ -233,6 +233,7 @@ async def start_execution(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"graph {run.graph_id} @ {run.version_id} ({trigger})",
             memo=memo,
+            priority=naming.run_priority(run.tenant),
         )
     except WorkflowAlreadyStartedError:
         if idempotency_key is None:
@@ -309,10 +310,13 @@ async def write_ahead(
 ) -> Started:
     """Run `record` (the audit entry) and `start` (the run) together; no run is left
     without its entry. A refused start is recorded again as a failure; a run whose entry
-    cannot be written is terminated and answered with 503."""
+    cannot be written is terminated and answered with 503.
+
+    Both are tasks, the entry's first: it reaches the audit writer (whose commit waits
+    for the disk, the slower of the two) before the start request is built."""
     recorded = asyncio.ensure_future(record())
     try:
-        started = await start()
+        started = await asyncio.ensure_future(start())
     except BaseException as exc:
         with contextlib.suppress(Exception):
             await recorded

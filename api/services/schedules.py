@@ -412,6 +412,7 @@ def action(
         ),
         memo={"schedule_id": schedule_id, "started_by": started_by},
         static_summary=f"graph {run.graph_id} @ {run.version_id} (schedule {schedule_id})",
+        priority=naming.run_priority(run.tenant),
     )
 
 

@@ -13,7 +13,10 @@ filter by prefix and the API can refuse another tenant's id before asking Tempor
 | a platform run | `_system:<name>` — no tenant slug starts with `_` |
 
 Every graph run carries the search attributes `AuterityTenant`, `AuterityGraph`,
-`AuterityGraphVersion` and `AuterityTrigger`, built by `run_attributes`.
+`AuterityGraphVersion` and `AuterityTrigger`, built by `run_attributes`, and the tenant
+as its fairness key (`run_priority`): on a server with `matching.enableFairness`, task
+queues hand out tasks round-robin across tenants, so one tenant's backlog cannot starve
+another's run. Its activities and child runs carry the same key.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ import secrets
 import uuid
 from enum import StrEnum
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    Priority,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+)
 
 TENANT = SearchAttributeKey.for_keyword("AuterityTenant")
 GRAPH = SearchAttributeKey.for_keyword("AuterityGraph")
@@ -31,6 +39,10 @@ GRAPH_VERSION = SearchAttributeKey.for_keyword("AuterityGraphVersion")
 TRIGGER = SearchAttributeKey.for_keyword("AuterityTrigger")
 SEARCH_ATTRIBUTES = (TENANT, GRAPH, GRAPH_VERSION, TRIGGER)
 """What `auterity temporal setup` and `auterity dev` register on the namespace."""
+
+FAIRNESS_DYNAMIC_CONFIG = {"matching.enableFairness": "true"}
+"""The Temporal server settings fairness keys need (Server 1.32: off by default; it implies
+`matching.useNewMatcher`). `auterity dev` and the tests pass them to the dev server."""
 
 SYSTEM_PREFIX = "_system:"
 AUDIT_RETENTION_ID = f"{SYSTEM_PREFIX}audit-retention"
@@ -107,3 +119,17 @@ def run_attributes(
     if trigger is not None:
         pairs.append(SearchAttributePair(TRIGGER, str(trigger)))
     return TypedSearchAttributes(pairs)
+
+
+def run_priority(tenant: str) -> Priority:
+    """A run's priority: its tenant is the fairness key (a slug: at most 63 bytes, within
+    Temporal's 64)."""
+    return Priority(fairness_key=tenant)
+
+
+def dev_server_arguments() -> list[str]:
+    """`temporal server start-dev` arguments that turn on what `FAIRNESS_DYNAMIC_CONFIG` names."""
+    arguments: list[str] = []
+    for key, value in FAIRNESS_DYNAMIC_CONFIG.items():
+        arguments += ["--dynamic-config-value", f"{key}={value}"]
+    return arguments
