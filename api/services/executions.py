@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 import jsonschema
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
@@ -51,6 +52,7 @@ from auterity.graph import naming
 from auterity.graph.compiler import ExecutionPlan, compile_graph
 from auterity.graph.model import Graph
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
+from auterity.models.audit import AuditEntry
 from auterity.models.graphs import GraphVersion
 from auterity.security.crypto import KeyRing
 from auterity.security.principal import Principal
@@ -257,8 +259,9 @@ async def start(
     """Start a run of the graph's current (or given) version with validated inputs.
 
     Without an idempotency key the run is certainly new, so its audit entry is written
-    while Temporal starts it (`write_ahead`). With a key, the entry is written only once
-    Temporal says the run is new, not a replay (`created: false`).
+    while Temporal starts it (`write_ahead`). With a key, the entry is written once
+    Temporal says the run is new, or on a replay (`created: false`) of a run whose entry
+    is missing because the trail was down when it started (`record_or_503`).
     """
 
     def prepare() -> tuple[Runnable, GraphRunInput]:
@@ -292,14 +295,40 @@ async def start(
 
     if idempotency_key:
         started = await start_run()
-        if started.created:
-            await record()
+        if started.created or not await cache.from_cache(
+            session, lambda: has_start_entry(session, workflow_id)
+        ):
+            await record_or_503(record)
     else:
         started = await write_ahead(record, start_run, client, workflow_id)
     return ExecutionStarted(
         id=started.execution_id, graph_id=graph_id, version_id=version.version_id,
         created=started.created,
     )  # fmt: skip
+
+
+def has_start_entry(session: Session, workflow_id: str) -> bool:
+    """Whether the run's `execution.start` entry is on the audit trail (a successful one)."""
+    query = select(AuditEntry.id).where(
+        AuditEntry.action == "execution.start",
+        AuditEntry.target_id == workflow_id,
+        AuditEntry.outcome == audit.Outcome.SUCCESS,
+    )
+    return session.scalars(query.limit(1)).first() is not None
+
+
+async def record_or_503(record: Callable[[], Awaitable[Any]]) -> None:
+    """Write a keyed run's entry after Temporal started it. If the trail is down the run
+    keeps going and the caller gets 503: repeating the request with the same key writes
+    the entry then (a replay whose run has no entry writes it), so none is lost."""
+    try:
+        await record()
+    except Exception as exc:
+        log.exception("audit entry of a keyed start not written; the key's retry writes it")
+        raise ServiceUnavailable(
+            "the run started but its audit entry could not be written: "
+            "repeat the request with the same Idempotency-Key"
+        ) from exc
 
 
 async def write_ahead(
