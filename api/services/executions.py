@@ -309,6 +309,7 @@ async def start(
 
 def has_start_entry(session: Session, workflow_id: str) -> bool:
     """Whether the run's `execution.start` entry is on the audit trail (a successful one)."""
+    cache.going_online(session)
     query = select(AuditEntry.id).where(
         AuditEntry.action == "execution.start",
         AuditEntry.target_id == workflow_id,
