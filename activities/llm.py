@@ -27,7 +27,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import jsonschema
 
@@ -70,7 +70,7 @@ from auterity.gateway.ledger import (
     UnknownTenant,
 )
 from auterity.gateway.metrics import COST_METRIC, TOKENS_METRIC
-from auterity.gateway.registry import PromptSpec
+from auterity.gateway.registry import ModelSpec, PromptSpec
 from auterity.gateway.routes import to_usd
 from auterity.gateway.store import RouteSet
 from auterity.graph.budget import DEADLINE_SECONDS
@@ -78,6 +78,7 @@ from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivi
 from auterity.graph.errors import ErrorType
 from auterity.graph.expressions import ExpressionError, render_value
 from auterity.graph.kinds import LlmConfig
+from auterity.graph.references import FIELDS
 
 DEFAULT_ROUTE = "default"
 MOCK_PROVIDER = "mock"
@@ -144,9 +145,11 @@ def _register_mock_provider() -> None:
 
 
 class PromptSource(Protocol):
-    """A tenant's registry prompt versions (tenant = slug)."""
+    """A tenant's registry prompt and model versions (tenant = slug)."""
 
     async def prompt(self, tenant: str, name: str, version: int) -> PromptSpec | None: ...
+
+    async def model(self, tenant: str, name: str, version: int) -> ModelSpec | None: ...
 
 
 class RouteSource(Protocol):
@@ -271,11 +274,14 @@ class LlmActivities:
     async def complete(self, request: NodeActivityInput) -> NodeActivityOutput:
         rendering = await prepare(request, self.blobs, self.secrets, self.template_seconds)
         config = rendering.parse(LlmConfig)
-        prompt = await self._registry_prompt(config, rendering)
-        if prompt is not None:
+        prompt = await self._registry_spec(config, "prompt", rendering)
+        if isinstance(prompt, PromptSpec):
             config, messages = _with_prompt(config, prompt, rendering)
         else:
             messages = _messages(config, rendering)
+        registry_model = await self._registry_spec(config, "model", rendering)
+        if isinstance(registry_model, ModelSpec):
+            config = _with_model(config, registry_model)
         target = await self._target(config, rendering)
         options: dict[str, Any] = {}
         if config.api_key is not None:
@@ -372,28 +378,29 @@ class LlmActivities:
             attempt=current_attempt(),
         )
 
-    async def _registry_prompt(
-        self, config: LlmConfig, rendering: NodeRendering
-    ) -> PromptSpec | None:
-        """The registry prompt version the run pinned when it started, if the node names one."""
-        if config.prompt_ref is None:
+    async def _registry_spec(
+        self, config: LlmConfig, kind: Literal["prompt", "model"], rendering: NodeRendering
+    ) -> PromptSpec | ModelSpec | None:
+        """The registry version of `prompt_ref` or `model_ref` the run pinned when it
+        started, if the node names one."""
+        field, version_field = FIELDS[kind]
+        reference, version = getattr(config, field), getattr(config, version_field)
+        if reference is None:
             return None
-        name = config.prompt_ref.partition("@")[0]
-        if config.prompt_version is None:
+        name = reference.partition("@")[0]
+        if version is None:
             raise rendering.failure(
-                f"prompt_ref: {config.prompt_ref!r} was not pinned to a version when the run "
-                "started",
+                f"{field}: {reference!r} was not pinned to a version when the run started",
                 type=ErrorType.NODE_CONFIG_INVALID,
                 non_retryable=True,
             )
-        found = (
-            await self.registry.prompt(rendering.request.tenant, name, config.prompt_version)
-            if self.registry is not None
-            else None
-        )
+        found: PromptSpec | ModelSpec | None = None
+        if self.registry is not None:
+            read = self.registry.prompt if kind == "prompt" else self.registry.model
+            found = await read(rendering.request.tenant, name, version)
         if found is None:
             raise rendering.failure(
-                f"prompt_ref: prompt {name!r} has no version {config.prompt_version}",
+                f"{field}: {kind} {name!r} has no version {version}",
                 type=ErrorType.NODE_CONFIG_INVALID,
                 non_retryable=True,
             )
@@ -640,7 +647,8 @@ def _with_prompt(
     messages.append({"role": "user", "content": _render(spec.template)})
     settled = config.model_copy(
         update={
-            "route": config.route or (spec.route if config.model is None else None),
+            "route": config.route
+            or (spec.route if config.model is None and config.model_ref is None else None),
             "temperature": config.temperature if config.temperature is not None
             else spec.temperature,
             "max_tokens": config.max_tokens if config.max_tokens is not None else spec.max_tokens,
@@ -649,6 +657,19 @@ def _with_prompt(
         }
     )  # fmt: skip
     return settled, messages
+
+
+def _with_model(config: LlmConfig, spec: ModelSpec) -> LlmConfig:
+    """The node's settings completed by the registry model's: its route, and its temperature
+    and max_tokens where neither the node nor its prompt set them."""
+    return config.model_copy(
+        update={
+            "route": spec.route,
+            "temperature": config.temperature if config.temperature is not None
+            else spec.temperature,
+            "max_tokens": config.max_tokens if config.max_tokens is not None else spec.max_tokens,
+        }
+    )  # fmt: skip
 
 
 def _ledger_key(request: NodeActivityInput) -> LedgerKey:

@@ -12,6 +12,7 @@ from activities.egress import TenantEgress
 from activities.http import HttpActivities
 from activities.llm import LlmActivities
 from activities.pure import PureActivities
+from activities.registry import RegistryActivities
 from activities.secrets import SecretSource
 from activities.tasks import TaskActivities
 from auterity import telemetry
@@ -68,17 +69,18 @@ class ActivityRuntime:
             self.http, self.secrets, blobs, threshold, template_seconds=seconds,
             tenant_egress=self.tenant_egress,
         )  # fmt: skip
+        registry = RegistryStore(self.sessions)
         llm = LlmActivities(
             self.settings.model_routes, blobs, threshold, secrets=self.secrets,
             egress=self.settings.egress_policy, template_seconds=seconds,
             tenant_egress=self.tenant_egress,
             routes=RouteStore(self.sessions), ledger=Ledger(self.sessions), cache=self.cache,
-            registry=RegistryStore(self.sessions),
+            registry=registry,
         )  # fmt: skip
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)
         return [
             http.request, llm.complete, tasks.open, tasks.close, BlobActivities(blobs).get,
             BlobActivities(blobs).put, PureActivities(blobs, threshold).compute,
-            audit.purge_expired,
+            audit.purge_expired, RegistryActivities(registry).pin,
         ]  # fmt: skip

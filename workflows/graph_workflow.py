@@ -53,6 +53,15 @@ with workflow.unsafe.imports_passed_through():
     from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
     from auterity.graph.model import RetrySpec, parse_duration
     from auterity.graph.pure import RENDER, render_fields
+    from auterity.graph.references import (
+        PINNED_MEMO,
+        REGISTRY_PIN,
+        PinInput,
+        PinOutput,
+        pin,
+        pinned_versions,
+        references,
+    )
     from auterity.graph.run import (
         QUERY_STATE,
         UPDATE_COMPLETE_TASK,
@@ -105,6 +114,9 @@ into history) and kept the outputs they computed inline, however large."""
 TEMPLATE_BUDGET_PATCH = "template-budget"
 """Runs started before it render templates as they did (`Budget(compat=True)`): Python's
 `str` for objects in text, and only lookups, calls, operators and `range` counted."""
+PIN_REFERENCES_PATCH = "pin-registry-references"
+"""Runs started before it with unpinned registry references did not pin them (their llm
+nodes failed); runs since pin them with the `registry.pin` local activity first."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -142,6 +154,7 @@ class GraphWorkflow:
             return await self._run_batch(request.batch)
         if request.continued == 0:
             self._count(EXECUTIONS_STARTED, trigger=request.trigger or naming.Trigger.API)
+            await self._pin_references()
         running: dict[str, asyncio.Task[None]] = {}
         draining = False
         try:
@@ -181,6 +194,38 @@ class GraphWorkflow:
             if self._states[node_id].status == "succeeded"
         }
         return GraphRunResult(nodes=self._states, output=outputs)
+
+    async def _pin_references(self) -> None:
+        """Pins the registry references the run started with unpinned (a schedule's input
+        names aliases), once, before any node runs; the pinned plan is carried over a
+        continue-as-new and the versions are recorded in the run's memo."""
+        plans = [self._plan, *self._request.subgraphs.values()]
+        wanted = {r.key(): r for plan in plans for r in references(plan, unpinned_only=True)}
+        if not wanted or not workflow.patched(PIN_REFERENCES_PATCH):
+            return
+        try:
+            pinned = await workflow.execute_local_activity(
+                REGISTRY_PIN,
+                PinInput(tenant=self._request.tenant, references=list(wanted.values())),
+                result_type=PinOutput,
+                start_to_close_timeout=TASK_TIMEOUT,
+                retry_policy=TASK_RETRY,
+                summary="pin registry references",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(error)
+            raise ApplicationError(
+                message, type=ErrorType.NODE_CONFIG_INVALID, non_retryable=True
+            ) from None
+        self._plan = pin(self._plan, pinned.versions)
+        subgraphs = {
+            key: pin(plan, pinned.versions) for key, plan in self._request.subgraphs.items()
+        }
+        self._request = self._request.model_copy(
+            update={"plan": self._plan, "subgraphs": subgraphs}
+        )
+        workflow.upsert_memo({PINNED_MEMO: pinned_versions(self._plan)})
 
     def _advance(self) -> list[str]:
         """Marks newly skipped nodes and returns the nodes to start, marked running."""

@@ -149,17 +149,30 @@ class Message(GraphModel):
     content: str
 
 
+REGISTRY_REFERENCE = r"^[A-Za-z][A-Za-z0-9_.-]{0,99}@[A-Za-z0-9_.-]{1,64}$"
+"""`<name>@<alias or version>`: a prompt or model of the tenant's registry."""
+
+
 class LlmConfig(KindConfig):
-    """A chat completion through the model gateway. Give `route` or `model` (neither:
-    the tenant's default route) and `prompt` or `messages`; with `response_schema`
+    """A chat completion through the model gateway. Give `route`, `model` or `model_ref`
+    (none: the tenant's default route) and `prompt` or `messages`; with `response_schema`
     the reply must be JSON valid against it."""
 
     route: str | None = Field(default=None, min_length=1)
     model: str | None = Field(default=None, min_length=1)
+    model_ref: str | None = Field(
+        default=None,
+        pattern=REGISTRY_REFERENCE,
+        description="A registry model, <name>@<alias or version> (`classifier@production`): "
+        "its route and settings; the alias is resolved once, when the run starts",
+    )
+    model_version: int | None = Field(
+        default=None, ge=1, description="Set when the run starts: the version model_ref named"
+    )
     prompt: str | None = Field(default=None, min_length=1)
     prompt_ref: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}@[A-Za-z0-9_.-]{1,64}$",
+        pattern=REGISTRY_REFERENCE,
         description="A registry prompt, <name>@<alias or version> (`triage@production`); "
         "the alias is resolved once, when the run starts",
     )
@@ -193,8 +206,10 @@ class LlmConfig(KindConfig):
 
     @model_validator(mode="after")
     def _one_of_each(self) -> LlmConfig:
-        if self.route is not None and self.model is not None:
-            raise ValueError("set route or model, not both")
+        if [self.route, self.model, self.model_ref].count(None) < 2:
+            raise ValueError("set one of route, model or model_ref")
+        if self.model_ref is None and self.model_version is not None:
+            raise ValueError("model_version goes with model_ref")
         if [self.prompt, self.messages, self.prompt_ref].count(None) != 2:
             raise ValueError("set exactly one of prompt, prompt_ref or messages")
         if self.prompt_ref is None and (

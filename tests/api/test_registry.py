@@ -3,11 +3,19 @@ tenant; and a run pins the prompt version its alias named when it started."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+from auterity.graph.compiler import compile_graph
+from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
+from auterity.settings import Settings
 
 from tests.api.conftest import Member, TwoTenants
 from tests.factories import save_graph, wait_for_execution
@@ -114,10 +122,9 @@ async def test_a_tenant_cannot_see_move_or_run_another_tenants_prompt(
         "/v1/registry/prompts/secret/versions", json=_prompt("mine now"), headers=a.headers
     )
     assert added.status_code == 404
-    graph_id = await save_graph(api, a.headers, _graph("secret@production"))
-    started = await api.post(f"/v1/graphs/{graph_id}/executions", json={"inputs": {}},
-                             headers=a.headers)  # fmt: skip
-    assert started.status_code == 422 and "unknown prompt 'secret'" in started.text
+    saved = await api.post("/v1/graphs", json=_graph("secret@production"), headers=a.headers)
+    assert saved.status_code == 422 and "unknown prompt 'secret'" in saved.text
+    assert saved.json()["errors"][0]["loc"] == ["body", "nodes", "ask", "config", "prompt_ref"]
     versions = (await api.get("/v1/registry/prompts/secret", headers=b.headers)).json()
     assert [v["version"] for v in versions["versions"]] == [1]
 
@@ -281,3 +288,103 @@ def _graph(reference: str, wait: str | None = None) -> dict[str, Any]:
         nodes.insert(0, {"id": "pause", "type": "wait", "config": {"duration": wait}})
         edges.append({"from": "pause", "to": "ask"})
     return {"name": "uses-prompt", "nodes": nodes, "edges": edges}
+
+
+@pytest.mark.usefixtures("api_worker")
+async def test_each_scheduled_run_pins_the_alias_when_it_starts(
+    api: httpx.AsyncClient,
+    make_tenant: Callable[..., str],
+    member: MemberFactory,
+    temporal_client: Client,
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    await _two_versions(api, headers, "greet", "v1 hello {{ name }}", "v2 hi {{ name }}")
+    graph_id = await save_graph(api, headers, _graph("greet@production", wait="2s"))
+    created = await api.post(
+        "/v1/schedules",
+        json={"name": "greeter", "graph_id": graph_id, "inputs": {"name": "Ada"},
+              "interval": "1h", "paused": True},
+        headers=headers,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["id"]
+    try:
+        # The schedule's saved input names the alias, not a version: each run pins it.
+        action = (await temporal_client.get_schedule_handle(schedule_id).describe()).schedule
+        [saved] = await temporal_client.data_converter.decode(
+            action.action.args, [GraphRunInput]  # type: ignore[attr-defined]
+        )
+        assert saved.plan.nodes["ask"].config["prompt_version"] is None
+
+        first = await _fire(api, headers, schedule_id, count=1)
+        moved = await api.put(
+            "/v1/registry/prompts/greet/aliases/production", json={"version": 2}, headers=headers
+        )
+        assert moved.status_code == 200
+        await asyncio.sleep(1.1)  # a run's id ends with the second it was triggered in
+        second = await _fire(api, headers, schedule_id, count=2)
+        early = await wait_for_execution(api, headers, first, "completed")
+        late = await wait_for_execution(api, headers, second, "completed")
+    finally:
+        await temporal_client.get_schedule_handle(schedule_id).delete()
+    # The first run was still waiting when the alias moved: it kept version 1.
+    assert early["nodes"]["ask"]["output"]["text"] == "v1 hello Ada"
+    assert late["nodes"]["ask"]["output"]["text"] == "v2 hi Ada"
+    assert early["pinned"] == {"ask": {"prompt": "greet@1"}}
+    assert late["pinned"] == {"ask": {"prompt": "greet@2"}}
+
+
+@pytest.mark.usefixtures("api_worker")
+async def test_a_run_started_over_the_api_records_what_it_pinned(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    await _two_versions(api, owner.headers, "greet", "v1 {{ name }}", "v2 {{ name }}")
+    graph_id = await save_graph(api, owner.headers, _graph("greet@production"))
+    started = await api.post(
+        f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "x"}}, headers=owner.headers
+    )
+    assert started.status_code == 201, started.text
+    run = await wait_for_execution(api, owner.headers, started.json()["id"], "completed")
+    assert run["pinned"] == {"ask": {"prompt": "greet@1"}}
+
+
+@pytest.mark.usefixtures("api_worker")
+async def test_a_scheduled_run_whose_prompt_vanished_fails_naming_it(
+    make_tenant: Callable[..., str], member: MemberFactory, temporal_client: Client,
+    settings: Settings,
+) -> None:  # fmt: skip
+    """A run whose input names an entry the tenant does not have (another tenant's, or one
+    deleted since the schedule was saved) fails before any node runs."""
+    owner = await member(make_tenant())
+    plan = compile_graph(_graph("nobody@production"))
+    run = GraphRunInput(
+        tenant=owner.tenant_slug, graph_id="gr_x", version_id=plan.version_id, plan=plan,
+        inputs={"name": "x"}, trigger="schedule",
+    )  # fmt: skip
+    handle = await temporal_client.start_workflow(
+        WORKFLOW_NAME, run, id=f"{owner.tenant_slug}:gr_x:{uuid.uuid4().hex}",
+        task_queue=settings.task_queue,
+    )  # fmt: skip
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "NodeConfigInvalid"
+    assert "prompt_ref: unknown prompt 'nobody'" in cause.message
+
+
+async def _fire(
+    api: httpx.AsyncClient, headers: dict[str, str], schedule_id: str, count: int
+) -> str:
+    """Trigger the schedule now; the id of the run it started (its `count`th)."""
+    triggered = await api.post(
+        f"/v1/schedules/{schedule_id}/trigger", json={"overlap": "allow_all"}, headers=headers
+    )
+    assert triggered.status_code == 202, triggered.text
+    for _ in range(100):
+        read = (await api.get(f"/v1/schedules/{schedule_id}", headers=headers)).json()
+        if len(read["recent_actions"]) >= count:
+            return str(read["recent_actions"][-1]["execution_id"])
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"schedule {schedule_id} took fewer than {count} actions")
