@@ -351,27 +351,114 @@ async def test_a_run_started_over_the_api_records_what_it_pinned(
 
 
 @pytest.mark.usefixtures("api_worker")
-async def test_a_scheduled_run_whose_prompt_vanished_fails_naming_it(
-    make_tenant: Callable[..., str], member: MemberFactory, temporal_client: Client,
-    settings: Settings,
-) -> None:  # fmt: skip
-    """A run whose input names an entry the tenant does not have (another tenant's, or one
-    deleted since the schedule was saved) fails before any node runs."""
-    owner = await member(make_tenant())
-    plan = compile_graph(_graph("nobody@production"))
+async def test_a_run_cannot_pin_another_tenants_entries(
+    api: httpx.AsyncClient, two_tenants: TwoTenants, temporal_client: Client, settings: Settings
+) -> None:
+    """A run input naming entries only another tenant has (hand-made here, as a schedule
+    saved before they were deleted would be) fails before any node runs: the run reads
+    only its own tenant's registry."""
+    a, b = two_tenants.a, two_tenants.b
+    await _two_versions(api, b.headers, "secret", "b's {{ name }}", "b's v2 {{ name }}")
+    plan = compile_graph(_graph("secret@production"))
     run = GraphRunInput(
-        tenant=owner.tenant_slug, graph_id="gr_x", version_id=plan.version_id, plan=plan,
+        tenant=a.tenant_slug, graph_id="gr_x", version_id=plan.version_id, plan=plan,
         inputs={"name": "x"}, trigger="schedule",
     )  # fmt: skip
     handle = await temporal_client.start_workflow(
-        WORKFLOW_NAME, run, id=f"{owner.tenant_slug}:gr_x:{uuid.uuid4().hex}",
+        WORKFLOW_NAME, run, id=f"{a.tenant_slug}:gr_x:{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )  # fmt: skip
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result()
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "NodeConfigInvalid"
-    assert "prompt_ref: unknown prompt 'nobody'" in cause.message
+    assert "prompt_ref: unknown prompt 'secret'" in cause.message
+    events = [event async for event in handle.fetch_history_events()]
+    assert not any(e.HasField("activity_task_scheduled_event_attributes") for e in events)
+
+
+@pytest.mark.usefixtures("api_worker")
+async def test_an_llm_node_names_a_registry_model_pinned_at_start(
+    api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    created = await api.post(
+        "/v1/registry/models", json={"name": "clf", "spec": {"route": "default"}}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    added = await api.post(
+        "/v1/registry/models/clf/versions", json={"spec": {"route": "normal"}}, headers=headers
+    )
+    assert added.status_code == 201, added.text
+    aliased = await api.put(
+        "/v1/registry/models/clf/aliases/production", json={"version": 1}, headers=headers
+    )
+    assert aliased.status_code == 200
+    ask = {"id": "ask", "type": "llm",
+           "config": {"model_ref": "clf@production", "prompt": "say {{ inputs.name }}"}}  # fmt: skip
+    pause = {"id": "pause", "type": "wait", "config": {"duration": "2s"}}
+    graph = {"name": "uses-model", "nodes": [pause, ask],
+             "edges": [{"from": "pause", "to": "ask"}]}  # fmt: skip
+    graph_id = await save_graph(api, headers, graph)
+
+    async def start() -> str:
+        response = await api.post(
+            f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "Ada"}},
+            headers=headers,
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    early = await start()
+    moved = await api.put(
+        "/v1/registry/models/clf/aliases/production", json={"version": 2}, headers=headers
+    )
+    assert moved.status_code == 200
+    late = await start()
+    first = await wait_for_execution(api, headers, early, "completed")
+    second = await wait_for_execution(api, headers, late, "completed")
+    # Version 1 is served by the echoing route, version 2 by the one answering "normal".
+    assert first["nodes"]["ask"]["output"]["text"] == "say Ada"
+    assert first["nodes"]["ask"]["output"]["route"] == "default"
+    assert second["nodes"]["ask"]["output"]["text"] == "normal"
+    assert second["nodes"]["ask"]["output"]["route"] == "normal"
+    assert first["pinned"] == {"ask": {"model": "clf@1"}}
+    assert second["pinned"] == {"ask": {"model": "clf@2"}}
+
+
+async def test_a_graph_naming_another_tenants_model_is_refused_on_save(
+    api: httpx.AsyncClient, two_tenants: TwoTenants
+) -> None:
+    a, b = two_tenants.a, two_tenants.b
+    created = await api.post(
+        "/v1/registry/models", json={"name": "theirs", "spec": {"route": "default"}},
+        headers=b.headers,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    ask = {"id": "ask", "type": "llm", "config": {"model_ref": "theirs@1", "prompt": "x"}}
+    refused = await api.post(
+        "/v1/graphs", json={"name": "g", "nodes": [ask], "edges": []}, headers=a.headers
+    )
+    assert refused.status_code == 422
+    assert "node 'ask' field 'config.model_ref': unknown model 'theirs'" in refused.json()["detail"]
+    assert refused.json()["errors"][0]["loc"] == ["body", "nodes", "ask", "config", "model_ref"]
+    each = {"type": "llm", "config": {"model_ref": "theirs@1", "prompt": "{{ item }}"}}
+    loop = {"id": "all", "type": "foreach", "config": {"items": "[1]", "node": each}}
+    refused = await api.post(
+        "/v1/graphs", json={"name": "g", "nodes": [loop], "edges": []}, headers=a.headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == [
+        "body", "nodes", "all", "config", "node", "config", "model_ref"
+    ]  # fmt: skip
+    # Its own version numbers are checked too; b's graph naming its own model saves.
+    missing = {**ask, "config": {"model_ref": "theirs@9", "prompt": "x"}}
+    refused = await api.post(
+        "/v1/graphs", json={"name": "g", "nodes": [missing], "edges": []}, headers=b.headers
+    )
+    assert refused.status_code == 422 and "model 'theirs' has no version 9" in refused.text
+    await save_graph(api, b.headers, {"name": "g", "nodes": [ask], "edges": []})
 
 
 async def _fire(
