@@ -16,7 +16,6 @@ from temporalio.exceptions import ApplicationError
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
 from auterity.settings import Settings
-
 from tests.api.conftest import Member, TwoTenants
 from tests.factories import save_graph, wait_for_execution
 
@@ -313,7 +312,8 @@ async def test_each_scheduled_run_pins_the_alias_when_it_starts(
         # The schedule's saved input names the alias, not a version: each run pins it.
         action = (await temporal_client.get_schedule_handle(schedule_id).describe()).schedule
         [saved] = await temporal_client.data_converter.decode(
-            action.action.args, [GraphRunInput]  # type: ignore[attr-defined]
+            action.action.args,
+            [GraphRunInput],  # type: ignore[attr-defined]
         )
         assert saved.plan.nodes["ask"].config["prompt_version"] is None
 
