@@ -136,23 +136,9 @@ async def test_a_run_keeps_the_version_its_alias_named_when_it_started(
     headers = owner.headers
     await _two_versions(api, headers, "greet", "v1 hello {{ name }}", "v2 hi {{ name }}")
     graph_id = await save_graph(api, headers, _graph("greet@production", wait="2s"))
-
-    async def start() -> str:
-        response = await api.post(
-            f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "{{ Ada }}"}},
-            headers=headers,
-        )  # fmt: skip
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
-
-    early = await start()
-    moved = await api.put(
-        "/v1/registry/prompts/greet/aliases/production", json={"version": 2}, headers=headers
+    first, second = await _runs_around_a_move(
+        api, headers, graph_id, {"name": "{{ Ada }}"}, "prompts/greet"
     )
-    assert moved.status_code == 200
-    late = await start()
-    first = await wait_for_execution(api, headers, early, "completed")
-    second = await wait_for_execution(api, headers, late, "completed")
     # The mock route echoes the prompt; the name is data, never rendered as a template.
     assert first["nodes"]["ask"]["output"]["text"] == "v1 hello {{ Ada }}"
     assert second["nodes"]["ask"]["output"]["text"] == "v2 hi {{ Ada }}"
@@ -318,6 +304,8 @@ async def test_each_scheduled_run_pins_the_alias_when_it_starts(
         assert saved.plan.nodes["ask"].config["prompt_version"] is None
 
         first = await _fire(api, headers, schedule_id, count=1)
+        # The run pins in its first workflow task, which may come a moment after the start.
+        await _until_pinned(api, headers, first)
         moved = await api.put(
             "/v1/registry/prompts/greet/aliases/production", json={"version": 2}, headers=headers
         )
@@ -401,23 +389,7 @@ async def test_an_llm_node_names_a_registry_model_pinned_at_start(
     graph = {"name": "uses-model", "nodes": [pause, ask],
              "edges": [{"from": "pause", "to": "ask"}]}  # fmt: skip
     graph_id = await save_graph(api, headers, graph)
-
-    async def start() -> str:
-        response = await api.post(
-            f"/v1/graphs/{graph_id}/executions", json={"inputs": {"name": "Ada"}},
-            headers=headers,
-        )  # fmt: skip
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
-
-    early = await start()
-    moved = await api.put(
-        "/v1/registry/models/clf/aliases/production", json={"version": 2}, headers=headers
-    )
-    assert moved.status_code == 200
-    late = await start()
-    first = await wait_for_execution(api, headers, early, "completed")
-    second = await wait_for_execution(api, headers, late, "completed")
+    first, second = await _runs_around_a_move(api, headers, graph_id, {"name": "Ada"}, "models/clf")
     # Version 1 is served by the echoing route, version 2 by the one answering "normal".
     assert first["nodes"]["ask"]["output"]["text"] == "say Ada"
     assert first["nodes"]["ask"]["output"]["route"] == "default"
@@ -459,6 +431,44 @@ async def test_a_graph_naming_another_tenants_model_is_refused_on_save(
     )
     assert refused.status_code == 422 and "model 'theirs' has no version 9" in refused.text
     await save_graph(api, b.headers, {"name": "g", "nodes": [ask], "edges": []})
+
+
+async def _runs_around_a_move(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    graph_id: str,
+    inputs: dict[str, Any],
+    entry: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two runs of the graph, finished: one started before `entry`'s `production` alias moves
+    to version 2 (and still running when it does), one after."""
+
+    async def start() -> str:
+        response = await api.post(
+            f"/v1/graphs/{graph_id}/executions", json={"inputs": inputs}, headers=headers
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    early = await start()
+    moved = await api.put(
+        f"/v1/registry/{entry}/aliases/production", json={"version": 2}, headers=headers
+    )
+    assert moved.status_code == 200
+    late = await start()
+    return (
+        await wait_for_execution(api, headers, early, "completed"),
+        await wait_for_execution(api, headers, late, "completed"),
+    )
+
+
+async def _until_pinned(api: httpx.AsyncClient, headers: dict[str, str], execution_id: str) -> None:
+    for _ in range(100):
+        read = await api.get(f"/v1/executions/{execution_id}", headers=headers)
+        if read.status_code == 200 and read.json()["pinned"]:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{execution_id} pinned nothing")
 
 
 async def _fire(
