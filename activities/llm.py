@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
@@ -38,7 +38,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import httpcore  # noqa: E402
 import litellm  # noqa: E402
 from litellm import CustomLLM  # noqa: E402
-from litellm.types.utils import ModelResponse  # noqa: E402
+from litellm.types.utils import GenericStreamingChunk, ModelResponse  # noqa: E402
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -127,14 +127,31 @@ class MockProvider(CustomLLM):
     def completion(  # type: ignore[override]
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> ModelResponse:
+        return litellm.mock_completion(
+            model=f"{MOCK_PROVIDER}/{model}", messages=messages,
+            mock_response=self.reply(model, messages),
+        )  # fmt: skip
+
+    async def astreaming(  # type: ignore[override]
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        """The same answer as one chunk (a mock has nothing to stream)."""
+        answer = self.completion(model, messages)
+        usage = _usage(answer)
+        yield GenericStreamingChunk(
+            text=answer.choices[0].message.content or "", tool_use=None, is_finished=True,
+            finish_reason="stop", index=0,
+            usage={"prompt_tokens": usage["prompt_tokens"],
+                   "completion_tokens": usage["completion_tokens"],
+                   "total_tokens": usage["total_tokens"]},
+        )  # fmt: skip
+
+    @staticmethod
+    def reply(model: str, messages: list[dict[str, Any]]) -> str:
         if model == "echo":
             users = [m.get("content") for m in messages if m.get("role") == "user"]
-            reply = users[-1] if users else ""
-        else:
-            reply = model
-        return litellm.mock_completion(
-            model=f"{MOCK_PROVIDER}/{model}", messages=messages, mock_response=str(reply)
-        )
+            return str(users[-1] if users else "")
+        return model
 
 
 def _register_mock_provider() -> None:
@@ -321,24 +338,22 @@ class LlmActivities:
                 return await self._cached_answer(key, request, target, hit, config, rendering)
         reservation = await self._reserve(key, request, target, messages, config, rendering)
         try:
-            response: ModelResponse = await target.router.acompletion(
-                model=target.model_name, messages=cast(Any, messages), **options
-            )
+            reply = await _ask(target, messages, options, stream=config.stream)
         except BaseException as exc:
             if self.ledger is not None:
                 await self.ledger.release(key)
             if not isinstance(exc, Exception):
                 raise
             raise _provider_failure(exc, rendering) from None
-        answered = target.deployments.get(str(response._hidden_params.get("model_id")))
-        text = rendering.redact(response.choices[0].message.content or "")
-        usage = _usage(response)
+        answered = target.deployments.get(reply.model_id)
+        text = rendering.redact(reply.text)
+        usage = reply.usage
         cost_nanos = (
             answered.price.nanos(usage["prompt_tokens"], usage["completion_tokens"])
             if answered is not None and answered.price is not None
             else None
         )
-        model = answered.model if answered is not None else str(response.model)
+        model = answered.model if answered is not None else reply.model
         if self.ledger is not None:
             await self.ledger.settle(
                 key,
@@ -659,6 +674,67 @@ def _with_prompt(
     return settled, messages
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A provider's answer, streamed or not: its text, usage and who answered."""
+
+    text: str
+    usage: dict[str, int]
+    model_id: str
+    """The id of the deployment that answered (as the Router reports it)."""
+    model: str
+
+
+async def _ask(
+    target: Target, messages: list[dict[str, str]], options: dict[str, Any], *, stream: bool
+) -> Reply:
+    """One call through the target's Router. Streamed, the text is assembled here and each
+    chunk is a heartbeat (a stream that goes silent misses them and the attempt times out);
+    the usage is the last chunk's, or counted when the provider sends none."""
+    if not stream:
+        response: ModelResponse = await target.router.acompletion(
+            model=target.model_name, messages=cast(Any, messages), **options
+        )
+        return Reply(
+            text=response.choices[0].message.content or "",
+            usage=_usage(response),
+            model_id=str(response._hidden_params.get("model_id")),
+            model=str(response.model),
+        )
+    chunks = await target.router.acompletion(
+        model=target.model_name, messages=cast(Any, messages), stream=True,
+        stream_options={"include_usage": True}, **options,
+    )  # fmt: skip
+    beating = activity.in_activity() and not activity.info().is_local
+    parts: list[str] = []
+    usage: dict[str, int] | None = None
+    model = ""
+    async for chunk in chunks:
+        if chunk.choices and chunk.choices[0].delta.content:
+            parts.append(chunk.choices[0].delta.content)
+        if getattr(chunk, "usage", None) is not None:
+            usage = _usage(chunk)
+        model = model or str(getattr(chunk, "model", "") or "")
+        if beating:
+            activity.heartbeat(len(parts))
+    text = "".join(parts)
+    hidden = getattr(chunks, "_hidden_params", None) or {}
+    if usage is None or not usage["total_tokens"]:
+        usage = _counted_usage(model, messages, text)
+    return Reply(text=text, usage=usage, model_id=str(hidden.get("model_id")), model=model)
+
+
+def _counted_usage(model: str, messages: list[dict[str, str]], text: str) -> dict[str, int]:
+    """Tokens counted with LiteLLM's tokenizer for the model (a stream without usage)."""
+    prompt = litellm.token_counter(model=model, messages=cast(Any, messages))
+    completion = litellm.token_counter(model=model, text=text, count_response_tokens=True)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
 def _with_model(config: LlmConfig, spec: ModelSpec) -> LlmConfig:
     """The node's settings completed by the registry model's: its route, and its temperature
     and max_tokens where neither the node nor its prompt set them."""
@@ -751,7 +827,7 @@ def _structured(text: str, schema: dict[str, Any], rendering: NodeRendering) -> 
     return value
 
 
-def _usage(response: ModelResponse) -> dict[str, int]:
+def _usage(response: Any) -> dict[str, int]:
     usage = getattr(response, "usage", None)
     return {key: int(getattr(usage, key, 0) or 0) for key in USAGE_KEYS}
 

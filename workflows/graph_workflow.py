@@ -50,7 +50,13 @@ with workflow.unsafe.imports_passed_through():
     from auterity.graph.engine import to_text
     from auterity.graph.errors import ErrorType
     from auterity.graph.expressions import ENGINE_MODULES, Budget
-    from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
+    from auterity.graph.kinds import (
+        ApprovalConfig,
+        ForeachConfig,
+        SubgraphConfig,
+        WaitConfig,
+        stall_timeout,
+    )
     from auterity.graph.model import RetrySpec, parse_duration
     from auterity.graph.pure import RENDER, render_fields
     from auterity.graph.references import (
@@ -536,6 +542,7 @@ class GraphWorkflow:
             retry=retry.to_retry_policy() if retry else DEFAULT_RETRY,
             summary=summary,
             local=local,
+            heartbeat=stall_timeout(kind, config),
         )
         return NodeOutcome(output=result.output, attempts=result.attempt)
 
@@ -853,10 +860,14 @@ async def _call_activity(
     summary: str,
     result_type: type | None = None,
     local: bool = False,
+    heartbeat: timedelta | None = None,
 ) -> Any:
     """Runs an activity. Its failure becomes a `NodeFailure` (the node fails, not the
-    workflow task); its cancellation, requested by this run, a `CancelledError`."""
-    start = workflow.execute_local_activity if local else workflow.execute_activity
+    workflow task); its cancellation, requested by this run, a `CancelledError`.
+    `heartbeat`: the heartbeat timeout (a streamed llm call's; only new configs set one,
+    and local activities have none)."""
+    start: Any = workflow.execute_local_activity if local else workflow.execute_activity
+    beats = {"heartbeat_timeout": heartbeat} if heartbeat is not None and not local else {}
     try:
         return await start(
             name,
@@ -865,6 +876,7 @@ async def _call_activity(
             start_to_close_timeout=timeout,
             retry_policy=retry,
             summary=summary,
+            **beats,
         )
     except ActivityError as error:
         if isinstance(error.cause, TemporalCancelled):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -28,6 +29,7 @@ from auterity.graph.model import (
     Graph,
     GraphModel,
     RetrySpec,
+    parse_duration,
 )
 
 RunsAs = Literal["activity", "workflow", "child_workflow"]
@@ -153,6 +155,16 @@ REGISTRY_REFERENCE = r"^[A-Za-z][A-Za-z0-9_.-]{0,99}@[A-Za-z0-9_.-]{1,64}$"
 """`<name>@<alias or version>`: a prompt or model of the tenant's registry."""
 
 
+DEFAULT_STALL_TIMEOUT = "30s"
+
+
+def stall_timeout(kind: str, config: dict[str, Any]) -> timedelta | None:
+    """The heartbeat timeout of a streamed llm call (None for any other activity)."""
+    if kind != "llm" or config.get("stream") is not True:
+        return None
+    return parse_duration(config.get("stall_timeout") or DEFAULT_STALL_TIMEOUT)
+
+
 class LlmConfig(KindConfig):
     """A chat completion through the model gateway. Give `route`, `model` or `model_ref`
     (none: the tenant's default route) and `prompt` or `messages`; with `response_schema`
@@ -190,6 +202,15 @@ class LlmConfig(KindConfig):
     max_tokens: int | None = Field(default=None, ge=1)
     response_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema of a structured reply"
+    )
+    stream: bool = Field(
+        default=False,
+        description="Stream the reply from the provider (the output is the same, assembled); "
+        "a reply that sends nothing for stall_timeout fails the attempt, and it is retried",
+    )
+    stall_timeout: Duration = Field(
+        default=DEFAULT_STALL_TIMEOUT,
+        description="With stream: the longest silence between two chunks (a heartbeat timeout)",
     )
     api_key: str | None = Field(
         default=None,
