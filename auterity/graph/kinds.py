@@ -208,9 +208,10 @@ class LlmConfig(KindConfig):
         description="Stream the reply from the provider (the output is the same, assembled); "
         "a reply that sends nothing for stall_timeout fails the attempt, and it is retried",
     )
-    stall_timeout: Duration = Field(
-        default=DEFAULT_STALL_TIMEOUT,
-        description="With stream: the longest silence between two chunks (a heartbeat timeout)",
+    stall_timeout: Duration | None = Field(
+        default=None,
+        description="With stream: the longest silence between two chunks, a heartbeat "
+        f"timeout (default {DEFAULT_STALL_TIMEOUT})",
     )
     api_key: str | None = Field(
         default=None,
@@ -231,6 +232,8 @@ class LlmConfig(KindConfig):
             raise ValueError("set one of route, model or model_ref")
         if self.model_ref is None and self.model_version is not None:
             raise ValueError("model_version goes with model_ref")
+        if self.stall_timeout is not None and not self.stream:
+            raise ValueError("stall_timeout goes with stream: true")
         if [self.prompt, self.messages, self.prompt_ref].count(None) != 2:
             raise ValueError("set exactly one of prompt, prompt_ref or messages")
         if self.prompt_ref is None and (

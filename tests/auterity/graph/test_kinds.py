@@ -37,6 +37,8 @@ INVALID_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ("llm", {"route": "a", "model_ref": "m@1", "prompt": "x"}, "one of route, model or"),
     ("llm", {"model_ref": "m", "prompt": "x"}, "String should match pattern"),
     ("llm", {"prompt": "x", "model_version": 2}, "model_version goes with model_ref"),
+    ("llm", {"prompt": "x", "stall_timeout": "5s"}, "stall_timeout goes with stream: true"),
+    ("llm", {"prompt": "x", "stream": True, "stall_timeout": "soon"}, "duration"),
     ("llm", {"route": "a"}, "exactly one of prompt, prompt_ref or messages"),
     ("llm", {"prompt_ref": "triage"}, "should match pattern"),
     (
