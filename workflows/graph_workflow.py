@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from auterity.graph.pure import RENDER, render_fields
     from auterity.graph.references import (
         PINNED_MEMO,
+        PINNED_REFERENCES_MEMO,
         REGISTRY_PIN,
         PinInput,
         PinOutput,
@@ -231,7 +232,9 @@ class GraphWorkflow:
         self._request = self._request.model_copy(
             update={"plan": self._plan, "subgraphs": subgraphs}
         )
-        workflow.upsert_memo({PINNED_MEMO: pinned_versions(self._plan)})
+        workflow.upsert_memo(
+            {PINNED_MEMO: pinned_versions(self._plan), PINNED_REFERENCES_MEMO: pinned.versions}
+        )
 
     def _advance(self) -> list[str]:
         """Marks newly skipped nodes and returns the nodes to start, marked running."""

@@ -50,7 +50,7 @@ from auterity.gateway import registry
 from auterity.graph import naming
 from auterity.graph.compiler import ExecutionPlan, compile_graph
 from auterity.graph.model import Graph
-from auterity.graph.references import PINNED_MEMO, pinned_versions
+from auterity.graph.references import PINNED_MEMO, PINNED_REFERENCES_MEMO, pin, pinned_versions
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
 from auterity.models.graphs import GraphVersion
 from auterity.security.crypto import KeyRing
@@ -545,7 +545,9 @@ async def retry(
             "only a failed, cancelled, terminated or timed-out run can be retried"
         )
     handle = handle_for(client, principal.tenant_slug, workflow_id)
-    original = await started_input(client, handle)
+    original = _pinned_as_before(
+        await started_input(client, handle), (await description.memo()).get(PINNED_REFERENCES_MEMO)
+    )
     state = await events.query_state(handle)
     reuse = {
         node_id: node
@@ -617,6 +619,19 @@ def resolve_subgraphs(
         found[version] = child
         resolve_subgraphs(load, child, found, depth + 1)
     return found
+
+
+def _pinned_as_before(run: GraphRunInput, versions: Any) -> GraphRunInput:
+    """A run that pinned its registry references itself (a scheduled one), with its input
+    pinned to the versions it used, for a retry; any other run as it is."""
+    if not isinstance(versions, dict) or not versions:
+        return run
+    return run.model_copy(
+        update={
+            "plan": pin(run.plan, versions),
+            "subgraphs": {key: pin(plan, versions) for key, plan in run.subgraphs.items()},
+        }
+    )
 
 
 async def started_input(client: Client, handle: WorkflowHandle[Any, Any]) -> GraphRunInput:

@@ -99,6 +99,9 @@ def pin(plan: ExecutionPlan, versions: Mapping[str, int]) -> ExecutionPlan:
 
 PINNED_MEMO = "pinned"
 """The run's memo key of `pinned_versions(plan)`: what `GET /v1/executions/{id}` shows."""
+PINNED_REFERENCES_MEMO = "pinned_references"
+"""The memo key of what a run that pinned itself resolved (`PinOutput.versions`): a retry of
+it pins its input, which still names the aliases, to the same versions."""
 
 
 def pinned_versions(plan: ExecutionPlan) -> dict[str, dict[str, str]]:

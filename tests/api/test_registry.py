@@ -324,6 +324,44 @@ async def test_each_scheduled_run_pins_the_alias_when_it_starts(
 
 
 @pytest.mark.usefixtures("api_worker")
+async def test_a_retried_scheduled_run_keeps_the_versions_it_pinned(
+    api: httpx.AsyncClient,
+    make_tenant: Callable[..., str],
+    member: MemberFactory,
+    temporal_client: Client,
+) -> None:
+    owner = await member(make_tenant())
+    headers = owner.headers
+    await _two_versions(api, headers, "greet", "v1 hello {{ name }}", "v2 hi {{ name }}")
+    graph_id = await save_graph(api, headers, _graph("greet@production", wait="3s"))
+    created = await api.post(
+        "/v1/schedules",
+        json={"name": "greeter", "graph_id": graph_id, "inputs": {"name": "Ada"},
+              "interval": "1h", "paused": True},
+        headers=headers,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["id"]
+    try:
+        first = await _fire(api, headers, schedule_id, count=1)
+        await _until_pinned(api, headers, first)
+        cancelled = await api.post(f"/v1/executions/{first}/cancel", headers=headers)
+        assert cancelled.status_code == 202, cancelled.text
+        await wait_for_execution(api, headers, first, "cancelled")
+    finally:
+        await temporal_client.get_schedule_handle(schedule_id).delete()
+    moved = await api.put(
+        "/v1/registry/prompts/greet/aliases/production", json={"version": 2}, headers=headers
+    )
+    assert moved.status_code == 200
+    retried = await api.post(f"/v1/executions/{first}/retry", headers=headers)
+    assert retried.status_code == 201, retried.text
+    run = await wait_for_execution(api, headers, retried.json()["id"], "completed")
+    assert run["nodes"]["ask"]["output"]["text"] == "v1 hello Ada"
+    assert run["pinned"] == {"ask": {"prompt": "greet@1"}}
+
+
+@pytest.mark.usefixtures("api_worker")
 async def test_a_run_started_over_the_api_records_what_it_pinned(
     api: httpx.AsyncClient, make_tenant: Callable[..., str], member: MemberFactory
 ) -> None:
