@@ -15,6 +15,10 @@ user message and `mock/<text>` with `<text>`, so the platform runs with no keys.
 A node's `model` must be one of the models the routes name (the operator's
 allowlist); it runs alone, without fallbacks.
 
+A node's `prompt_ref` / `model_ref` name registry versions pinned when the run started
+(`prompt_version` / `model_version`); the activity reads those specs. With `stream: true`
+the reply is read as chunks, each a heartbeat, and assembled here (see `_ask`).
+
 An entry's `api_base` is checked against the egress policy (resolved, every
 address) before each call. A node's `api_key` (a secret) replaces the
 provider's key; it must be bound to the host of every model the call may reach,
