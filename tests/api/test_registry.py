@@ -284,16 +284,7 @@ async def test_each_scheduled_run_pins_the_alias_when_it_starts(
 ) -> None:
     owner = await member(make_tenant())
     headers = owner.headers
-    await _two_versions(api, headers, "greet", "v1 hello {{ name }}", "v2 hi {{ name }}")
-    graph_id = await save_graph(api, headers, _graph("greet@production", wait="2s"))
-    created = await api.post(
-        "/v1/schedules",
-        json={"name": "greeter", "graph_id": graph_id, "inputs": {"name": "Ada"},
-              "interval": "1h", "paused": True},
-        headers=headers,
-    )  # fmt: skip
-    assert created.status_code == 201, created.text
-    schedule_id = created.json()["id"]
+    schedule_id = await _greeter_schedule(api, headers, wait="2s")
     try:
         # The schedule's saved input names the alias, not a version: each run pins it.
         action = (await temporal_client.get_schedule_handle(schedule_id).describe()).schedule
@@ -332,16 +323,7 @@ async def test_a_retried_scheduled_run_keeps_the_versions_it_pinned(
 ) -> None:
     owner = await member(make_tenant())
     headers = owner.headers
-    await _two_versions(api, headers, "greet", "v1 hello {{ name }}", "v2 hi {{ name }}")
-    graph_id = await save_graph(api, headers, _graph("greet@production", wait="3s"))
-    created = await api.post(
-        "/v1/schedules",
-        json={"name": "greeter", "graph_id": graph_id, "inputs": {"name": "Ada"},
-              "interval": "1h", "paused": True},
-        headers=headers,
-    )  # fmt: skip
-    assert created.status_code == 201, created.text
-    schedule_id = created.json()["id"]
+    schedule_id = await _greeter_schedule(api, headers, wait="3s")
     try:
         first = await _fire(api, headers, schedule_id, count=1)
         await _until_pinned(api, headers, first)
@@ -498,6 +480,21 @@ async def _runs_around_a_move(
         await wait_for_execution(api, headers, early, "completed"),
         await wait_for_execution(api, headers, late, "completed"),
     )
+
+
+async def _greeter_schedule(api: httpx.AsyncClient, headers: dict[str, str], wait: str) -> str:
+    """A paused hourly schedule of a graph whose llm node names `greet@production` (versions
+    1 and 2, the alias naming 1) after a `wait`; its id."""
+    await _two_versions(api, headers, "greet", "v1 hello {{ name }}", "v2 hi {{ name }}")
+    graph_id = await save_graph(api, headers, _graph("greet@production", wait=wait))
+    created = await api.post(
+        "/v1/schedules",
+        json={"name": "greeter", "graph_id": graph_id, "inputs": {"name": "Ada"},
+              "interval": "1h", "paused": True},
+        headers=headers,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
 
 
 async def _until_pinned(api: httpx.AsyncClient, headers: dict[str, str], execution_id: str) -> None:
