@@ -29,7 +29,14 @@ from auterity.gateway.ledger import Ledger
 from auterity.gateway.registry import RegistryStore
 from auterity.gateway.routes import RouteConfig, to_nanos
 from auterity.gateway.store import RouteStore
-from auterity.models.gateway import Budget, BudgetWindow, LedgerEntry, ModelRoute
+from auterity.models.gateway import (
+    Budget,
+    BudgetWindow,
+    LedgerEntry,
+    ModelRoute,
+    RegistryEntry,
+    RegistryVersion,
+)
 from auterity.security.accounts import create_tenant
 from tests.activities.nodes import node_request
 from tests.conftest import IN_CI
@@ -476,6 +483,36 @@ async def test_a_prompt_ref_must_have_been_pinned_when_the_run_started(
         tenant.request({"prompt_ref": "triage@production", "prompt_version": 4}),
     )
     assert missing.type == "NodeConfigInvalid" and "has no version 4" in missing.message
+    assert len(chat_server.requests) == before
+
+
+async def test_a_model_ref_reads_only_its_own_tenants_registry(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    sessions: sessionmaker[Session],
+    chat_server: ChatServer,
+) -> None:
+    """A call whose config names another tenant's model version (as a forged run input
+    would) finds nothing: the registry is read in the calling tenant only."""
+    owner, other = tenant_of(), tenant_of()
+    owner.route("fast", [{"model": "openai/echo"}])
+    with transaction(sessions, owner.id) as session:
+        entry = RegistryEntry(kind="model", name="clf")
+        session.add(entry)
+        session.flush()
+        session.add(RegistryVersion(entry_id=entry.id, version=1, spec={"route": "fast"}))
+    config = {"model_ref": "clf@production", "model_version": 1, "prompt": "hi"}
+    answered = await activity_env.run(gateway().complete, owner.request(config))
+    assert answered.output["route"] == "fast" and answered.output["text"] == "hi"
+    before = len(chat_server.requests)
+    refused = await _fail(activity_env, gateway(), other.request(config))
+    assert refused.type == "NodeConfigInvalid" and refused.non_retryable
+    assert "model_ref: model 'clf' has no version 1" in refused.message
+    unpinned = await _fail(
+        activity_env, gateway(), owner.request({"model_ref": "clf@production", "prompt": "hi"})
+    )
+    assert "model_ref: 'clf@production' was not pinned" in unpinned.message
     assert len(chat_server.requests) == before
 
 
