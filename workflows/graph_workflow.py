@@ -161,10 +161,11 @@ class GraphWorkflow:
             return await self._run_batch(request.batch)
         if request.continued == 0:
             self._count(EXECUTIONS_STARTED, trigger=request.trigger or naming.Trigger.API)
-            await self._pin_references()
         running: dict[str, asyncio.Task[None]] = {}
         draining = False
         try:
+            if request.continued == 0:
+                await self._pin_references()
             while True:
                 draining = draining or self._should_continue_as_new()
                 if not draining:
@@ -222,6 +223,8 @@ class GraphWorkflow:
         except ActivityError as error:
             cause = error.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(error)
+            self._status = "failed"
+            self._count(EXECUTIONS_FAILED)
             raise ApplicationError(
                 message, type=ErrorType.NODE_CONFIG_INVALID, non_retryable=True
             ) from None
