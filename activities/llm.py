@@ -15,6 +15,10 @@ user message and `mock/<text>` with `<text>`, so the platform runs with no keys.
 A node's `model` must be one of the models the routes name (the operator's
 allowlist); it runs alone, without fallbacks.
 
+A node's `prompt_ref` / `model_ref` name registry versions pinned when the run started
+(`prompt_version` / `model_version`); the activity reads those specs. With `stream: true`
+the reply is read as chunks, each a heartbeat, and assembled here (see `_ask`).
+
 An entry's `api_base` is checked against the egress policy (resolved, every
 address) before each call. A node's `api_key` (a secret) replaces the
 provider's key; it must be bound to the host of every model the call may reach,
@@ -25,9 +29,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import jsonschema
 
@@ -38,7 +42,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import httpcore  # noqa: E402
 import litellm  # noqa: E402
 from litellm import CustomLLM  # noqa: E402
-from litellm.types.utils import ModelResponse  # noqa: E402
+from litellm.types.utils import GenericStreamingChunk, ModelResponse  # noqa: E402
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -70,7 +74,7 @@ from auterity.gateway.ledger import (
     UnknownTenant,
 )
 from auterity.gateway.metrics import COST_METRIC, TOKENS_METRIC
-from auterity.gateway.registry import PromptSpec
+from auterity.gateway.registry import ModelSpec, PromptSpec
 from auterity.gateway.routes import to_usd
 from auterity.gateway.store import RouteSet
 from auterity.graph.budget import DEADLINE_SECONDS
@@ -78,6 +82,7 @@ from auterity.graph.contracts import LLM_ACTIVITY, NodeActivityInput, NodeActivi
 from auterity.graph.errors import ErrorType
 from auterity.graph.expressions import ExpressionError, render_value
 from auterity.graph.kinds import LlmConfig
+from auterity.graph.references import FIELDS
 
 DEFAULT_ROUTE = "default"
 MOCK_PROVIDER = "mock"
@@ -126,14 +131,31 @@ class MockProvider(CustomLLM):
     def completion(  # type: ignore[override]
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> ModelResponse:
+        return litellm.mock_completion(
+            model=f"{MOCK_PROVIDER}/{model}", messages=messages,
+            mock_response=self.reply(model, messages),
+        )  # fmt: skip
+
+    async def astreaming(  # type: ignore[override]
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        """The same answer as one chunk (a mock has nothing to stream)."""
+        answer = self.completion(model, messages)
+        usage = _usage(answer)
+        yield GenericStreamingChunk(
+            text=answer.choices[0].message.content or "", tool_use=None, is_finished=True,
+            finish_reason="stop", index=0,
+            usage={"prompt_tokens": usage["prompt_tokens"],
+                   "completion_tokens": usage["completion_tokens"],
+                   "total_tokens": usage["total_tokens"]},
+        )  # fmt: skip
+
+    @staticmethod
+    def reply(model: str, messages: list[dict[str, Any]]) -> str:
         if model == "echo":
             users = [m.get("content") for m in messages if m.get("role") == "user"]
-            reply = users[-1] if users else ""
-        else:
-            reply = model
-        return litellm.mock_completion(
-            model=f"{MOCK_PROVIDER}/{model}", messages=messages, mock_response=str(reply)
-        )
+            return str(users[-1] if users else "")
+        return model
 
 
 def _register_mock_provider() -> None:
@@ -144,9 +166,11 @@ def _register_mock_provider() -> None:
 
 
 class PromptSource(Protocol):
-    """A tenant's registry prompt versions (tenant = slug)."""
+    """A tenant's registry prompt and model versions (tenant = slug)."""
 
     async def prompt(self, tenant: str, name: str, version: int) -> PromptSpec | None: ...
+
+    async def model(self, tenant: str, name: str, version: int) -> ModelSpec | None: ...
 
 
 class RouteSource(Protocol):
@@ -271,11 +295,14 @@ class LlmActivities:
     async def complete(self, request: NodeActivityInput) -> NodeActivityOutput:
         rendering = await prepare(request, self.blobs, self.secrets, self.template_seconds)
         config = rendering.parse(LlmConfig)
-        prompt = await self._registry_prompt(config, rendering)
-        if prompt is not None:
+        prompt = await self._registry_spec(config, "prompt", rendering)
+        if isinstance(prompt, PromptSpec):
             config, messages = _with_prompt(config, prompt, rendering)
         else:
             messages = _messages(config, rendering)
+        registry_model = await self._registry_spec(config, "model", rendering)
+        if isinstance(registry_model, ModelSpec):
+            config = _with_model(config, registry_model)
         target = await self._target(config, rendering)
         options: dict[str, Any] = {}
         if config.api_key is not None:
@@ -315,24 +342,22 @@ class LlmActivities:
                 return await self._cached_answer(key, request, target, hit, config, rendering)
         reservation = await self._reserve(key, request, target, messages, config, rendering)
         try:
-            response: ModelResponse = await target.router.acompletion(
-                model=target.model_name, messages=cast(Any, messages), **options
-            )
+            reply = await _ask(target, messages, options, stream=config.stream)
         except BaseException as exc:
             if self.ledger is not None:
                 await self.ledger.release(key)
             if not isinstance(exc, Exception):
                 raise
             raise _provider_failure(exc, rendering) from None
-        answered = target.deployments.get(str(response._hidden_params.get("model_id")))
-        text = rendering.redact(response.choices[0].message.content or "")
-        usage = _usage(response)
+        answered = target.deployments.get(reply.model_id)
+        text = rendering.redact(reply.text)
+        usage = reply.usage
         cost_nanos = (
             answered.price.nanos(usage["prompt_tokens"], usage["completion_tokens"])
             if answered is not None and answered.price is not None
             else None
         )
-        model = answered.model if answered is not None else str(response.model)
+        model = answered.model if answered is not None else reply.model
         if self.ledger is not None:
             await self.ledger.settle(
                 key,
@@ -372,28 +397,29 @@ class LlmActivities:
             attempt=current_attempt(),
         )
 
-    async def _registry_prompt(
-        self, config: LlmConfig, rendering: NodeRendering
-    ) -> PromptSpec | None:
-        """The registry prompt version the run pinned when it started, if the node names one."""
-        if config.prompt_ref is None:
+    async def _registry_spec(
+        self, config: LlmConfig, kind: Literal["prompt", "model"], rendering: NodeRendering
+    ) -> PromptSpec | ModelSpec | None:
+        """The registry version of `prompt_ref` or `model_ref` the run pinned when it
+        started, if the node names one."""
+        field, version_field = FIELDS[kind]
+        reference, version = getattr(config, field), getattr(config, version_field)
+        if reference is None:
             return None
-        name = config.prompt_ref.partition("@")[0]
-        if config.prompt_version is None:
+        name = reference.partition("@")[0]
+        if version is None:
             raise rendering.failure(
-                f"prompt_ref: {config.prompt_ref!r} was not pinned to a version when the run "
-                "started",
+                f"{field}: {reference!r} was not pinned to a version when the run started",
                 type=ErrorType.NODE_CONFIG_INVALID,
                 non_retryable=True,
             )
-        found = (
-            await self.registry.prompt(rendering.request.tenant, name, config.prompt_version)
-            if self.registry is not None
-            else None
-        )
+        found: PromptSpec | ModelSpec | None = None
+        if self.registry is not None:
+            read = self.registry.prompt if kind == "prompt" else self.registry.model
+            found = await read(rendering.request.tenant, name, version)
         if found is None:
             raise rendering.failure(
-                f"prompt_ref: prompt {name!r} has no version {config.prompt_version}",
+                f"{field}: {kind} {name!r} has no version {version}",
                 type=ErrorType.NODE_CONFIG_INVALID,
                 non_retryable=True,
             )
@@ -640,7 +666,8 @@ def _with_prompt(
     messages.append({"role": "user", "content": _render(spec.template)})
     settled = config.model_copy(
         update={
-            "route": config.route or (spec.route if config.model is None else None),
+            "route": config.route
+            or (spec.route if config.model is None and config.model_ref is None else None),
             "temperature": config.temperature if config.temperature is not None
             else spec.temperature,
             "max_tokens": config.max_tokens if config.max_tokens is not None else spec.max_tokens,
@@ -649,6 +676,80 @@ def _with_prompt(
         }
     )  # fmt: skip
     return settled, messages
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A provider's answer, streamed or not: its text, usage and who answered."""
+
+    text: str
+    usage: dict[str, int]
+    model_id: str
+    """The id of the deployment that answered (as the Router reports it)."""
+    model: str
+
+
+async def _ask(
+    target: Target, messages: list[dict[str, str]], options: dict[str, Any], *, stream: bool
+) -> Reply:
+    """One call through the target's Router. Streamed, the text is assembled here and each
+    chunk is a heartbeat (a stream that goes silent misses them and the attempt times out);
+    the usage is the last chunk's, or counted when the provider sends none."""
+    if not stream:
+        response: ModelResponse = await target.router.acompletion(
+            model=target.model_name, messages=cast(Any, messages), **options
+        )
+        return Reply(
+            text=response.choices[0].message.content or "",
+            usage=_usage(response),
+            model_id=str(response._hidden_params.get("model_id")),
+            model=str(response.model),
+        )
+    chunks = await target.router.acompletion(
+        model=target.model_name, messages=cast(Any, messages), stream=True,
+        stream_options={"include_usage": True}, **options,
+    )  # fmt: skip
+    beating = activity.in_activity() and not activity.info().is_local
+    parts: list[str] = []
+    usage: dict[str, int] | None = None
+    model = ""
+    async for chunk in chunks:
+        if chunk.choices and chunk.choices[0].delta.content:
+            parts.append(chunk.choices[0].delta.content)
+        if getattr(chunk, "usage", None) is not None:
+            usage = _usage(chunk)
+        model = model or str(getattr(chunk, "model", "") or "")
+        if beating:
+            activity.heartbeat(len(parts))
+    text = "".join(parts)
+    hidden = getattr(chunks, "_hidden_params", None) or {}
+    if usage is None or not usage["total_tokens"]:
+        usage = _counted_usage(model, messages, text)
+    return Reply(text=text, usage=usage, model_id=str(hidden.get("model_id")), model=model)
+
+
+def _counted_usage(model: str, messages: list[dict[str, str]], text: str) -> dict[str, int]:
+    """Tokens counted with LiteLLM's tokenizer for the model (a stream without usage)."""
+    prompt = litellm.token_counter(model=model, messages=cast(Any, messages))
+    completion = litellm.token_counter(model=model, text=text, count_response_tokens=True)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _with_model(config: LlmConfig, spec: ModelSpec) -> LlmConfig:
+    """The node's settings completed by the registry model's: its route, and its temperature
+    and max_tokens where neither the node nor its prompt set them."""
+    return config.model_copy(
+        update={
+            "route": spec.route,
+            "temperature": config.temperature if config.temperature is not None
+            else spec.temperature,
+            "max_tokens": config.max_tokens if config.max_tokens is not None else spec.max_tokens,
+        }
+    )  # fmt: skip
 
 
 def _ledger_key(request: NodeActivityInput) -> LedgerKey:
@@ -730,7 +831,7 @@ def _structured(text: str, schema: dict[str, Any], rendering: NodeRendering) -> 
     return value
 
 
-def _usage(response: ModelResponse) -> dict[str, int]:
+def _usage(response: Any) -> dict[str, int]:
     usage = getattr(response, "usage", None)
     return {key: int(getattr(usage, key, 0) or 0) for key in USAGE_KEYS}
 

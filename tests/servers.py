@@ -4,14 +4,15 @@ OpenAI-compatible chat completions endpoint (`pytest_plugins` in tests/conftest.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from tests.support import serve
 
@@ -106,7 +107,9 @@ class ChatServer:
     """An OpenAI-compatible endpoint whose behaviour is picked by the model name:
     `echo` repeats the last user message, `broken` answers 500, `rejecting` 400,
     `limited` 429, `say:<text>` answers `<text>`, `stall:<tag>` answers nothing until the
-    test calls `release(<tag>)` (then echoes); every request is recorded."""
+    test calls `release(<tag>)` (then echoes); every request is recorded. With
+    `"stream": true` the answer comes as server-sent chunks (see `_chunks`), and
+    `stallonce:<tag>` stalls the first such stream mid-way, `nousage` streams no usage."""
 
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -163,6 +166,10 @@ def _chat_app(server: ChatServer) -> FastAPI:
         else:
             users = [m["content"] for m in body["messages"] if m["role"] == "user"]
             content = users[-1] if users else ""
+        if body.get("stream"):
+            return StreamingResponse(
+                _chunks(server, body, content, request), media_type="text/event-stream"
+            )
         return JSONResponse(
             {
                 "id": f"chatcmpl-{len(server.requests)}",
@@ -181,6 +188,50 @@ def _chat_app(server: ChatServer) -> FastAPI:
         )
 
     return app
+
+
+STREAM_PIECE_CHARS = 4
+"""A streamed answer comes in pieces of this many characters, one SSE event each."""
+
+
+async def _chunks(
+    server: ChatServer, body: dict[str, Any], content: str, request: Request
+) -> AsyncIterator[str]:
+    """The answer as OpenAI's stream: a role chunk, the content in pieces, a finish chunk,
+    then (with `stream_options.include_usage`) a usage chunk, then `[DONE]`. A model
+    `stallonce:<tag>` stops after its first piece, the first time, until `release(<tag>)`."""
+    model = body["model"]
+
+    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
+        chunk = {
+            "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion.chunk",
+            "created": 1, "model": model, "choices": choices, **extra,
+        }  # fmt: skip
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    def delta(content: str | None, finish: str | None = None) -> str:
+        part = {} if content is None else {"content": content}
+        return event([{"index": 0, "delta": part, "finish_reason": finish}])
+
+    yield event([{"index": 0, "delta": {"role": "assistant", "content": ""}}])
+    size = STREAM_PIECE_CHARS
+    for index, piece in enumerate(content[i : i + size] for i in range(0, len(content), size)):
+        yield delta(piece)
+        tag = model.removeprefix("stallonce:")
+        if index == 0 and model.startswith("stallonce:") and not server.stalled[tag]:
+            server.stalled[tag] += 1
+            waited = 0.0
+            while tag not in server.released and waited < STALL_LIMIT_SECONDS:
+                await asyncio.sleep(0.05)
+                waited += 0.05
+            if await request.is_disconnected():
+                server.abandoned[tag] += 1
+                return
+    yield delta(None, "stop")
+    if (body.get("stream_options") or {}).get("include_usage") and model != "nousage":
+        usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+        yield event([], usage=usage)
+    yield "data: [DONE]\n\n"
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from activities.blobs import BlobActivities, blob_store
 from activities.egress import TenantEgress
 from activities.http import HttpActivities
 from activities.pure import PureActivities
+from activities.registry import RegistryActivities
 from activities.secrets import SecretSource
 from activities.tasks import TaskActivities
 from auterity import telemetry
@@ -74,6 +75,7 @@ class ActivityRuntime:
             self.http, self.secrets, blobs, threshold, template_seconds=seconds,
             tenant_egress=self.tenant_egress,
         )  # fmt: skip
+        registry = RegistryStore(self.sessions)
 
         def llm() -> LlmActivities:
             from activities.llm import LlmActivities
@@ -83,7 +85,7 @@ class ActivityRuntime:
                 egress=self.settings.egress_policy, template_seconds=seconds,
                 tenant_egress=self.tenant_egress,
                 routes=RouteStore(self.sessions), ledger=Ledger(self.sessions), cache=self.cache,
-                registry=RegistryStore(self.sessions),
+                registry=registry,
             )  # fmt: skip
 
         # LiteLLM's import costs ~200 MB; a worker pays it on its first llm node unless told
@@ -94,7 +96,7 @@ class ActivityRuntime:
         return [
             http.request, model.complete, tasks.open, tasks.close, BlobActivities(blobs).get,
             BlobActivities(blobs).put, PureActivities(blobs, threshold).compute,
-            audit.purge_expired,
+            audit.purge_expired, RegistryActivities(registry).pin,
         ]  # fmt: skip
 
 

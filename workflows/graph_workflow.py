@@ -50,9 +50,25 @@ with workflow.unsafe.imports_passed_through():
     from auterity.graph.engine import to_text
     from auterity.graph.errors import ErrorType
     from auterity.graph.expressions import ENGINE_MODULES, Budget
-    from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
+    from auterity.graph.kinds import (
+        ApprovalConfig,
+        ForeachConfig,
+        SubgraphConfig,
+        WaitConfig,
+        stall_timeout,
+    )
     from auterity.graph.model import RetrySpec, parse_duration
     from auterity.graph.pure import RENDER, render_fields
+    from auterity.graph.references import (
+        PINNED_MEMO,
+        PINNED_REFERENCES_MEMO,
+        REGISTRY_PIN,
+        PinInput,
+        PinOutput,
+        pin,
+        pinned_versions,
+        references,
+    )
     from auterity.graph.run import (
         QUERY_STATE,
         UPDATE_COMPLETE_TASK,
@@ -105,6 +121,9 @@ into history) and kept the outputs they computed inline, however large."""
 TEMPLATE_BUDGET_PATCH = "template-budget"
 """Runs started before it render templates as they did (`Budget(compat=True)`): Python's
 `str` for objects in text, and only lookups, calls, operators and `range` counted."""
+PIN_REFERENCES_PATCH = "pin-registry-references"
+"""Runs started before it with unpinned registry references did not pin them (their llm
+nodes failed); runs since pin them with the `registry.pin` local activity first."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -145,6 +164,8 @@ class GraphWorkflow:
         running: dict[str, asyncio.Task[None]] = {}
         draining = False
         try:
+            if request.continued == 0:
+                await self._pin_references()
             while True:
                 draining = draining or self._should_continue_as_new()
                 if not draining:
@@ -181,6 +202,42 @@ class GraphWorkflow:
             if self._states[node_id].status == "succeeded"
         }
         return GraphRunResult(nodes=self._states, output=outputs)
+
+    async def _pin_references(self) -> None:
+        """Pins the registry references the run started with unpinned (a schedule's input
+        names aliases), once, before any node runs; the pinned plan is carried over a
+        continue-as-new and the versions are recorded in the run's memo."""
+        plans = [self._plan, *self._request.subgraphs.values()]
+        wanted = {r.key(): r for plan in plans for r in references(plan, unpinned_only=True)}
+        if not wanted or not workflow.patched(PIN_REFERENCES_PATCH):
+            return
+        try:
+            pinned = await workflow.execute_local_activity(
+                REGISTRY_PIN,
+                PinInput(tenant=self._request.tenant, references=list(wanted.values())),
+                result_type=PinOutput,
+                start_to_close_timeout=TASK_TIMEOUT,
+                retry_policy=TASK_RETRY,
+                summary="pin registry references",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(error)
+            self._status = "failed"
+            self._count(EXECUTIONS_FAILED)
+            raise ApplicationError(
+                message, type=ErrorType.NODE_CONFIG_INVALID, non_retryable=True
+            ) from None
+        self._plan = pin(self._plan, pinned.versions)
+        subgraphs = {
+            key: pin(plan, pinned.versions) for key, plan in self._request.subgraphs.items()
+        }
+        self._request = self._request.model_copy(
+            update={"plan": self._plan, "subgraphs": subgraphs}
+        )
+        workflow.upsert_memo(
+            {PINNED_MEMO: pinned_versions(self._plan), PINNED_REFERENCES_MEMO: pinned.versions}
+        )
 
     def _advance(self) -> list[str]:
         """Marks newly skipped nodes and returns the nodes to start, marked running."""
@@ -491,6 +548,7 @@ class GraphWorkflow:
             retry=retry.to_retry_policy() if retry else DEFAULT_RETRY,
             summary=summary,
             local=local,
+            heartbeat=stall_timeout(kind, config),
         )
         return NodeOutcome(output=result.output, attempts=result.attempt)
 
@@ -808,12 +866,14 @@ async def _call_activity(
     summary: str,
     result_type: type | None = None,
     local: bool = False,
+    heartbeat: timedelta | None = None,
 ) -> Any:
     """Runs an activity. Its failure becomes a `NodeFailure` (the node fails, not the
     workflow task); its cancellation, requested by this run, a `CancelledError`.
-
     An activity carries its run's priority (the tenant's fairness key, `naming.run_priority`)
-    in its scheduled event, where the server would otherwise apply it unseen."""
+    in its scheduled event, where the server would otherwise apply it unseen.
+    `heartbeat`: the heartbeat timeout (a streamed llm call's; only new configs set one,
+    and local activities have none)."""
     try:
         if local:
             return await workflow.execute_local_activity(
@@ -823,6 +883,7 @@ async def _call_activity(
         return await workflow.execute_activity(
             name, arg, result_type=result_type, start_to_close_timeout=timeout,
             retry_policy=retry, summary=summary, priority=workflow.info().priority,
+            heartbeat_timeout=heartbeat,
         )  # fmt: skip
     except ActivityError as error:
         if isinstance(error.cause, TemporalCancelled):

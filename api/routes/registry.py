@@ -1,7 +1,12 @@
 """The registry (`registry:manage`): prompts and models with immutable versions and
-movable aliases; llm nodes name prompts as `prompt_ref: "<name>@<alias or version>"`."""
+movable aliases; llm nodes name them as `prompt_ref` / `model_ref`:
+`"<name>@<alias or version>"`. Both kinds have the same five routes, declared once by
+`_entry_routes`; prompts also have `compare`."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, and
+# `_entry_routes` gives them its arguments' types.
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -28,61 +33,74 @@ from auterity.gateway.registry import RegistryKind
 from auterity.security.permissions import Permission
 
 router = APIRouter(prefix="/registry", tags=["registry"])
-PROMPT, MODEL = RegistryKind.PROMPT, RegistryKind.MODEL
+PROMPT = RegistryKind.PROMPT
 
 
-@router.get("/prompts")
-def list_prompts(principal: RegistryManager, session: SessionDep) -> RegistryEntryList:
-    """The tenant's prompts with their versions and aliases."""
-    return RegistryEntryList(items=service.list_entries(session, PROMPT))
+def _entry_routes(kind: RegistryKind, create_body: Any, version_body: Any) -> None:
+    """List, create, read, add a version, move an alias: `/<kind>s` and `/<kind>s/{name}`."""
+    plural = f"{kind}s"
+
+    def list_entries(principal: RegistryManager, session: SessionDep) -> RegistryEntryList:
+        return RegistryEntryList(items=service.list_entries(session, kind))
+
+    def create_entry(
+        body: create_body, principal: RegistryManager, session: SessionDep, request: Request
+    ) -> RegistryEntryRead:
+        spec = body.spec.model_dump(mode="json", exclude_none=True)
+        row = service.create_entry(
+            session, principal, kind, body.name, spec, audit.AuditContext.of(request)
+        )
+        return service.read_entry(session, row)
+
+    def read_entry(name: str, principal: RegistryManager, session: SessionDep) -> RegistryEntryRead:
+        return service.read_entry(session, service.get_entry(session, kind, name))
+
+    def create_version(
+        name: str,
+        body: version_body,
+        principal: RegistryManager,
+        session: SessionDep,
+        request: Request,
+    ) -> RegistryEntryRead:
+        row = service.get_entry(session, kind, name)
+        spec = body.spec.model_dump(mode="json", exclude_none=True)
+        service.add_version(session, principal, row, spec, audit.AuditContext.of(request))
+        return service.read_entry(session, row)
+
+    def put_alias(
+        name: str,
+        alias: str,
+        body: AliasUpdate,
+        principal: RegistryManager,
+        session: SessionDep,
+        request: Request,
+    ) -> RegistryEntryRead:
+        row = service.get_entry(session, kind, name)
+        service.move_alias(
+            session, principal, row, alias, body.version, audit.AuditContext.of(request)
+        )
+        return service.read_entry(session, row)
+
+    for path, method, endpoint, name, status, doc in (
+        ("", "GET", list_entries, f"list_{plural}", 200,
+         f"The tenant's {plural} with their versions and aliases."),
+        ("", "POST", create_entry, f"create_{kind}", 201,
+         f"A new {kind} with version 1; 409 if the name is taken."),
+        ("/{name}", "GET", read_entry, f"read_{kind}", 200,
+         f"One {kind}: every version and where each alias points."),
+        ("/{name}/versions", "POST", create_version, f"create_{kind}_version", 201,
+         "Append an immutable version; aliases do not move."),
+        ("/{name}/aliases/{alias}", "PUT", put_alias, f"put_{kind}_alias", 200,
+         "Point an alias at a version; runs already started keep the version they pinned."),
+    ):  # fmt: skip
+        router.add_api_route(
+            f"/{plural}{path}", endpoint, methods=[method], name=name, status_code=status,
+            description=doc,
+        )  # fmt: skip
 
 
-@router.post("/prompts", status_code=201)
-def create_prompt(
-    body: PromptCreate, principal: RegistryManager, session: SessionDep, request: Request
-) -> RegistryEntryRead:
-    """A new prompt with version 1; 409 if the name is taken."""
-    spec = body.spec.model_dump(mode="json", exclude_none=True)
-    row = service.create_entry(
-        session, principal, PROMPT, body.name, spec, audit.AuditContext.of(request)
-    )
-    return service.read_entry(session, row)
-
-
-@router.get("/prompts/{name}")
-def read_prompt(name: str, principal: RegistryManager, session: SessionDep) -> RegistryEntryRead:
-    """One prompt: every version and where each alias points."""
-    return service.read_entry(session, service.get_entry(session, PROMPT, name))
-
-
-@router.post("/prompts/{name}/versions", status_code=201)
-def create_prompt_version(
-    name: str,
-    body: PromptVersionCreate,
-    principal: RegistryManager,
-    session: SessionDep,
-    request: Request,
-) -> RegistryEntryRead:
-    """Append an immutable version; aliases do not move."""
-    row = service.get_entry(session, PROMPT, name)
-    spec = body.spec.model_dump(mode="json", exclude_none=True)
-    service.add_version(session, principal, row, spec, audit.AuditContext.of(request))
-    return service.read_entry(session, row)
-
-
-@router.put("/prompts/{name}/aliases/{alias}")
-def put_prompt_alias(
-    name: str,
-    alias: str,
-    body: AliasUpdate,
-    principal: RegistryManager,
-    session: SessionDep,
-    request: Request,
-) -> RegistryEntryRead:
-    """Point an alias at a version; runs already started keep the version they pinned."""
-    row = service.get_entry(session, PROMPT, name)
-    service.move_alias(session, principal, row, alias, body.version, audit.AuditContext.of(request))
-    return service.read_entry(session, row)
+_entry_routes(RegistryKind.PROMPT, PromptCreate, PromptVersionCreate)
+_entry_routes(RegistryKind.MODEL, ModelCreate, ModelVersionCreate)
 
 
 @router.post("/prompts/{name}/compare", status_code=201)
@@ -116,57 +134,3 @@ async def compare_prompt_versions(
         ExecutionStart(inputs={"cases": body.cases}), idempotency_key=None, context=context,
     )  # fmt: skip
     return PromptComparison(graph_id=graph_id, execution_id=started.id, versions=versions)
-
-
-@router.get("/models")
-def list_models(principal: RegistryManager, session: SessionDep) -> RegistryEntryList:
-    """The tenant's models with their versions and aliases."""
-    return RegistryEntryList(items=service.list_entries(session, MODEL))
-
-
-@router.post("/models", status_code=201)
-def create_model(
-    body: ModelCreate, principal: RegistryManager, session: SessionDep, request: Request
-) -> RegistryEntryRead:
-    """A new model with version 1; 409 if the name is taken."""
-    spec = body.spec.model_dump(mode="json", exclude_none=True)
-    row = service.create_entry(
-        session, principal, MODEL, body.name, spec, audit.AuditContext.of(request)
-    )
-    return service.read_entry(session, row)
-
-
-@router.get("/models/{name}")
-def read_model(name: str, principal: RegistryManager, session: SessionDep) -> RegistryEntryRead:
-    """One model: every version and where each alias points."""
-    return service.read_entry(session, service.get_entry(session, MODEL, name))
-
-
-@router.post("/models/{name}/versions", status_code=201)
-def create_model_version(
-    name: str,
-    body: ModelVersionCreate,
-    principal: RegistryManager,
-    session: SessionDep,
-    request: Request,
-) -> RegistryEntryRead:
-    """Append an immutable version; aliases do not move."""
-    row = service.get_entry(session, MODEL, name)
-    spec = body.spec.model_dump(mode="json", exclude_none=True)
-    service.add_version(session, principal, row, spec, audit.AuditContext.of(request))
-    return service.read_entry(session, row)
-
-
-@router.put("/models/{name}/aliases/{alias}")
-def put_model_alias(
-    name: str,
-    alias: str,
-    body: AliasUpdate,
-    principal: RegistryManager,
-    session: SessionDep,
-    request: Request,
-) -> RegistryEntryRead:
-    """Point an alias at a version."""
-    row = service.get_entry(session, MODEL, name)
-    service.move_alias(session, principal, row, alias, body.version, audit.AuditContext.of(request))
-    return service.read_entry(session, row)

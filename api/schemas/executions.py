@@ -69,4 +69,9 @@ class ExecutionRead(ExecutionSummary):
     failed_node: str | None = None
     error: dict[str, Any] | None = None
     retry_of: str | None = None
+    pinned: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="The registry versions the run pinned when it started: node id -> "
+        '{"prompt": "<name>@<version>", "model": "<name>@<version>"}',
+    )
     history_events: int | None = None

@@ -51,6 +51,7 @@ from auterity.gateway import registry
 from auterity.graph import naming
 from auterity.graph.compiler import ExecutionPlan, compile_graph
 from auterity.graph.model import Graph
+from auterity.graph.references import PINNED_MEMO, PINNED_REFERENCES_MEMO, pin, pinned_versions
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput
 from auterity.models.audit import AuditEntry
 from auterity.models.graphs import GraphVersion
@@ -186,28 +187,32 @@ def run_input(
     inputs: dict[str, Any],
     *,
     trigger: str,
+    pin: bool = True,
 ) -> GraphRunInput:
     """What GraphWorkflow starts with: the version's plan, validated inputs, and the plans of
     every graph version its subgraph nodes may run (loaded from the tenant's graphs). Registry
-    prompts are pinned now, once: the run keeps the versions its aliases named at its start."""
+    references are checked now and, with `pin`, pinned now, once: the run keeps the versions
+    its aliases named at its start. Without it (a schedule's input, fixed when saved) the run
+    pins them itself when it starts."""
     check_inputs(version.validator, inputs)
     subgraphs = resolve_subgraphs(lambda g, v: runnable(session, g, v).plan, version.plan)
+
+    def pinned(plan: ExecutionPlan) -> ExecutionPlan:
+        try:
+            pinned_plan = registry.pin_references(session, plan)
+        except registry.UnknownReference as exc:
+            raise Unprocessable(f"graph {plan.name!r}: {exc}") from None
+        return pinned_plan if pin else plan
+
     return GraphRunInput(
         tenant=tenant_slug,
         graph_id=version.graph_id,
         version_id=version.version_id,
-        plan=_pinned(session, version.plan),
+        plan=pinned(version.plan),
         inputs=inputs,
         trigger=trigger,
-        subgraphs={key: _pinned(session, plan) for key, plan in subgraphs.items()},
+        subgraphs={key: pinned(plan) for key, plan in subgraphs.items()},
     )
-
-
-def _pinned(session: Session, plan: ExecutionPlan) -> ExecutionPlan:
-    try:
-        return registry.pin_prompts(session, plan)[0]
-    except registry.UnknownReference as exc:
-        raise Unprocessable(f"graph {plan.name!r}: {exc}") from None
 
 
 async def start_execution(
@@ -224,6 +229,9 @@ async def start_execution(
     `workflow_id`: the id `naming.run_id` gave beforehand (a new one if unset)."""
     workflow_id = workflow_id or naming.run_id(run.tenant, run.graph_id, idempotency_key)
     trigger = run.trigger or naming.Trigger.API
+    pinned = pinned_versions(run.plan)
+    if pinned:  # a run that starts unpinned records them itself, in the same memo key
+        memo = {**(memo or {}), PINNED_MEMO: pinned}
     attributes = naming.run_attributes(run.tenant, run.graph_id, run.version_id, trigger)
     try:
         await client.start_workflow(
@@ -479,10 +487,12 @@ async def read_execution(client: Client, tenant_slug: str, workflow_id: str) -> 
     description = await describe(client, tenant_slug, workflow_id)
     handle = handle_for(client, tenant_slug, workflow_id)
     started, state = await asyncio.gather(started_input(client, handle), events.query_state(handle))
+    memo = await description.memo()
     read = ExecutionRead(
         **summary(description).model_dump(),
         inputs=started.inputs,
-        retry_of=(await description.memo()).get("retry_of"),
+        retry_of=memo.get("retry_of"),
+        pinned=memo.get(PINNED_MEMO) or {},
         history_events=description.history_length,
     )
     if state is not None:
@@ -569,7 +579,9 @@ async def retry(
             "only a failed, cancelled, terminated or timed-out run can be retried"
         )
     handle = handle_for(client, principal.tenant_slug, workflow_id)
-    original = await started_input(client, handle)
+    original = _pinned_as_before(
+        await started_input(client, handle), (await description.memo()).get(PINNED_REFERENCES_MEMO)
+    )
     state = await events.query_state(handle)
     reuse = {
         node_id: node
@@ -641,6 +653,19 @@ def resolve_subgraphs(
         found[version] = child
         resolve_subgraphs(load, child, found, depth + 1)
     return found
+
+
+def _pinned_as_before(run: GraphRunInput, versions: Any) -> GraphRunInput:
+    """A run that pinned its registry references itself (a scheduled one), with its input
+    pinned to the versions it used, for a retry; any other run as it is."""
+    if not isinstance(versions, dict) or not versions:
+        return run
+    return run.model_copy(
+        update={
+            "plan": pin(run.plan, versions),
+            "subgraphs": {key: pin(plan, versions) for key, plan in run.subgraphs.items()},
+        }
+    )
 
 
 async def started_input(client: Client, handle: WorkflowHandle[Any, Any]) -> GraphRunInput:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api.problems import NotFound, Unprocessable
 from api.services import model_routes
 from auterity import audit
+from auterity.gateway import registry
 from auterity.graph.compiler import ExecutionPlan, compile_graph, version_id
 from auterity.graph.model import Graph
 from auterity.graph.validation import GraphIssue, validate_graph
@@ -67,12 +68,21 @@ def checked_graph(
 
 
 def check(session: Session, settings: Settings, definition: dict[str, Any]) -> Graph:
-    """`checked_graph` against the tenant's secrets, its model routes and the platform's."""
-    return checked_graph(
+    """`checked_graph` against the tenant's secrets, its model routes and the platform's,
+    and its registry prompts and models."""
+    graph = checked_graph(
         definition,
         known_secrets=set(session.scalars(select(Secret.name))),
         known_routes=set(settings.model_routes) | model_routes.route_names(session),
     )
+    issues = registry.reference_issues(session, graph)
+    if issues:
+        first = issues[0]
+        raise Unprocessable(
+            f"graph is invalid: node '{first.node}' field '{first.field}': {first.message}",
+            errors=issues_as_errors(issues),
+        )
+    return graph
 
 
 def validate(session: Session, settings: Settings, definition: dict[str, Any]) -> ExecutionPlan:

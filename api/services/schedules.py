@@ -4,7 +4,8 @@ Every schedule id is `<tenant-slug>:sched:<short id>`; each call checks the
 prefix and the tenant's row (`GraphSchedule`) before it touches Temporal, so
 another tenant's id is a 404 in both places. The action starts `GraphWorkflow`
 with a `GraphRunInput` built when the schedule is created or updated, so the
-graph version a schedule runs is fixed then (the given one, or the current one).
+graph version a schedule runs is fixed then (the given one, or the current one); the
+registry aliases its llm nodes name are not: each run pins them when it starts.
 Each run's workflow id is `<tenant>:<graph>:sched-<short id>-<time>` (Temporal
 appends the scheduled time) and its trigger search attribute is "schedule".
 Reads combine the row (name, author) with Temporal's description of the schedule.
@@ -348,9 +349,12 @@ def run_input(
     version: str | None,
     inputs: dict[str, Any],
 ) -> tuple[GraphRunInput, executions.Runnable]:
-    """The run a schedule starts: the graph version resolved now, the inputs validated now."""
+    """The run a schedule starts: the graph version resolved now, the inputs validated now;
+    registry references are checked now but pinned by each run when it starts."""
     resolved = executions.runnable(session, graph_id, version)
-    run = executions.run_input(session, principal.tenant_slug, resolved, inputs, trigger=TRIGGER)
+    run = executions.run_input(
+        session, principal.tenant_slug, resolved, inputs, trigger=TRIGGER, pin=False
+    )
     return run, resolved
 
 

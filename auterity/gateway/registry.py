@@ -1,9 +1,10 @@
 """The registry of prompts and models: immutable numbered versions and movable aliases.
 
-An llm node names a prompt as `prompt_ref: "<name>@<alias or version>"`. When a run
-starts, `pin_prompts` resolves each reference once and writes the version into the node's
-config in the run's plan (`prompt_version`), which Temporal keeps with the run: moving an
-alias later changes only runs started after. The activity reads that version's spec.
+An llm node names a prompt as `prompt_ref: "<name>@<alias or version>"` and a model as
+`model_ref`. When a run starts, `pin_references` resolves each reference once and writes the
+version into the node's config in the run's plan (`prompt_version`, `model_version`; see
+`auterity.graph.references`), which Temporal keeps with the run: moving an alias later
+changes only runs started after. The activity reads that version's spec.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from auterity.cache import going_online
 from auterity.db import transaction
 from auterity.gateway.store import tenant_id_of
 from auterity.graph.compiler import ExecutionPlan
+from auterity.graph.model import Graph
+from auterity.graph.references import FIELDS, RegistryReference, llm_configs, pin
+from auterity.graph.validation import GraphIssue
 from auterity.models.gateway import RegistryAlias, RegistryEntry, RegistryVersion
 from auterity.security.scoping import set_tenant
 
@@ -112,57 +116,102 @@ def spec_of(session: Session, entry_id: str, version: int) -> dict[str, Any] | N
     ).one_or_none()
 
 
-def pin_prompts(session: Session, plan: ExecutionPlan) -> tuple[ExecutionPlan, dict[str, str]]:
-    """The plan with every llm node's `prompt_ref` pinned to the version it names now (the
-    llm node a `foreach` runs per item too), and what was pinned (node id ->
-    `name@version`); `UnknownReference` naming the node."""
-    pinned: dict[str, str] = {}
-    nodes = dict(plan.nodes)
-
-    def pin(node_id: str, config: dict[str, Any]) -> dict[str, Any]:
-        reference = config["prompt_ref"]
-        going_online(session)  # aliases are read fresh, never from the tenant cache
+def resolve_all(session: Session, wanted: list[RegistryReference]) -> dict[str, int]:
+    """The version each reference names now (by `RegistryReference.key()`), aliases read
+    fresh; `UnknownReference` naming the field of the first that names nothing."""
+    going_online(session)  # aliases are read fresh, never from the tenant cache
+    versions: dict[str, int] = {}
+    for named in wanted:
         try:
-            version = resolve(session, RegistryKind.PROMPT, reference)
+            versions[named.key()] = resolve(session, RegistryKind(named.kind), named.reference)
         except UnknownReference as exc:
-            raise UnknownReference(f"node {node_id!r}: prompt_ref: {exc}") from None
-        pinned[node_id] = f"{parse_reference(reference)[0]}@{version}"
-        return {**config, "prompt_version": version}
+            raise UnknownReference(f"{FIELDS[named.kind][0]}: {exc}") from None
+    return versions
 
-    for node_id, node in plan.nodes.items():
-        if node.kind == "llm" and isinstance(node.config.get("prompt_ref"), str):
-            nodes[node_id] = node.model_copy(update={"config": pin(node_id, node.config)})
+
+def reference_issues(session: Session, graph: Graph) -> list[GraphIssue]:
+    """A graph's `prompt_ref`s and `model_ref`s that name no entry of the session's tenant
+    (or no such version), each naming the node and field; aliases are checked when a run
+    starts, as they may be set after the graph is saved."""
+    issues: list[GraphIssue] = []
+    for node in graph.nodes:
+        config, where = node.config, "config"
+        if node.type == "foreach" and isinstance(config.get("node"), dict):
+            config, where = config["node"].get("config"), "config.node.config"
+        elif node.type != "llm":
             continue
-        body = node.config.get("node") if node.kind == "foreach" else None
-        inner = body.get("config") if isinstance(body, dict) else None
-        if (
-            isinstance(body, dict)
-            and body.get("type") == "llm"
-            and isinstance(inner, dict)
-            and isinstance(inner.get("prompt_ref"), str)
-        ):
-            each = {**body, "config": pin(node_id, inner)}
-            nodes[node_id] = node.model_copy(update={"config": {**node.config, "node": each}})
-    if not pinned:
-        return plan, pinned
-    return plan.model_copy(update={"nodes": nodes}), pinned
+        if not isinstance(config, dict):
+            continue
+        for kind, (field, _version_field) in FIELDS.items():
+            reference = config.get(field)
+            if not isinstance(reference, str) or REFERENCE.match(reference) is None:
+                continue  # absent, or malformed: the config's own validation says so
+            name, ref = parse_reference(reference)
+            row = entry(session, RegistryKind(kind), name)
+            if row is None:
+                message = f"unknown {kind} {name!r}"
+            elif ref.isdigit() and spec_of(session, row.id, int(ref)) is None:
+                message = f"{kind} {name!r} has no version {ref}"
+            else:
+                continue
+            issues.append(GraphIssue(node=node.id, field=f"{where}.{field}", message=message))
+    return issues
+
+
+def pin_references(session: Session, plan: ExecutionPlan) -> ExecutionPlan:
+    """The plan with every llm call's `prompt_ref` and `model_ref` pinned to the version it
+    names now; `UnknownReference` naming the node and field."""
+    versions: dict[str, int] = {}
+    for node_id, config in llm_configs(plan):
+        for kind, (field, version_field) in FIELDS.items():
+            reference = config.get(field)
+            if not isinstance(reference, str) or config.get(version_field) is not None:
+                continue
+            named = RegistryReference(kind=kind, reference=reference)
+            if named.key() in versions:
+                continue
+            try:
+                versions.update(resolve_all(session, [named]))
+            except UnknownReference as exc:
+                raise UnknownReference(f"node {node_id!r}: {exc}") from None
+    return pin(plan, versions)
 
 
 class RegistryStore:
-    """The `llm` activity's source of prompt versions (tenant = slug)."""
+    """The worker's view of the registry (tenant = slug): the versions runs pin, and the
+    specs of pinned versions the `llm` activity reads."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
     async def prompt(self, tenant: str, name: str, version: int) -> PromptSpec | None:
-        return await asyncio.to_thread(self._prompt, tenant, name, version)
+        spec = await asyncio.to_thread(self._spec, tenant, RegistryKind.PROMPT, name, version)
+        return PromptSpec.model_validate(spec) if spec is not None else None
 
-    def _prompt(self, tenant_slug: str, name: str, version: int) -> PromptSpec | None:
+    async def model(self, tenant: str, name: str, version: int) -> ModelSpec | None:
+        spec = await asyncio.to_thread(self._spec, tenant, RegistryKind.MODEL, name, version)
+        return ModelSpec.model_validate(spec) if spec is not None else None
+
+    async def resolve(self, tenant: str, wanted: list[RegistryReference]) -> dict[str, int]:
+        """What `resolve_all` answers in the tenant's registry; `UnknownReference` for an
+        unknown tenant too."""
+        return await asyncio.to_thread(self._resolve, tenant, wanted)
+
+    def _resolve(self, tenant_slug: str, wanted: list[RegistryReference]) -> dict[str, int]:
+        with transaction(self.sessions) as session:
+            tenant_id = tenant_id_of(session, tenant_slug)
+            if tenant_id is None:
+                raise UnknownReference(f"unknown tenant {tenant_slug!r}")
+            set_tenant(session, tenant_id)
+            return resolve_all(session, wanted)
+
+    def _spec(
+        self, tenant_slug: str, kind: RegistryKind, name: str, version: int
+    ) -> dict[str, Any] | None:
         with transaction(self.sessions) as session:
             tenant_id = tenant_id_of(session, tenant_slug)
             if tenant_id is None:
                 return None
             set_tenant(session, tenant_id)
-            row = entry(session, RegistryKind.PROMPT, name)
-            spec = spec_of(session, row.id, version) if row is not None else None
-            return PromptSpec.model_validate(spec) if spec is not None else None
+            row = entry(session, kind, name)
+            return spec_of(session, row.id, version) if row is not None else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -28,6 +29,7 @@ from auterity.graph.model import (
     Graph,
     GraphModel,
     RetrySpec,
+    parse_duration,
 )
 
 RunsAs = Literal["activity", "workflow", "child_workflow"]
@@ -149,17 +151,40 @@ class Message(GraphModel):
     content: str
 
 
+REGISTRY_REFERENCE = r"^[A-Za-z][A-Za-z0-9_.-]{0,99}@[A-Za-z0-9_.-]{1,64}$"
+"""`<name>@<alias or version>`: a prompt or model of the tenant's registry."""
+
+
+DEFAULT_STALL_TIMEOUT = "30s"
+
+
+def stall_timeout(kind: str, config: dict[str, Any]) -> timedelta | None:
+    """The heartbeat timeout of a streamed llm call (None for any other activity)."""
+    if kind != "llm" or config.get("stream") is not True:
+        return None
+    return parse_duration(config.get("stall_timeout") or DEFAULT_STALL_TIMEOUT)
+
+
 class LlmConfig(KindConfig):
-    """A chat completion through the model gateway. Give `route` or `model` (neither:
-    the tenant's default route) and `prompt` or `messages`; with `response_schema`
+    """A chat completion through the model gateway. Give `route`, `model` or `model_ref`
+    (none: the tenant's default route) and `prompt` or `messages`; with `response_schema`
     the reply must be JSON valid against it."""
 
     route: str | None = Field(default=None, min_length=1)
     model: str | None = Field(default=None, min_length=1)
+    model_ref: str | None = Field(
+        default=None,
+        pattern=REGISTRY_REFERENCE,
+        description="A registry model, <name>@<alias or version> (`classifier@production`): "
+        "its route and settings; the alias is resolved once, when the run starts",
+    )
+    model_version: int | None = Field(
+        default=None, ge=1, description="Set when the run starts: the version model_ref named"
+    )
     prompt: str | None = Field(default=None, min_length=1)
     prompt_ref: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}@[A-Za-z0-9_.-]{1,64}$",
+        pattern=REGISTRY_REFERENCE,
         description="A registry prompt, <name>@<alias or version> (`triage@production`); "
         "the alias is resolved once, when the run starts",
     )
@@ -178,6 +203,16 @@ class LlmConfig(KindConfig):
     response_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema of a structured reply"
     )
+    stream: bool = Field(
+        default=False,
+        description="Stream the reply from the provider (the output is the same, assembled); "
+        "a reply that sends nothing for stall_timeout fails the attempt, and it is retried",
+    )
+    stall_timeout: Duration | None = Field(
+        default=None,
+        description="With stream: the longest silence between two chunks, a heartbeat "
+        f"timeout (default {DEFAULT_STALL_TIMEOUT})",
+    )
     api_key: str | None = Field(
         default=None,
         description="The provider key to use instead of the platform's, as "
@@ -193,8 +228,12 @@ class LlmConfig(KindConfig):
 
     @model_validator(mode="after")
     def _one_of_each(self) -> LlmConfig:
-        if self.route is not None and self.model is not None:
-            raise ValueError("set route or model, not both")
+        if [self.route, self.model, self.model_ref].count(None) < 2:
+            raise ValueError("set one of route, model or model_ref")
+        if self.model_ref is None and self.model_version is not None:
+            raise ValueError("model_version goes with model_ref")
+        if self.stall_timeout is not None and not self.stream:
+            raise ValueError("stall_timeout goes with stream: true")
         if [self.prompt, self.messages, self.prompt_ref].count(None) != 2:
             raise ValueError("set exactly one of prompt, prompt_ref or messages")
         if self.prompt_ref is None and (

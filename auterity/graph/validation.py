@@ -386,6 +386,7 @@ class _GraphCheck:
             config = self.check_config(node.id, "config", kind, node.config)
             if config is None:
                 continue
+            self.check_stream(node.id, "config.stream", node.execution, config)
             self.configs[node.id] = config
             if isinstance(config, ForeachConfig):
                 self.check_foreach_body(node.id, config)
@@ -400,6 +401,13 @@ class _GraphCheck:
         if execution == "local" and not kind.local:
             local = ", ".join(name for name, k in NODE_KINDS.items() if k.local)
             self.add(node, field, f"only {local} nodes can run as local activities")
+
+    def check_stream(
+        self, node: str, field: str, execution: str | None, config: KindConfig
+    ) -> None:
+        """A streamed llm call is watched by its heartbeats, which local activities lack."""
+        if isinstance(config, LlmConfig) and config.stream and execution == "local":
+            self.add(node, field, "a streamed llm call cannot run as a local activity")
 
     def check_config(
         self, node: str, field: str, kind: NodeKind, config: Mapping[str, Any]
@@ -430,7 +438,9 @@ class _GraphCheck:
             )
             return
         self.check_execution(node, "config.node.execution", kind, body.execution)
-        self.check_config(node, "config.node.config", kind, body.config)
+        parsed = self.check_config(node, "config.node.config", kind, body.config)
+        if parsed is not None:
+            self.check_stream(node, "config.node.config.stream", body.execution, parsed)
 
     # edges
 

@@ -29,7 +29,14 @@ from auterity.gateway.ledger import Ledger
 from auterity.gateway.registry import RegistryStore
 from auterity.gateway.routes import RouteConfig, to_nanos
 from auterity.gateway.store import RouteStore
-from auterity.models.gateway import Budget, BudgetWindow, LedgerEntry, ModelRoute
+from auterity.models.gateway import (
+    Budget,
+    BudgetWindow,
+    LedgerEntry,
+    ModelRoute,
+    RegistryEntry,
+    RegistryVersion,
+)
 from auterity.security.accounts import create_tenant
 from tests.activities.nodes import node_request
 from tests.conftest import IN_CI
@@ -479,6 +486,36 @@ async def test_a_prompt_ref_must_have_been_pinned_when_the_run_started(
     assert len(chat_server.requests) == before
 
 
+async def test_a_model_ref_reads_only_its_own_tenants_registry(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    sessions: sessionmaker[Session],
+    chat_server: ChatServer,
+) -> None:
+    """A call whose config names another tenant's model version (as a forged run input
+    would) finds nothing: the registry is read in the calling tenant only."""
+    owner, other = tenant_of(), tenant_of()
+    owner.route("fast", [{"model": "openai/echo"}])
+    with transaction(sessions, owner.id) as session:
+        entry = RegistryEntry(kind="model", name="clf")
+        session.add(entry)
+        session.flush()
+        session.add(RegistryVersion(entry_id=entry.id, version=1, spec={"route": "fast"}))
+    config = {"model_ref": "clf@production", "model_version": 1, "prompt": "hi"}
+    answered = await activity_env.run(gateway().complete, owner.request(config))
+    assert answered.output["route"] == "fast" and answered.output["text"] == "hi"
+    before = len(chat_server.requests)
+    refused = await _fail(activity_env, gateway(), other.request(config))
+    assert refused.type == "NodeConfigInvalid" and refused.non_retryable
+    assert "model_ref: model 'clf' has no version 1" in refused.message
+    unpinned = await _fail(
+        activity_env, gateway(), owner.request({"model_ref": "clf@production", "prompt": "hi"})
+    )
+    assert "model_ref: 'clf@production' was not pinned" in unpinned.message
+    assert len(chat_server.requests) == before
+
+
 async def test_a_call_for_a_tenant_that_does_not_exist_fails_for_good(
     activity_env: ActivityEnvironment, gateway: Callable[..., LlmActivities]
 ) -> None:
@@ -548,3 +585,79 @@ async def test_each_item_of_a_foreach_is_charged_for_its_own_call(
     ]
     window = tenant.window(budget)
     assert (window.spent_nanos, window.reserved_nanos) == (3 * to_nanos(0.013), 0)
+
+
+async def test_a_streamed_answer_equals_the_whole_one_and_is_charged_alike(
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+    chat_server: ChatServer,
+) -> None:
+    """`stream: true` asks the provider for server-sent chunks (the test server sends the
+    answer four characters at a time, usage in its last chunk): the node's output is what the
+    same call answers unstreamed, the ledger settles the same cost, and every chunk was a
+    heartbeat."""
+    tenant = tenant_of()
+    tenant.route("fast", [{"model": "openai/echo", **_price(0.001, 0.002)}])
+    llm = gateway()
+    prompt = "Stream me a reply of a few pieces, please."
+    beats: list[Any] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details)
+    whole = await env.run(llm.complete, tenant.request({"route": "fast", "prompt": prompt}))
+    assert beats == []
+    streamed = await env.run(
+        llm.complete, tenant.request({"route": "fast", "prompt": prompt, "stream": True})
+    )
+    assert chat_server.requests[-1]["stream"] is True
+    assert chat_server.requests[-1]["stream_options"] == {"include_usage": True}
+    assert streamed.output == whole.output
+    assert streamed.output["text"] == prompt and streamed.output["cost"] == pytest.approx(0.013)
+    assert len(beats) >= len(prompt) // 4, "a heartbeat per chunk"
+    entries = tenant.entries()
+    assert [(e.status, e.cost_nanos, e.deployment) for e in entries] == 2 * [
+        ("settled", to_nanos(0.013), "fast#0")
+    ]
+
+
+async def test_a_stream_that_fails_releases_and_falls_back_like_a_whole_call(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+) -> None:
+    tenant = tenant_of()
+    tenant.route("spare", [{"model": "openai/say:spare", **_price(0.001, 0.001)}])
+    tenant.route("fast", [{"model": "openai/broken", **_price(0.001, 0.001)}], fallbacks=["spare"])
+    tenant.route("limited", [{"model": "openai/limited", **_price(0.001, 0.001)}])
+    llm = gateway()
+    answer = await activity_env.run(
+        llm.complete, tenant.request({"route": "fast", "prompt": "x", "stream": True})
+    )
+    assert answer.output["text"] == "spare" and answer.output["deployment"] == "spare#0"
+    error = await _fail(
+        activity_env, llm, tenant.request({"route": "limited", "prompt": "x", "stream": True})
+    )
+    assert error.type == "LlmProviderError" and not error.non_retryable and "429" in error.message
+    assert sorted(e.status for e in tenant.entries()) == ["released", "settled"]
+
+
+async def test_a_stream_without_usage_is_charged_for_the_tokens_counted(
+    activity_env: ActivityEnvironment,
+    gateway: Callable[..., LlmActivities],
+    tenant_of: Callable[[], Tenant],
+) -> None:
+    tenant = tenant_of()
+    tenant.route("quiet", [{"model": "openai/nousage", **_price(0.001, 0.002)}])
+    prompt = "count these tokens, since the provider will not"
+    result = await activity_env.run(
+        gateway().complete, tenant.request({"route": "quiet", "prompt": prompt, "stream": True})
+    )
+    usage = result.output["usage"]
+    assert result.output["text"] == prompt
+    assert usage["prompt_tokens"] > usage["completion_tokens"] > 5, usage
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    cost = usage["prompt_tokens"] * 0.001 + usage["completion_tokens"] * 0.002
+    assert result.output["cost"] == pytest.approx(cost)
+    [entry] = tenant.entries()
+    assert (entry.status, entry.prompt_tokens, entry.cost_nanos) == (
+        "settled", usage["prompt_tokens"], to_nanos(cost)
+    )  # fmt: skip

@@ -196,6 +196,10 @@ async def test_mock_models_need_no_server_and_no_key(
         llm.complete, node_request("llm", {"route": "canned", "prompt": "anything"})
     )
     assert canned.output["text"] == "canned-reply"
+    streamed = await activity_env.run(
+        llm.complete, node_request("llm", {"prompt": "ping", "stream": True})
+    )
+    assert streamed.output == echoed.output, "a mock streams its whole answer as one chunk"
 
 
 async def test_known_models_are_priced(

@@ -2,7 +2,7 @@
 
 Run on demand (not part of `make test`):
 
-    .venv/bin/python -m tests.benchmarks.gateway [--calls 200] [--database-url URL]
+    .venv/bin/python -m tests.benchmarks.gateway [--calls 200] [--database-url URL] [--stream]
 
 Both sides call the same OpenAI-compatible server on loopback (`tests.servers`):
 
@@ -11,7 +11,9 @@ Both sides call the same OpenAI-compatible server on loopback (`tests.servers`):
   reservation and its settlement in the ledger, the output);
 - B, LiteLLM alone: `Router.acompletion` on a Router with the same deployment.
 
-Calls alternate A B A B…; the figures are medians per call. The last line is:
+With `--stream` both sides stream the answer (the node's `stream: true`; LiteLLM's
+`stream=True`, its chunks read to the end). Calls alternate A B A B…; the figures are
+medians per call. The last line is:
 
     RESULT gateway_ms=<a> litellm_ms=<b> added_ms=<a-b> ratio=<a/b>
 """
@@ -27,6 +29,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
@@ -48,7 +51,9 @@ MODEL = "openai/echo"
 PRICE = {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002}
 
 
-async def run(base: str, database_url: str, calls: int, home: Path) -> dict[str, float]:
+async def run(
+    base: str, database_url: str, calls: int, home: Path, stream: bool = False
+) -> dict[str, float]:
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     slug = f"bench-{uuid.uuid4().hex[:8]}"
@@ -74,19 +79,27 @@ async def run(base: str, database_url: str, calls: int, home: Path) -> dict[str,
     )  # fmt: skip
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, start_to_close_timeout=timedelta(seconds=30))
-    messages = [{"role": "user", "content": "hello"}]
+    messages: Any = [{"role": "user", "content": "hello"}]
 
     async def through_gateway() -> None:
+        config = {"route": "fast", "prompt": "hello", "max_tokens": 16, "stream": stream}
         request = node_request(
-            "llm", {"route": "fast", "prompt": "hello", "max_tokens": 16}, tenant=slug,
-            execution_id=f"{slug}:bench:{uuid.uuid4().hex}",
-        )  # fmt: skip
+            "llm", config, tenant=slug, execution_id=f"{slug}:bench:{uuid.uuid4().hex}"
+        )
         result = await env.run(gateway.complete, request)
         assert result.output["text"] == "hello"
 
     async def litellm_alone() -> None:
-        response = await router.acompletion(model="fast", messages=messages, max_tokens=16)
-        assert response.choices[0].message.content == "hello"
+        if not stream:
+            response = await router.acompletion(model="fast", messages=messages, max_tokens=16)
+            assert response.choices[0].message.content == "hello"
+            return
+        chunks: Any = await router.acompletion(
+            model="fast", messages=messages, max_tokens=16, stream=True,
+            stream_options={"include_usage": True},
+        )  # fmt: skip
+        text = [c.choices[0].delta.content or "" async for c in chunks if c.choices]
+        assert "".join(text) == "hello"
 
     for _ in range(10):  # warm both: connections, the Router cache, the price map
         await through_gateway()
@@ -101,7 +114,7 @@ async def run(base: str, database_url: str, calls: int, home: Path) -> dict[str,
     engine.dispose()
     gateway_ms, litellm_ms = statistics.median(a), statistics.median(b)
     print(
-        f"{calls} calls each on {engine.dialect.name}: gateway median {gateway_ms:.2f} ms "
+        f"{calls} {'streamed ' if stream else ''}calls each on {engine.dialect.name}: gateway median {gateway_ms:.2f} ms "
         f"(p90 {statistics.quantiles(a, n=10)[-1]:.2f}), LiteLLM alone median "
         f"{litellm_ms:.2f} ms (p90 {statistics.quantiles(b, n=10)[-1]:.2f})"
     )
@@ -113,14 +126,14 @@ async def run(base: str, database_url: str, calls: int, home: Path) -> dict[str,
     }
 
 
-def main(calls: int, database_url: str | None) -> None:
+def main(calls: int, database_url: str | None, stream: bool) -> None:
     with tempfile.TemporaryDirectory() as home:
         url = database_url or f"sqlite:///{Path(home) / 'bench.db'}"
         migrate.upgrade(url)
         server = ChatServer(url="")
         with serve(_chat_app(server)) as base:
             server.url = base
-            results = asyncio.run(run(f"{base}/v1", url, calls, Path(home)))
+            results = asyncio.run(run(f"{base}/v1", url, calls, Path(home), stream))
     print("RESULT " + " ".join(f"{name}={value:.3f}" for name, value in results.items()))
 
 
@@ -128,5 +141,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200, help="calls per side (at least 50)")
     parser.add_argument("--database-url", default=None, help="a migrated database; SQLite if unset")
+    parser.add_argument("--stream", action="store_true", help="both sides stream the answer")
     arguments = parser.parse_args()
-    main(max(arguments.calls, 50), arguments.database_url)
+    main(max(arguments.calls, 50), arguments.database_url, arguments.stream)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
@@ -228,3 +228,63 @@ async def test_a_foreach_of_llm_calls_charges_every_item_in_and_out_of_batches(
     ]
     assert {e.workflow_id for e in entries} == {started.execution_id}
     assert len({e.run_id for e in entries}) == 2, "one child run per batch"
+
+
+async def test_a_stream_that_stalls_mid_way_is_retried_on_its_heartbeat_timeout(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    worker_settings: Settings,
+    sessions: sessionmaker[Session],
+    chat_server: ChatServer,
+    task_queue: str,
+) -> None:
+    """A streamed llm node (stall_timeout 2 s) whose provider sends one piece of the answer
+    and then nothing: the missing heartbeats time the attempt out long before its 30 s
+    timeout, the retry streams the whole answer, only that attempt is charged."""
+    tag = uuid.uuid4().hex
+    slug, tenant_id = _tenant_with_route(sessions, f"{chat_server.url}/v1", f"stallonce:{tag}")
+    retry = {"initial_interval": "100ms", "maximum_attempts": 2}
+    config = {"route": "fast", "prompt": "a streamed answer, in pieces", "max_tokens": 5,
+              "stream": True, "stall_timeout": "2s"}  # fmt: skip
+    graph = {"name": "streamed", "nodes": [
+        {"id": "ask", "type": "llm", "timeout": "30s", "retry": retry, "config": config}]}  # fmt: skip
+    plan = compile_graph(graph)
+    run = GraphRunInput(tenant=slug, graph_id="g", version_id=plan.version_id, plan=plan)
+    try:
+        async with build_worker(
+            temporal_client, worker_settings, runtime.activities(), task_queue=task_queue
+        ):
+            started = await start_execution(temporal_client, task_queue, run)
+            handle = temporal_client.get_workflow_handle(
+                started.execution_id, result_type=GraphRunResult
+            )
+            result = await handle.result()
+            with transaction(sessions, tenant_id) as session:
+                entries = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.attempt)))
+    finally:
+        chat_server.release(tag)
+
+    output = result.nodes["ask"].output
+    assert output["text"] == "a streamed answer, in pieces"
+    assert result.nodes["ask"].attempts == 2
+    assert output["usage"] == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    assert chat_server.stalled[tag] == 1
+    history = await handle.fetch_history()
+    [scheduled] = [
+        event.activity_task_scheduled_event_attributes
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled.heartbeat_timeout.ToTimedelta().total_seconds() == 2
+    [attempt] = [
+        event.activity_task_started_event_attributes
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert attempt.attempt == 2
+    assert (
+        attempt.last_failure.timeout_failure_info.timeout_type == TimeoutType.TIMEOUT_TYPE_HEARTBEAT
+    )
+    # The stalled attempt's reservation went back when the retry reserved; the retry settled.
+    assert [(e.attempt, e.status) for e in entries] == [(1, "expired"), (2, "settled")]
+    assert entries[1].cost_nanos == to_nanos(7 * 0.001 + 3 * 0.002)

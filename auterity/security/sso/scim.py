@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -393,19 +394,6 @@ def replace_user_resource(
     return user_resource(session, caller, scim)
 
 
-def patch_user_resource(
-    session: Session,
-    caller: Caller,
-    config: SsoConfig | None,
-    user_id: str,
-    body: Any,
-    now: datetime,
-) -> dict[str, Any]:
-    current = read_user_resource(session, caller, user_id)
-    patched = apply_patch(current, body, multi_valued={"emails"})
-    return replace_user_resource(session, caller, config, user_id, patched, now)
-
-
 def delete_user_resource(
     session: Session, caller: Caller, config: SsoConfig | None, user_id: str, now: datetime
 ) -> None:
@@ -543,19 +531,6 @@ def replace_group_resource(
     return group_resource(session, caller, group)
 
 
-def patch_group_resource(
-    session: Session,
-    caller: Caller,
-    config: SsoConfig | None,
-    group_id: str,
-    body: Any,
-    now: datetime,
-) -> dict[str, Any]:
-    current = read_group_resource(session, caller, group_id)
-    patched = apply_patch(current, body, multi_valued={"members"})
-    return replace_group_resource(session, caller, config, group_id, patched, now)
-
-
 def delete_group_resource(
     session: Session, caller: Caller, config: SsoConfig | None, group_id: str, now: datetime
 ) -> None:
@@ -639,20 +614,63 @@ def _filtered(query: Any, filter_: str | None, conditions: Callable[[str], dict[
     return query.where(condition)
 
 
-def list_user_resources(
-    session: Session, caller: Caller, filter_: str | None, start: int, count: int
-) -> dict[str, Any]:
-    query = _filtered(select(ScimUser), filter_, _user_filters)
-    return _page(session, caller, query.order_by(ScimUser.created_at, ScimUser.user_id),
-                 start, count, user_resource)  # fmt: skip
+@dataclass(frozen=True)
+class ResourceType:
+    """What differs between Users and Groups where listing and patching them is one code."""
+
+    table: Any
+    key: Any
+    filters: Callable[[str], dict[str, Any]]
+    render: Callable[[Session, Caller, Any], dict[str, Any]]
+    read: Callable[[Session, Caller, str], dict[str, Any]]
+    replace: Callable[..., dict[str, Any]]
+    multi_valued: frozenset[str]
 
 
-def list_group_resources(
-    session: Session, caller: Caller, filter_: str | None, start: int, count: int
+USERS = ResourceType(
+    ScimUser, ScimUser.user_id, _user_filters, user_resource, read_user_resource,
+    replace_user_resource, frozenset({"emails"}),
+)  # fmt: skip
+GROUPS = ResourceType(
+    ScimGroup, ScimGroup.id, _group_filters, group_resource, read_group_resource,
+    replace_group_resource, frozenset({"members"}),
+)  # fmt: skip
+
+
+def list_resources(
+    kind: ResourceType,
+    session: Session,
+    caller: Caller,
+    filter_: str | None,
+    start: int,
+    count: int,
 ) -> dict[str, Any]:
-    query = _filtered(select(ScimGroup), filter_, _group_filters)
-    return _page(session, caller, query.order_by(ScimGroup.created_at, ScimGroup.id),
-                 start, count, group_resource)  # fmt: skip
+    """One page of the tenant's users or groups, oldest first, narrowed by `filter_`."""
+    query = _filtered(select(kind.table), filter_, kind.filters)
+    return _page(session, caller, query.order_by(kind.table.created_at, kind.key),
+                 start, count, kind.render)  # fmt: skip
+
+
+def patch_resource(
+    kind: ResourceType,
+    session: Session,
+    caller: Caller,
+    config: SsoConfig | None,
+    resource_id: str,
+    body: Any,
+    now: datetime,
+) -> dict[str, Any]:
+    """PatchOp operations applied to the resource as read, then stored as a replace."""
+    patched = apply_patch(
+        kind.read(session, caller, resource_id), body, multi_valued=set(kind.multi_valued)
+    )
+    return kind.replace(session, caller, config, resource_id, patched, now)
+
+
+list_user_resources = partial(list_resources, USERS)
+list_group_resources = partial(list_resources, GROUPS)
+patch_user_resource = partial(patch_resource, USERS)
+patch_group_resource = partial(patch_resource, GROUPS)
 
 
 # --- filters, pages, PATCH ------------------------------------------------------------------

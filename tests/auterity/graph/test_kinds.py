@@ -33,7 +33,12 @@ INVALID_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ("http", {"url": "https://x", "method": "FETCH"}, "unknown HTTP method"),
     ("http", {"url": "https://x", "json": {}, "body": "x"}, "not both"),
     ("http", {"url": "https://x", "expect_status": [200, 1000]}, "not HTTP status codes"),
-    ("llm", {"route": "a", "model": "b", "prompt": "x"}, "route or model"),
+    ("llm", {"route": "a", "model": "b", "prompt": "x"}, "one of route, model or model_ref"),
+    ("llm", {"route": "a", "model_ref": "m@1", "prompt": "x"}, "one of route, model or"),
+    ("llm", {"model_ref": "m", "prompt": "x"}, "String should match pattern"),
+    ("llm", {"prompt": "x", "model_version": 2}, "model_version goes with model_ref"),
+    ("llm", {"prompt": "x", "stall_timeout": "5s"}, "stall_timeout goes with stream: true"),
+    ("llm", {"prompt": "x", "stream": True, "stall_timeout": "soon"}, "duration"),
     ("llm", {"route": "a"}, "exactly one of prompt, prompt_ref or messages"),
     ("llm", {"prompt_ref": "triage"}, "should match pattern"),
     (

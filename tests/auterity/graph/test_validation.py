@@ -107,6 +107,24 @@ def test_local_execution_only_for_http_and_llm() -> None:
     ]
 
 
+def test_a_streamed_llm_call_cannot_run_as_a_local_activity() -> None:
+    streamed = {"prompt": "x", "stream": True}
+    body = {"type": "llm", "execution": "local", "config": streamed}
+    document = graph(
+        [
+            node("ask", "llm", execution="local", config=streamed),
+            node("each", "foreach", config={"items": "[1]", "node": body}),
+            node("fine", "llm", config={**streamed, "stall_timeout": "5s"}),
+        ],
+        [],
+    )
+    message = "a streamed llm call cannot run as a local activity"
+    assert issues_of(document) == [
+        ("ask", "config.stream", message, None),
+        ("each", "config.node.config.stream", message, None),
+    ]
+
+
 def test_foreach_body_is_validated() -> None:
     document = graph(
         [

@@ -201,6 +201,27 @@ async def text_of_objects(client: Client, task_queue: str) -> list[WorkflowHandl
     return [await _finish(client, task_queue, run_input(document, {"obj": {"a": 1}}))]
 
 
+def registry_graph(prompt: str = "greet@production") -> dict[str, Any]:
+    """An llm node naming a registry prompt and a foreach whose llm body names a model."""
+    each = {"type": "llm", "config": {"model_ref": "clf@production", "prompt": "{{ item }}"}}
+    return graph(
+        "registry",
+        [
+            {"id": "ask", "type": "llm",
+             "config": {"prompt_ref": prompt, "variables": {"name": "{{ inputs.name }}"}}},
+            {"id": "all", "type": "foreach", "config": {"items": "[1, 2]", "node": each}},
+        ],
+        [edge("ask", "all")],
+    )  # fmt: skip
+
+
+async def registry_pin(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    """A run started with its registry references unpinned (as a schedule starts one): it
+    pins them itself, first, with the `registry.pin` local activity."""
+    request = run_input(registry_graph(), {"name": "Ada"}, trigger="schedule")
+    return [await _finish(client, task_queue, request)]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "diamond": diamond,
     "branches": branches,
@@ -210,6 +231,7 @@ SCENARIOS: dict[str, Scenario] = {
     "subgraph": subgraph,
     "continue_as_new": continue_as_new,
     "text_of_objects": text_of_objects,
+    "registry_pin": registry_pin,
 }
 
 

@@ -20,6 +20,7 @@ from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.expressions import Budget, render_value
 from auterity.graph.pure import PURE_KINDS, RENDER, render_fields
+from auterity.graph.references import REGISTRY_PIN, PinInput, PinOutput
 from auterity.graph.run import (
     WORKFLOW_NAME,
     GraphRunInput,
@@ -48,6 +49,7 @@ class FakeNodes:
     closed: list[contracts.CloseTaskInput] = field(default_factory=list)
     blobs_read: list[str] = field(default_factory=list)
     pure_calls: list[contracts.PureNodeInput] = field(default_factory=list)
+    pinned: list[PinInput] = field(default_factory=list)
     task_opened: asyncio.Event = field(default_factory=asyncio.Event)
     reject_tasks: bool = False
 
@@ -83,6 +85,17 @@ class FakeNodes:
         self.calls.append(request)
         config = render_value(request.config, request.scope)
         return contracts.NodeActivityOutput(output={"text": config.get("prompt")})
+
+    @activity.defn(name=REGISTRY_PIN)
+    async def pin(self, request: PinInput) -> PinOutput:
+        """Every registry reference names version 3, except those of entry `gone`."""
+        self.pinned.append(request)
+        gone = [r.reference for r in request.references if r.reference.startswith("gone@")]
+        if gone:
+            raise ApplicationError(
+                f"unknown {gone[0]}", type="NodeConfigInvalid", non_retryable=True
+            )
+        return PinOutput(versions={r.key(): 3 for r in request.references})
 
     @activity.defn(name=contracts.TASK_OPEN)
     async def open_task(self, request: contracts.OpenTaskInput) -> contracts.OpenTaskOutput:
@@ -122,7 +135,10 @@ class FakeNodes:
         return contracts.PureNodeOutput(output=outcome.output, label=outcome.label)
 
     def activities(self) -> list[Any]:
-        return [self.http, self.llm, self.open_task, self.close_task, self.get_blob, self.pure]
+        return [
+            self.http, self.llm, self.open_task, self.close_task, self.get_blob, self.pure,
+            self.pin,
+        ]  # fmt: skip
 
     def nodes_called(self) -> list[str]:
         return [call.node_id for call in self.calls]

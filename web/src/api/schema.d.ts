@@ -716,7 +716,7 @@ export interface paths {
         get?: never;
         /**
          * Put Model Alias
-         * @description Point an alias at a version.
+         * @description Point an alias at a version; runs already started keep the version they pinned.
          */
         put: operations["put_model_alias_v1_registry_models__name__aliases__alias__put"];
         post?: never;
@@ -2483,6 +2483,15 @@ export interface components {
             nodes?: {
                 [key: string]: components["schemas"]["NodeState"];
             } | null;
+            /**
+             * Pinned
+             * @description The registry versions the run pinned when it started: node id -> {"prompt": "<name>@<version>", "model": "<name>@<version>"}
+             */
+            pinned?: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
             /** Retry Of */
             retry_of?: string | null;
             /** Started At */
