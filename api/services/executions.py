@@ -184,10 +184,14 @@ def run_input(
     inputs: dict[str, Any],
     *,
     trigger: str,
+    blob_threshold_bytes: int,
 ) -> GraphRunInput:
     """What GraphWorkflow starts with: the version's plan, validated inputs, and the plans of
     every graph version its subgraph nodes may run (loaded from the tenant's graphs). Registry
-    prompts are pinned now, once: the run keeps the versions its aliases named at its start."""
+    prompts are pinned now, once: the run keeps the versions its aliases named at its start.
+
+    `blob_threshold_bytes` (AUTERITY_BLOB_THRESHOLD_BYTES): outputs the workflow computes
+    whose JSON is larger go to the blob store; the run keeps the value it started with."""
     check_inputs(version.validator, inputs)
     subgraphs = resolve_subgraphs(lambda g, v: runnable(session, g, v).plan, version.plan)
     return GraphRunInput(
@@ -198,6 +202,7 @@ def run_input(
         inputs=inputs,
         trigger=trigger,
         subgraphs={key: _pinned(session, plan) for key, plan in subgraphs.items()},
+        blob_threshold_bytes=blob_threshold_bytes,
     )
 
 
@@ -252,6 +257,7 @@ async def start(
     *,
     idempotency_key: str | None,
     context: audit.AuditContext,
+    blob_threshold_bytes: int,
 ) -> ExecutionStarted:
     """Start a run of the graph's current (or given) version with validated inputs.
 
@@ -263,8 +269,9 @@ async def start(
     def prepare() -> tuple[Runnable, GraphRunInput]:
         version = runnable(session, graph_id, body.version)
         run = run_input(
-            session, principal.tenant_slug, version, body.inputs, trigger=naming.Trigger.API
-        )
+            session, principal.tenant_slug, version, body.inputs, trigger=naming.Trigger.API,
+            blob_threshold_bytes=blob_threshold_bytes,
+        )  # fmt: skip
         return version, run
 
     # Database work runs off the event loop, so slow queries never stall other requests.
