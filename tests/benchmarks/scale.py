@@ -40,6 +40,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -157,9 +158,13 @@ def layout(env: dict[str, str], home: Path, apis: int, workers: int) -> Iterator
             started.apis.append(subprocess.Popen(
                 [python, "-m", "auterity.cli", "api", "--port", str(port)], env=env,
             ))  # fmt: skip
-        for port in started.ports:
-            wait_for_port("127.0.0.1", port, 60, f"API on {port}")
-        deadline = time.monotonic() + 120
+        # Generous: on a busy 2-core machine a process may take a minute to import.
+        deadline = time.monotonic() + 300
+        for port, api in zip(started.ports, started.apis, strict=True):
+            while not port_open(port):
+                if time.monotonic() > deadline or api.poll() is not None:
+                    raise RuntimeError(f"the API on port {port} did not start")
+                time.sleep(0.2)
         for number in range(workers):
             log = home / f"worker-{apis}{workers}-{number}.log"
             while "polling task queue" not in log.read_text():
@@ -170,6 +175,11 @@ def layout(env: dict[str, str], home: Path, apis: int, workers: int) -> Iterator
     finally:
         for process in [*started.apis, *started.workers]:
             stop(process)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def postgres_backends(admin_url: str, database: str) -> list[int]:
@@ -238,6 +248,7 @@ async def drive(
     path = f"/v1/graphs/{graph_id}/executions"
     started = errors = 0
     tasks: set[asyncio.Task[None]] = set()
+    samples: dict[bool, str] = {}  # odd input -> a run's id, checked after the drain
 
     async def completed() -> int:
         _, body = await receiver.request("GET", "/count", {})
@@ -247,13 +258,15 @@ async def drive(
         nonlocal errors
         body = json.dumps({"inputs": {"n": index}}).encode()
         try:
-            status, _ = await asyncio.wait_for(
+            status, answer = await asyncio.wait_for(
                 clients[index % len(clients)].request("POST", path, headers, body), 30
             )
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             status = 0
         if status != 201:
             errors += 1
+        else:
+            samples.setdefault(index % 2 == 1, json.loads(answer)["id"])
 
     base = await completed()
     began = time.monotonic()
@@ -280,6 +293,12 @@ async def drive(
     while await completed() - base < started - errors and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     await asyncio.gather(*tasks)
+    for odd, execution_id in samples.items():
+        _, answer = await clients[0].request("GET", f"/v1/executions/{execution_id}", headers)
+        nodes = {n: state["status"] for n, state in json.loads(answer)["nodes"].items()}
+        wanted = {"ask": "succeeded" if odd else "skipped", "notify": "succeeded"}
+        if {n: nodes[n] for n in wanted} != wanted:
+            raise RuntimeError(f"run {execution_id} did not go as the graph says: {nodes}")
     for client in [*clients, receiver]:
         await client.close()
     return runs, elapsed, cpu, driver - before[3], cores, errors
