@@ -3,7 +3,7 @@
 
 Run on demand (not part of `make test`):
 
-    .venv/bin/python -m tests.benchmarks.scale [--rounds 3] [--seconds 20] [--in-flight 64]
+    .venv/bin/python -m tests.benchmarks.scale [--rounds 3] [--seconds 20] [--in-flight 32]
         [--temporal-store memory|file]
 
 It starts a Temporal dev server (`temporal server start-dev`, in memory unless
@@ -261,10 +261,12 @@ async def drive(
             status, answer = await asyncio.wait_for(
                 clients[index % len(clients)].request("POST", path, headers, body), 30
             )
-        except (TimeoutError, OSError, asyncio.IncompleteReadError):
-            status = 0
+        except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+            status, answer = 0, repr(exc).encode()
         if status != 201:
             errors += 1
+            if errors == 1:
+                print(f"first failed start: {status} {answer[:300]!r}", flush=True)
         else:
             samples.setdefault(index % 2 == 1, json.loads(answer)["id"])
 
@@ -304,10 +306,13 @@ async def drive(
     return runs, elapsed, cpu, driver - before[3], cores, errors
 
 
-async def login_and_save(url: str, receiver: str) -> tuple[str, str]:
+async def login_and_save(url: str, receiver: str, graph_id: str) -> tuple[str, str]:
+    """A fresh access token, and the graph (saved the first time)."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         login = await client.post("/v1/auth/login", json={"email": EMAIL, "password": PASSWORD})
         token = login.json()["access_token"]
+        if graph_id:
+            return token, graph_id
         saved = await client.post(
             "/v1/graphs", json=graph(receiver), headers={"Authorization": f"Bearer {token}"}
         )
@@ -376,17 +381,18 @@ def main(rounds: int, seconds: float, warmup: float, in_flight: int, store: str)
             flush=True,
         )
         windows: list[Window] = []
-        token = graph_id = ""
+        graph_id = ""
         for number in range(rounds):
             for apis, workers in LAYOUTS:
                 with layout(env, home, apis, workers) as running:
-                    if not token:
-                        token, graph_id = asyncio.run(
-                            login_and_save(
-                                f"http://127.0.0.1:{running.ports[0]}",
-                                f"http://127.0.0.1:{receiver_port}",
-                            )
+                    # A new sign-in each time: an access token lives 15 minutes.
+                    token, graph_id = asyncio.run(
+                        login_and_save(
+                            f"http://127.0.0.1:{running.ports[0]}",
+                            f"http://127.0.0.1:{receiver_port}",
+                            graph_id,
                         )
+                    )
                     pids = {
                         "api": [p.pid for p in running.apis],
                         "worker": [p.pid for p in running.workers],
@@ -459,7 +465,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20, help="measured per layout")
     parser.add_argument("--warmup", type=float, default=10, help="seconds before measuring")
-    parser.add_argument("--in-flight", type=int, default=64, help="runs kept going at once")
+    parser.add_argument("--in-flight", type=int, default=32, help="runs kept going at once")
     parser.add_argument(
         "--temporal-store", choices=["memory", "file"], default="memory",
         help="the dev server's store: the file-backed one saturates first on 2 cores",
