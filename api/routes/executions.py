@@ -58,6 +58,7 @@ async def create_execution(
     started = await service.start(
         session, client, state.audit_writer, state.settings.task_queue, principal, graph_id,
         body, idempotency_key=idempotency_key, context=AuditContext.of(request),
+        blob_threshold_bytes=state.settings.blob_threshold_bytes,
     )  # fmt: skip
     if not started.created:
         response.status_code = 200

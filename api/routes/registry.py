@@ -132,5 +132,6 @@ async def compare_prompt_versions(
     started = await executions.start(
         session, client, state.audit_writer, state.settings.task_queue, principal, graph_id,
         ExecutionStart(inputs={"cases": body.cases}), idempotency_key=None, context=context,
+        blob_threshold_bytes=state.settings.blob_threshold_bytes,
     )  # fmt: skip
     return PromptComparison(graph_id=graph_id, execution_id=started.id, versions=versions)

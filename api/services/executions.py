@@ -188,12 +188,16 @@ def run_input(
     *,
     trigger: str,
     pin: bool = True,
+    blob_threshold_bytes: int,
 ) -> GraphRunInput:
     """What GraphWorkflow starts with: the version's plan, validated inputs, and the plans of
     every graph version its subgraph nodes may run (loaded from the tenant's graphs). Registry
     references are checked now and, with `pin`, pinned now, once: the run keeps the versions
     its aliases named at its start. Without it (a schedule's input, fixed when saved) the run
-    pins them itself when it starts."""
+    pins them itself when it starts.
+
+    `blob_threshold_bytes` (AUTERITY_BLOB_THRESHOLD_BYTES): outputs the workflow computes
+    whose JSON is larger go to the blob store; the run keeps the value it started with."""
     check_inputs(version.validator, inputs)
     subgraphs = resolve_subgraphs(lambda g, v: runnable(session, g, v).plan, version.plan)
 
@@ -212,6 +216,7 @@ def run_input(
         inputs=inputs,
         trigger=trigger,
         subgraphs={key: pinned(plan) for key, plan in subgraphs.items()},
+        blob_threshold_bytes=blob_threshold_bytes,
     )
 
 
@@ -263,6 +268,7 @@ async def start(
     *,
     idempotency_key: str | None,
     context: audit.AuditContext,
+    blob_threshold_bytes: int,
 ) -> ExecutionStarted:
     """Start a run of the graph's current (or given) version with validated inputs.
 
@@ -275,8 +281,9 @@ async def start(
     def prepare() -> tuple[Runnable, GraphRunInput]:
         version = runnable(session, graph_id, body.version)
         run = run_input(
-            session, principal.tenant_slug, version, body.inputs, trigger=naming.Trigger.API
-        )
+            session, principal.tenant_slug, version, body.inputs, trigger=naming.Trigger.API,
+            blob_threshold_bytes=blob_threshold_bytes,
+        )  # fmt: skip
         return version, run
 
     # Database work runs off the event loop, so slow queries never stall other requests.

@@ -89,8 +89,9 @@ async def deliver(
         inputs = map_inputs(trigger.inputs, delivery, budget)
         version = executions.runnable(session, trigger.graph_id, trigger.version_id)
         run = executions.run_input(
-            session, tenant.slug, version, inputs, trigger=naming.Trigger.WEBHOOK
-        )
+            session, tenant.slug, version, inputs, trigger=naming.Trigger.WEBHOOK,
+            blob_threshold_bytes=settings.blob_threshold_bytes,
+        )  # fmt: skip
         return version, run
 
     version, run = await asyncio.to_thread(prepare)

@@ -172,8 +172,9 @@ async def create_schedule(
     check_interval(body.interval, settings)
     task_queue = settings.task_queue
     run, resolved = await asyncio.to_thread(
-        run_input, session, principal, body.graph_id, body.version, body.inputs
-    )
+        run_input, session, principal, body.graph_id, body.version, body.inputs,
+        settings.blob_threshold_bytes,
+    )  # fmt: skip
     schedule_id = naming.new_schedule_id(principal.tenant_slug)
     row = GraphSchedule(
         id=schedule_id, tenant_id=principal.tenant_id, name=body.name, graph_id=body.graph_id,
@@ -222,8 +223,9 @@ async def update_schedule(
             version = current.version_id
         inputs = body.inputs if body.inputs is not None else (current.inputs if current else {})
         run, _resolved = await asyncio.to_thread(
-            run_input, session, principal, graph_id, version, inputs
-        )
+            run_input, session, principal, graph_id, version, inputs,
+            settings.blob_threshold_bytes,
+        )  # fmt: skip
         new_action = action(run, schedule_id, task_queue, started_by=principal.id)
         row.graph_id = graph_id
 
@@ -348,13 +350,15 @@ def run_input(
     graph_id: str,
     version: str | None,
     inputs: dict[str, Any],
+    blob_threshold_bytes: int,
 ) -> tuple[GraphRunInput, executions.Runnable]:
     """The run a schedule starts: the graph version resolved now, the inputs validated now;
     registry references are checked now but pinned by each run when it starts."""
     resolved = executions.runnable(session, graph_id, version)
     run = executions.run_input(
-        session, principal.tenant_slug, resolved, inputs, trigger=TRIGGER, pin=False
-    )
+        session, principal.tenant_slug, resolved, inputs, trigger=TRIGGER, pin=False,
+        blob_threshold_bytes=blob_threshold_bytes,
+    )  # fmt: skip
     return run, resolved
 
 

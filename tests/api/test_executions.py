@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,10 @@ import pytest
 import websockets
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from temporalio.client import Client
 
+from auterity.graph.contracts import is_blob_ref
+from auterity.graph.run import GraphRunInput, GraphRunResult
 from auterity.security.tokens import ACCESS_TOKEN_TTL, issue_access_token
 from auterity.settings import Settings
 from tests.factories import (
@@ -337,3 +341,49 @@ async def test_subgraph_versions_are_resolved_when_a_run_starts(
     refused = await api.post(f"/v1/graphs/{broken}/executions", json={}, headers=headers)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["loc"] == ["nodes", "inner", "config", "version"]
+
+
+LIST_MAKER = {
+    "name": "list-maker",
+    "nodes": [{"id": "made", "type": "transform", "config": {"expression": "range(1000) | list"}}],
+}  # "made" is about 4.9 KB of JSON: above a 2 KiB threshold, far below the 64 KiB default
+
+
+async def test_a_run_started_through_the_api_uses_the_configured_blob_threshold(
+    api: httpx.AsyncClient, owner, settings: Settings, temporal_client: Client
+) -> None:
+    from api.main import create_app
+    from workers.activities import ActivityRuntime
+    from workers.main import build_worker
+
+    _member, headers = owner
+    graph_id = await save_graph(api, headers, LIST_MAKER)
+    small = settings.model_copy(
+        update={"blob_threshold_bytes": 2048, "task_queue": f"api-small-{uuid.uuid4()}"}
+    )
+
+    async def run_through(client: httpx.AsyncClient) -> tuple[GraphRunInput, GraphRunResult]:
+        started = await client.post(f"/v1/graphs/{graph_id}/executions", json={}, headers=headers)
+        assert started.status_code == 201, started.text
+        handle = temporal_client.get_workflow_handle(
+            started.json()["id"], result_type=GraphRunResult
+        )
+        result = await asyncio.wait_for(handle.result(), 30)
+        first = (await handle.fetch_history()).events[0]
+        payloads = first.workflow_execution_started_event_attributes.input.payloads
+        [run] = await temporal_client.data_converter.decode(payloads, [GraphRunInput])
+        return run, result
+
+    async with (
+        ActivityRuntime(small) as runtime,
+        build_worker(temporal_client, small, runtime.activities()),
+    ):
+        with serve(create_app(small)) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as configured:
+                run, result = await run_through(configured)
+    assert run.blob_threshold_bytes == 2048
+    assert is_blob_ref(result.nodes["made"].output), result.nodes["made"].output
+
+    default_run, default_result = await run_through(api)
+    assert default_run.blob_threshold_bytes == settings.blob_threshold_bytes == 64 * 1024
+    assert default_result.nodes["made"].output == list(range(1000))
