@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -38,7 +40,8 @@ class FakeNodes:
     The http fake renders its config like the real one and behaves by URL path:
     `/fail` fails for good, `/flaky` fails twice then succeeds, `/slow` sleeps
     (heartbeating, so it sees cancellation), `/blob` returns a blob ref to
-    `{"big": [1, 2, 3]}`; anything else echoes the rendered config.
+    `{"big": [1, 2, 3]}`; anything else echoes the rendered config. `blob.put` keeps
+    what the workflow offloads in `stored`, and refs to it resolve to it.
     """
 
     calls: list[contracts.NodeActivityInput] = field(default_factory=list)
@@ -48,6 +51,7 @@ class FakeNodes:
     closed: list[contracts.CloseTaskInput] = field(default_factory=list)
     blobs_read: list[str] = field(default_factory=list)
     pure_calls: list[contracts.PureNodeInput] = field(default_factory=list)
+    stored: dict[str, Any] = field(default_factory=dict)
     task_opened: asyncio.Event = field(default_factory=asyncio.Event)
     reject_tasks: bool = False
 
@@ -99,7 +103,19 @@ class FakeNodes:
     @activity.defn(name=contracts.BLOB_GET)
     async def get_blob(self, request: contracts.BlobGetInput) -> Any:
         self.blobs_read.append(request.ref[contracts.BLOB_KEY])
-        return {"big": [1, 2, 3]}
+        return self.blob_value(request.ref)
+
+    @activity.defn(name=contracts.BLOB_PUT)
+    async def put_blob(self, request: contracts.BlobPutInput) -> dict[str, Any]:
+        payload = json.dumps(request.value, separators=(",", ":")).encode()
+        digest = hashlib.sha256(payload).hexdigest()
+        key = f"{request.tenant}/{digest}"
+        self.stored[key] = request.value
+        return contracts.blob_ref(key, len(payload), digest)
+
+    def blob_value(self, ref: dict[str, Any]) -> Any:
+        """What a ref points at: a value `blob.put` stored, else `{"big": [1, 2, 3]}`."""
+        return self.stored.get(ref[contracts.BLOB_KEY], {"big": [1, 2, 3]})
 
     @activity.defn(name=contracts.PURE_ACTIVITY)
     async def pure(self, request: contracts.PureNodeInput) -> contracts.PureNodeOutput:
@@ -108,7 +124,7 @@ class FakeNodes:
 
         def resolved(value: Any) -> Any:
             if contracts.is_blob_ref(value):
-                return {"big": [1, 2, 3]}
+                return self.blob_value(value)
             if isinstance(value, dict):
                 return {key: resolved(item) for key, item in value.items()}
             if isinstance(value, list):
@@ -122,7 +138,10 @@ class FakeNodes:
         return contracts.PureNodeOutput(output=outcome.output, label=outcome.label)
 
     def activities(self) -> list[Any]:
-        return [self.http, self.llm, self.open_task, self.close_task, self.get_blob, self.pure]
+        return [
+            self.http, self.llm, self.open_task, self.close_task, self.get_blob, self.put_blob,
+            self.pure,
+        ]  # fmt: skip
 
     def nodes_called(self) -> list[str]:
         return [call.node_id for call in self.calls]
