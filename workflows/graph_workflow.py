@@ -4,7 +4,8 @@ It starts every node whose inputs are decided, all at once (see
 `workflows.scheduler` for edges, joins and skipping). `transform`, `condition`,
 `switch` and `merge` are computed in workflow code; `wait` is a durable timer;
 `http` and `llm` are activities (local activities with `execution: "local"`)
-carrying the node's retry policy and timeout and a summary naming the node;
+carrying the node's retry policy and timeout, with the node's id as activity id
+(`each[3]` for item 3 of a foreach);
 `approval` opens a human task and waits for the `complete_task` Update or its
 timeout; `subgraph` is a child run; `foreach` maps its body over a list with a
 concurrency limit, in child runs of `batch_size` items when the list is longer.
@@ -105,6 +106,14 @@ into history) and kept the outputs they computed inline, however large."""
 TEMPLATE_BUDGET_PATCH = "template-budget"
 """Runs started before it render templates as they did (`Budget(compat=True)`): Python's
 `str` for objects in text, and only lookups, calls, operators and `range` counted."""
+NODE_ACTIVITY_ID_PATCH = "node-activity-ids"
+"""Runs started before it asked `TEMPLATE_BUDGET_PATCH` as they began and labelled each
+node activity with a summary, Temporal numbering its id. Later runs name a node activity by
+its node (no payload to encode), take the template budget as given, and ask this once,
+where it first matters (a node activity or a template). A patch marker must be matched
+where it was recorded, so a run still asks `TEMPLATE_BUDGET_PATCH` as it begins, but only
+while replaying: there the answer is what its history recorded (no marker is written),
+and a run that begins live is new, so it needs no marker for it."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -116,7 +125,9 @@ class GraphWorkflow:
         self._request = request
         self._plan: ExecutionPlan = request.plan
         self._vars = {**request.plan.vars, **request.vars}
-        self._states: dict[str, NodeState] = {node_id: NodeState() for node_id in self._plan.nodes}
+        self._states: dict[str, NodeState] = {
+            node_id: NodeState.model_construct() for node_id in self._plan.nodes
+        }
         for node_id, state in request.carried.items():
             if node_id in self._states and state.finished:
                 self._states[node_id] = state
@@ -131,13 +142,17 @@ class GraphWorkflow:
         self._failed: tuple[str, NodeError] | None = None
         self._progressed = False
         self._node_finished = asyncio.Event()
-        self._compat_templates = False
+        self._node_ids: bool | None = None
+        self._compat: bool | None = None
+        self._budget_patched = False
+        self._durations: Any = None
 
     # --- the run ----------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: GraphRunInput) -> GraphRunResult:
-        self._compat_templates = not workflow.patched(TEMPLATE_BUDGET_PATCH)
+        if workflow.unsafe.is_replaying():  # see NODE_ACTIVITY_ID_PATCH
+            self._budget_patched = workflow.patched(TEMPLATE_BUDGET_PATCH)
         if request.batch is not None:
             return await self._run_batch(request.batch)
         if request.continued == 0:
@@ -228,9 +243,11 @@ class GraphWorkflow:
         if state.status not in ("succeeded", "failed") or state.started_at is None:
             return
         finished = state.finished_at or workflow.now()
-        workflow.metric_meter().create_histogram_float(
-            NODE_DURATION, METRIC_HELP[NODE_DURATION]
-        ).record(
+        if self._durations is None:
+            self._durations = workflow.metric_meter().create_histogram_float(
+                NODE_DURATION, METRIC_HELP[NODE_DURATION]
+            )
+        self._durations.record(
             max(0.0, (finished - state.started_at).total_seconds()),
             {"kind": node.kind, "outcome": state.status},
         )
@@ -339,7 +356,7 @@ class GraphWorkflow:
                 timeout=node.timeout_delta(),
                 retry=node.retry,
                 local=node.execution == "local",
-                summary=f"{node.id} ({node.kind})",
+                label=node.id,
             )
         if node.kind in PURE_KINDS:
             return await self._pure(node.id, node.kind, node.config, self._scope(node))
@@ -359,6 +376,19 @@ class GraphWorkflow:
 
     def _scope(self, node: PlanNode) -> dict[str, Any]:
         return node_scope(node, self._states, self._request.inputs, self._vars)
+
+    def _names_node_activities(self) -> bool:
+        """Whether node activities take their node's id (see `NODE_ACTIVITY_ID_PATCH`)."""
+        if self._node_ids is None:
+            self._node_ids = workflow.patched(NODE_ACTIVITY_ID_PATCH)
+        return self._node_ids
+
+    @property
+    def _compat_templates(self) -> bool:
+        """Whether templates render as before the budget (`TEMPLATE_BUDGET_PATCH`)."""
+        if self._compat is None:
+            self._compat = not (self._names_node_activities() or self._budget_patched)
+        return self._compat
 
     def _budget(self) -> Budget:
         """A node's template work budget: steps only (no clock in workflow code)."""
@@ -471,8 +501,9 @@ class GraphWorkflow:
         timeout: timedelta | None,
         retry: RetrySpec | None,
         local: bool,
-        summary: str,
+        label: str,
     ) -> NodeOutcome:
+        """Runs a node's activity, named `label` (the node id, `id[index]` for an item)."""
         request = contracts.NodeActivityInput(
             tenant=self._request.tenant,
             execution_id=self._execution_id(),
@@ -489,8 +520,12 @@ class GraphWorkflow:
             result_type=contracts.NodeActivityOutput,
             timeout=timeout or DEFAULT_TIMEOUT,
             retry=retry.to_retry_policy() if retry else DEFAULT_RETRY,
-            summary=summary,
             local=local,
+            **(
+                {"activity_id": label}
+                if self._names_node_activities()
+                else {"summary": f"{label} ({kind})"}
+            ),
         )
         return NodeOutcome(output=result.output, attempts=result.attempt)
 
@@ -783,7 +818,7 @@ class GraphWorkflow:
                 timeout=parse_duration(body.timeout) if body.timeout else None,
                 retry=body.retry,
                 local=body.execution == "local",
-                summary=f"{node.id}[{index}] ({body.type})",
+                label=f"{node.id}[{index}]",
             )
         elif body.type in PURE_KINDS:
             outcome = await self._pure(node.id, body.type, body.config, item_scope, index)
@@ -805,12 +840,14 @@ async def _call_activity(
     *,
     timeout: timedelta,
     retry: RetryPolicy,
-    summary: str,
+    summary: str | None = None,
+    activity_id: str | None = None,
     result_type: type | None = None,
     local: bool = False,
 ) -> Any:
-    """Runs an activity. Its failure becomes a `NodeFailure` (the node fails, not the
-    workflow task); its cancellation, requested by this run, a `CancelledError`."""
+    """Runs an activity, labelled by `summary` or named by `activity_id`. Its failure becomes
+    a `NodeFailure` (the node fails, not the workflow task); its cancellation, requested by
+    this run, a `CancelledError`."""
     start = workflow.execute_local_activity if local else workflow.execute_activity
     try:
         return await start(
@@ -820,6 +857,7 @@ async def _call_activity(
             start_to_close_timeout=timeout,
             retry_policy=retry,
             summary=summary,
+            activity_id=activity_id,
         )
     except ActivityError as error:
         if isinstance(error.cause, TemporalCancelled):
