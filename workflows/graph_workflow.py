@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from auterity.graph.expressions import ENGINE_MODULES, Budget
     from auterity.graph.kinds import ApprovalConfig, ForeachConfig, SubgraphConfig, WaitConfig
     from auterity.graph.model import RetrySpec, parse_duration
-    from auterity.graph.pure import RENDER, render_fields
+    from auterity.graph.pure import CONCAT, RENDER, render_fields
     from auterity.graph.run import (
         QUERY_STATE,
         UPDATE_COMPLETE_TASK,
@@ -761,13 +761,36 @@ class GraphWorkflow:
                     if isinstance(error.cause, TemporalCancelled):
                         raise asyncio.CancelledError() from None
                     raise _child_failure(error, ErrorType.FOREACH_BATCH_FAILED) from None
+                if contracts.is_blob_ref(result.output):
+                    return result.output
                 return list(result.output or [])
 
         offsets = range(0, len(items), size)
         results = await _all_or_nothing(
             [run_batch(number, offset) for number, offset in enumerate(offsets)]
         )
+        if any(contracts.is_blob_ref(batch) for batch in results):
+            return await self._joined(node.id, results)
         return [output for batch in results for output in batch]
+
+    async def _joined(self, node_id: str, results: list[Any]) -> Any:
+        """The batches' results as one list, stored, when some batches stored theirs: joined
+        by `node.pure`, so no batch's items come into this run's history."""
+        joined = await _call_activity(
+            contracts.PURE_ACTIVITY,
+            contracts.PureNodeInput(
+                tenant=self._request.tenant,
+                node_id=node_id,
+                kind=CONCAT,  # type: ignore[arg-type]
+                config={},
+                scope={"lists": results},
+            ),
+            result_type=contracts.PureNodeOutput,
+            timeout=DEFAULT_TIMEOUT,
+            retry=BLOB_RETRY,
+            summary=f"{node_id} (join stored batch results)",
+        )
+        return joined.output
 
     async def _run_batch(self, batch: ForeachBatch) -> GraphRunResult:
         config = ForeachConfig.model_validate(batch.node.config)
@@ -775,11 +798,12 @@ class GraphWorkflow:
             outputs = await self._run_items(
                 batch.node, config, batch.items, batch.offset, batch.scope
             )
+            stored = await self._offloaded(batch.node.id, outputs)
         except NodeFailure as failure:
             raise ApplicationError(
                 failure.message, failure.details, type=failure.type, non_retryable=True
             ) from None
-        return GraphRunResult(output=outputs)
+        return GraphRunResult(output=stored)
 
     async def _run_items(
         self,

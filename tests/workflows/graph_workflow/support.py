@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.expressions import Budget, render_value
-from auterity.graph.pure import PURE_KINDS, RENDER, render_fields
+from auterity.graph.pure import compute
 from auterity.graph.run import (
     WORKFLOW_NAME,
     GraphRunInput,
@@ -41,7 +41,8 @@ class FakeNodes:
     `/fail` fails for good, `/flaky` fails twice then succeeds, `/slow` sleeps
     (heartbeating, so it sees cancellation), `/blob` returns a blob ref to
     `{"big": [1, 2, 3]}`; anything else echoes the rendered config. `blob.put` keeps
-    what the workflow offloads in `stored`, and refs to it resolve to it.
+    what the workflow offloads in `stored`, and refs to it resolve to it; `node.pure`
+    stores outputs over `blob_threshold` there too, as the real activity does.
     """
 
     calls: list[contracts.NodeActivityInput] = field(default_factory=list)
@@ -52,6 +53,7 @@ class FakeNodes:
     blobs_read: list[str] = field(default_factory=list)
     pure_calls: list[contracts.PureNodeInput] = field(default_factory=list)
     stored: dict[str, Any] = field(default_factory=dict)
+    blob_threshold: int = contracts.DEFAULT_BLOB_THRESHOLD_BYTES
     task_opened: asyncio.Event = field(default_factory=asyncio.Event)
     reject_tasks: bool = False
 
@@ -131,11 +133,13 @@ class FakeNodes:
                 return [resolved(item) for item in value]
             return value
 
-        if request.kind == RENDER:
-            rendered = render_fields(request.config, resolved(request.scope), Budget())
-            return contracts.PureNodeOutput(output=rendered)
-        outcome = PURE_KINDS[request.kind](request.config, resolved(request.scope), Budget())
-        return contracts.PureNodeOutput(output=outcome.output, label=outcome.label)
+        outcome = compute(request.kind, request.config, resolved(request.scope), Budget())
+        output = outcome.output
+        if len(json.dumps(output, separators=(",", ":"))) > self.blob_threshold:
+            output = await self.put_blob(
+                contracts.BlobPutInput(tenant=request.tenant, value=output)
+            )
+        return contracts.PureNodeOutput(output=output, label=outcome.label)
 
     def activities(self) -> list[Any]:
         return [

@@ -9,6 +9,7 @@ never finished; here the threshold is low, so the list always takes that path.""
 
 from __future__ import annotations
 
+import json
 import time
 
 from temporalio.client import Client
@@ -68,3 +69,34 @@ async def test_a_foreach_over_a_thousand_items_runs_in_batches_far_from_history_
     assert parent < HISTORY_WARNING_EVENTS // 4
     assert parent_bytes < 200_000  # the batches' results, not the whole list a second time
     assert 0 < largest_child < HISTORY_WARNING_EVENTS // 2
+
+
+async def test_batches_store_their_results_so_the_parent_history_holds_no_item(
+    temporal_client: Client, task_queue: str
+) -> None:
+    """Each batch's results over the threshold are stored by the batch; the parent joins the
+    stored lists with `node.pure`, so no item's result is written to the parent's history."""
+    body = {"type": "http", "config": {"url": "https://svc.test/echo", "json": "{{ item }}"}}
+    each = {"id": "each", "type": "foreach",
+            "config": {"items": "range(300) | list", "node": body, "batch_size": 100,
+                       "concurrency": 100}}  # fmt: skip
+    nodes = FakeNodes(blob_threshold=1024)
+    async with graph_worker(temporal_client, task_queue, nodes):
+        request = run_input(graph("stored-batches", [each], []), blob_threshold_bytes=1024)
+        handle = await start(temporal_client, task_queue, request)
+        result = await handle.result()
+        history = await handle.fetch_history()
+    stored = result.output["each"]
+    assert contracts.is_blob_ref(stored)
+    assert [output["json"] for output in nodes.blob_value(stored)] == list(range(300))
+    joins = [call for call in nodes.pure_calls if call.kind == "concat"]
+    assert len(joins) == 1
+    assert [contracts.is_blob_ref(part) for part in joins[0].scope["lists"]] == [True] * 3
+    batch_results = [
+        json.loads(
+            event.child_workflow_execution_completed_event_attributes.result.payloads[0].data
+        )
+        for event in history.events
+        if event.HasField("child_workflow_execution_completed_event_attributes")
+    ]
+    assert [contracts.is_blob_ref(batch["output"]) for batch in batch_results] == [True] * 3
