@@ -8,7 +8,9 @@ carrying the node's retry policy and timeout, with the node's id as activity id
 (`each[3]` for item 3 of a foreach);
 `approval` opens a human task and waits for the `complete_task` Update or its
 timeout; `subgraph` is a child run; `foreach` maps its body over a list with a
-concurrency limit, in child runs of `batch_size` items when the list is longer.
+concurrency limit, in child runs of `batch_size` items when the list is longer; a
+batch stores its results when they pass the blob threshold, and the parent then joins
+the stored lists with `node.pure`, so items' results never pile up in its history.
 
 A node that fails under `on_error: "fail"` cancels the running nodes and fails
 the run with `ApplicationError` type `NodeFailed` naming the node. The `state`
