@@ -5,18 +5,17 @@ Run on demand (not part of `make test`):
     .venv/bin/python -m tests.benchmarks.fanout [--cases 1000,3000,10000,100x100] [--runs 1]
 
 Each case runs one graph: `N` maps an http node over `range(N)`; `AxB` maps a
-subgraph over `range(A)` whose graph maps an http node over `range(B)`. The
-http activity answers at once, so only orchestration is timed. Per case it
-prints the seconds, the number of child runs, the events of the parent and of
-the largest child, the bytes of the largest history, and the worker's peak RSS
-(the worker runs in this process; sampled every 50 ms). The dev server's own log
-is scanned for its history size/count warnings (10,240 events or 10 MB by
-default), and the first case is repeated at the end so seconds per item can be
-compared: `per_item_ratio` is a case's seconds per item over 1,000 items'.
+subgraph over `range(A)` whose graph maps an http node over `range(B)`; `N:P` pads
+each item's result with `P` characters. The http activity answers at once, so only
+orchestration is timed; the blob activities are the real ones over a temporary
+directory. Per case it prints the seconds (and per item), the number of child runs,
+the events of the parent and of the largest child, the bytes of the largest history,
+and the worker's RSS before and at its peak (the worker runs in this process; sampled
+every 50 ms). The dev server's log (level warn) is scanned for its history size/count
+warnings (10,240 events or 10 MB by default). The last line is, per case,
 
-The last line is:
-
-    RESULT <case>=<seconds>s/<children>ch/<largest events>ev/<RSS MB>MB ... warnings=<n>
+    RESULT <case>=<s>s/x<per-item time over 1000's>/<children>ch/<parent>+<largest child>ev/
+           <largest history MB>MB/<peak RSS MB>MBrss ... warnings=<n>
 """
 
 from __future__ import annotations
@@ -56,8 +55,12 @@ WARNING = re.compile(r"history (size|count|length)[^\n]*(warn|exceed)", re.IGNOR
 
 @activity.defn(name=contracts.HTTP_ACTIVITY)
 async def echo_http(request: contracts.NodeActivityInput) -> contracts.NodeActivityOutput:
-    """Stands in for the HTTP activity: answers at once with the item it was given."""
-    return contracts.NodeActivityOutput(output={"item": request.scope.get("item")})
+    """Stands in for the HTTP activity: answers at once with the item it was given, and
+    `pad` characters of padding when its config says so."""
+    output: dict[str, Any] = {"item": request.scope.get("item")}
+    if request.config.get("pad"):
+        output["pad"] = "x" * int(request.config["pad"])
+    return contracts.NodeActivityOutput(output=output)
 
 
 def foreach_graph(name: str, count: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +73,12 @@ def foreach_graph(name: str, count: int, body: dict[str, Any]) -> dict[str, Any]
 
 
 def case_input(case: str) -> tuple[GraphRunInput, int]:
-    """The run of a case, and how many http calls it makes."""
-    http = {"type": "http", "config": {"url": URL, "json": "{{ item }}"}}
+    """The run of a case, and how many http calls it makes. `N:P` pads each item's result
+    with `P` characters."""
+    case, _, pad = case.partition(":")
+    http: dict[str, Any] = {"type": "http", "config": {"url": URL, "json": "{{ item }}"}}
+    if pad:
+        http["config"]["pad"] = int(pad)
     if "x" not in case:
         count = int(case)
         plan = compile_graph(foreach_graph(f"map{count}", count, http))
@@ -151,7 +158,8 @@ async def run_case(client: Client, task_queue: str, case: str, store: BlobStore)
         outputs = [item for run in outputs for item in run["each"]]
     else:
         inner = calls
-    expected = [{"item": index % inner} for index in range(calls)]
+    pad = {"pad": "x" * int(case.partition(":")[2])} if ":" in case else {}
+    expected = [{"item": index % inner, **pad} for index in range(calls)]
     assert outputs == expected, f"{case}: {len(outputs)} outputs, not the {calls} expected"
     sizes = []
     async for execution in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_id}'"):
@@ -234,18 +242,18 @@ async def main(cases: list[str], runs: int) -> None:
         print("server:", line[:300])
     print(f"dev server log {log}: {len(warnings)} history warnings")
     per_item = {
-        case: statistics.median(f.seconds / f.items for f in measured)
-        for case, measured in figures.items()
+        case: statistics.median(f.seconds / f.items for f in runs)
+        for case, runs in figures.items()
     }
     reference = per_item.get("1000")
     parts = []
-    for case, measured in figures.items():
-        best = sorted(measured, key=lambda f: f.seconds)[len(measured) // 2]
+    for case, runs in figures.items():
+        best = sorted(runs, key=lambda f: f.seconds)[len(runs) // 2]
         ratio = f"/x{per_item[case] / reference:.2f}" if reference else ""
         parts.append(
             f"{case}={best.seconds:.1f}s{ratio}/{best.children}ch/{best.parent_events}+"
             f"{best.largest_events}ev/{best.largest_bytes / 1e6:.2f}MB/"
-            f"{max(f.rss_peak for f in measured) / 2**20:.0f}MBrss"
+            f"{max(f.rss_peak for f in runs) / 2**20:.0f}MBrss"
         )
     print("RESULT " + " ".join(parts) + f" warnings={len(warnings)}")
 
