@@ -242,18 +242,18 @@ async def main(cases: list[str], runs: int) -> None:
         print("server:", line[:300])
     print(f"dev server log {log}: {len(warnings)} history warnings")
     per_item = {
-        case: statistics.median(f.seconds / f.items for f in runs)
-        for case, runs in figures.items()
+        case: statistics.median(f.seconds / f.items for f in samples)
+        for case, samples in figures.items()
     }
     reference = per_item.get("1000")
     parts = []
-    for case, runs in figures.items():
-        best = sorted(runs, key=lambda f: f.seconds)[len(runs) // 2]
+    for case, samples in figures.items():
+        best = sorted(samples, key=lambda f: f.seconds)[len(samples) // 2]
         ratio = f"/x{per_item[case] / reference:.2f}" if reference else ""
         parts.append(
             f"{case}={best.seconds:.1f}s{ratio}/{best.children}ch/{best.parent_events}+"
             f"{best.largest_events}ev/{best.largest_bytes / 1e6:.2f}MB/"
-            f"{max(f.rss_peak for f in runs) / 2**20:.0f}MBrss"
+            f"{max(f.rss_peak for f in samples) / 2**20:.0f}MBrss"
         )
     print("RESULT " + " ".join(parts) + f" warnings={len(warnings)}")
 
