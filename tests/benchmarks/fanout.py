@@ -56,10 +56,11 @@ WARNING = re.compile(r"history (size|count|length)[^\n]*(warn|exceed)", re.IGNOR
 @activity.defn(name=contracts.HTTP_ACTIVITY)
 async def echo_http(request: contracts.NodeActivityInput) -> contracts.NodeActivityOutput:
     """Stands in for the HTTP activity: answers at once with the item it was given, and
-    `pad` characters of padding when its config says so."""
+    `pad` characters of padding when its URL asks (`?pad=<n>`)."""
     output: dict[str, Any] = {"item": request.scope.get("item")}
-    if request.config.get("pad"):
-        output["pad"] = "x" * int(request.config["pad"])
+    pad = str(request.config["url"]).partition("?pad=")[2]
+    if pad:
+        output["pad"] = "x" * int(pad)
     return contracts.NodeActivityOutput(output=output)
 
 
@@ -78,7 +79,7 @@ def case_input(case: str) -> tuple[GraphRunInput, int]:
     case, _, pad = case.partition(":")
     http: dict[str, Any] = {"type": "http", "config": {"url": URL, "json": "{{ item }}"}}
     if pad:
-        http["config"]["pad"] = int(pad)
+        http["config"]["url"] = f"{URL}?pad={int(pad)}"
     if "x" not in case:
         count = int(case)
         plan = compile_graph(foreach_graph(f"map{count}", count, http))
