@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from activities.blobs import BlobStore, offload, resolve_refs
 from auterity.graph.contracts import PURE_ACTIVITY, PureNodeInput, PureNodeOutput
 from auterity.graph.expressions import Budget
-from auterity.graph.pure import PURE_KINDS, RENDER, NodeFailure, NodeOutcome, render_fields
+from auterity.graph.pure import NodeFailure, compute
 
 
 class PureActivities:
@@ -27,10 +27,7 @@ class PureActivities:
         scope = await resolve_refs(self.store, request.tenant, request.scope)
         budget = Budget(compat=request.compat_templates)
         try:
-            if request.kind == RENDER:
-                outcome = NodeOutcome(render_fields(request.config, scope, budget))
-            else:
-                outcome = PURE_KINDS[request.kind](request.config, scope, budget)
+            outcome = compute(request.kind, request.config, scope, budget)
         except NodeFailure as failure:
             raise ApplicationError(
                 failure.message, failure.details, type=failure.type, non_retryable=True

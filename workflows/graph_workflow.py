@@ -4,10 +4,13 @@ It starts every node whose inputs are decided, all at once (see
 `workflows.scheduler` for edges, joins and skipping). `transform`, `condition`,
 `switch` and `merge` are computed in workflow code; `wait` is a durable timer;
 `http` and `llm` are activities (local activities with `execution: "local"`)
-carrying the node's retry policy and timeout and a summary naming the node;
+carrying the node's retry policy and timeout, with the node's id as activity id
+(`each[3]` for item 3 of a foreach);
 `approval` opens a human task and waits for the `complete_task` Update or its
 timeout; `subgraph` is a child run; `foreach` maps its body over a list with a
-concurrency limit, in child runs of `batch_size` items when the list is longer.
+concurrency limit, in child runs of `batch_size` items when the list is longer; a
+batch stores its results when they pass the blob threshold, and the parent then joins
+the stored lists with `node.pure`, so items' results never pile up in its history.
 
 A node that fails under `on_error: "fail"` cancels the running nodes and fails
 the run with `ApplicationError` type `NodeFailed` naming the node. The `state`
@@ -58,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
         stall_timeout,
     )
     from auterity.graph.model import RetrySpec, parse_duration
-    from auterity.graph.pure import RENDER, render_fields
+    from auterity.graph.pure import CONCAT, RENDER, render_fields
     from auterity.graph.references import (
         PINNED_MEMO,
         PINNED_REFERENCES_MEMO,
@@ -124,6 +127,14 @@ TEMPLATE_BUDGET_PATCH = "template-budget"
 PIN_REFERENCES_PATCH = "pin-registry-references"
 """Runs started before it with unpinned registry references did not pin them (their llm
 nodes failed); runs since pin them with the `registry.pin` local activity first."""
+NODE_ACTIVITY_ID_PATCH = "node-activity-ids"
+"""Runs started before it asked `TEMPLATE_BUDGET_PATCH` as they began and labelled each
+node activity with a summary, Temporal numbering its id. Later runs name a node activity by
+its node (no payload to encode), take the template budget as given, and ask this once,
+where it first matters (a node activity or a template). A patch marker must be matched
+where it was recorded, so a run still asks `TEMPLATE_BUDGET_PATCH` as it begins, but only
+while replaying: there the answer is what its history recorded (no marker is written),
+and a run that begins live is new, so it needs no marker for it."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -135,7 +146,9 @@ class GraphWorkflow:
         self._request = request
         self._plan: ExecutionPlan = request.plan
         self._vars = {**request.plan.vars, **request.vars}
-        self._states: dict[str, NodeState] = {node_id: NodeState() for node_id in self._plan.nodes}
+        self._states: dict[str, NodeState] = {
+            node_id: NodeState.model_construct() for node_id in self._plan.nodes
+        }
         for node_id, state in request.carried.items():
             if node_id in self._states and state.finished:
                 self._states[node_id] = state
@@ -150,13 +163,17 @@ class GraphWorkflow:
         self._failed: tuple[str, NodeError] | None = None
         self._progressed = False
         self._node_finished = asyncio.Event()
-        self._compat_templates = False
+        self._node_ids: bool | None = None
+        self._compat: bool | None = None
+        self._budget_patched = False
+        self._durations: Any = None
 
     # --- the run ----------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: GraphRunInput) -> GraphRunResult:
-        self._compat_templates = not workflow.patched(TEMPLATE_BUDGET_PATCH)
+        if workflow.unsafe.is_replaying():  # see NODE_ACTIVITY_ID_PATCH
+            self._budget_patched = workflow.patched(TEMPLATE_BUDGET_PATCH)
         if request.batch is not None:
             return await self._run_batch(request.batch)
         if request.continued == 0:
@@ -285,9 +302,11 @@ class GraphWorkflow:
         if state.status not in ("succeeded", "failed") or state.started_at is None:
             return
         finished = state.finished_at or workflow.now()
-        workflow.metric_meter().create_histogram_float(
-            NODE_DURATION, METRIC_HELP[NODE_DURATION]
-        ).record(
+        if self._durations is None:
+            self._durations = workflow.metric_meter().create_histogram_float(
+                NODE_DURATION, METRIC_HELP[NODE_DURATION]
+            )
+        self._durations.record(
             max(0.0, (finished - state.started_at).total_seconds()),
             {"kind": node.kind, "outcome": state.status},
         )
@@ -396,7 +415,7 @@ class GraphWorkflow:
                 timeout=node.timeout_delta(),
                 retry=node.retry,
                 local=node.execution == "local",
-                summary=f"{node.id} ({node.kind})",
+                label=node.id,
             )
         if node.kind in PURE_KINDS:
             return await self._pure(node.id, node.kind, node.config, self._scope(node))
@@ -416,6 +435,19 @@ class GraphWorkflow:
 
     def _scope(self, node: PlanNode) -> dict[str, Any]:
         return node_scope(node, self._states, self._request.inputs, self._vars)
+
+    def _names_node_activities(self) -> bool:
+        """Whether node activities take their node's id (see `NODE_ACTIVITY_ID_PATCH`)."""
+        if self._node_ids is None:
+            self._node_ids = workflow.patched(NODE_ACTIVITY_ID_PATCH)
+        return self._node_ids
+
+    @property
+    def _compat_templates(self) -> bool:
+        """Whether templates render as before the budget (`TEMPLATE_BUDGET_PATCH`)."""
+        if self._compat is None:
+            self._compat = not (self._names_node_activities() or self._budget_patched)
+        return self._compat
 
     def _budget(self) -> Budget:
         """A node's template work budget: steps only (no clock in workflow code)."""
@@ -528,8 +560,9 @@ class GraphWorkflow:
         timeout: timedelta | None,
         retry: RetrySpec | None,
         local: bool,
-        summary: str,
+        label: str,
     ) -> NodeOutcome:
+        """Runs a node's activity, named `label` (the node id, `id[index]` for an item)."""
         request = contracts.NodeActivityInput(
             tenant=self._request.tenant,
             execution_id=self._execution_id(),
@@ -546,9 +579,13 @@ class GraphWorkflow:
             result_type=contracts.NodeActivityOutput,
             timeout=timeout or DEFAULT_TIMEOUT,
             retry=retry.to_retry_policy() if retry else DEFAULT_RETRY,
-            summary=summary,
             local=local,
             heartbeat=stall_timeout(kind, config),
+            **(
+                {"activity_id": label}
+                if self._names_node_activities()
+                else {"summary": f"{label} ({kind})"}
+            ),
         )
         return NodeOutcome(output=result.output, attempts=result.attempt)
 
@@ -784,13 +821,36 @@ class GraphWorkflow:
                     if isinstance(error.cause, TemporalCancelled):
                         raise asyncio.CancelledError() from None
                     raise _child_failure(error, ErrorType.FOREACH_BATCH_FAILED) from None
+                if contracts.is_blob_ref(result.output):
+                    return result.output
                 return list(result.output or [])
 
         offsets = range(0, len(items), size)
         results = await _all_or_nothing(
             [run_batch(number, offset) for number, offset in enumerate(offsets)]
         )
+        if any(contracts.is_blob_ref(batch) for batch in results):
+            return await self._joined(node.id, results)
         return [output for batch in results for output in batch]
+
+    async def _joined(self, node_id: str, results: list[Any]) -> Any:
+        """The batches' results as one list, stored, when some batches stored theirs: joined
+        by `node.pure`, so no batch's items come into this run's history."""
+        joined = await _call_activity(
+            contracts.PURE_ACTIVITY,
+            contracts.PureNodeInput(
+                tenant=self._request.tenant,
+                node_id=node_id,
+                kind=CONCAT,  # type: ignore[arg-type]
+                config={},
+                scope={"lists": results},
+            ),
+            result_type=contracts.PureNodeOutput,
+            timeout=DEFAULT_TIMEOUT,
+            retry=BLOB_RETRY,
+            summary=f"{node_id} (join stored batch results)",
+        )
+        return joined.output
 
     async def _run_batch(self, batch: ForeachBatch) -> GraphRunResult:
         config = ForeachConfig.model_validate(batch.node.config)
@@ -798,11 +858,12 @@ class GraphWorkflow:
             outputs = await self._run_items(
                 batch.node, config, batch.items, batch.offset, batch.scope
             )
+            stored = await self._offloaded(batch.node.id, outputs)
         except NodeFailure as failure:
             raise ApplicationError(
                 failure.message, failure.details, type=failure.type, non_retryable=True
             ) from None
-        return GraphRunResult(output=outputs)
+        return GraphRunResult(output=stored)
 
     async def _run_items(
         self,
@@ -841,7 +902,7 @@ class GraphWorkflow:
                 timeout=parse_duration(body.timeout) if body.timeout else None,
                 retry=body.retry,
                 local=body.execution == "local",
-                summary=f"{node.id}[{index}] ({body.type})",
+                label=f"{node.id}[{index}]",
             )
         elif body.type in PURE_KINDS:
             outcome = await self._pure(node.id, body.type, body.config, item_scope, index)
@@ -863,13 +924,15 @@ async def _call_activity(
     *,
     timeout: timedelta,
     retry: RetryPolicy,
-    summary: str,
+    summary: str | None = None,
+    activity_id: str | None = None,
     result_type: type | None = None,
     local: bool = False,
     heartbeat: timedelta | None = None,
 ) -> Any:
-    """Runs an activity. Its failure becomes a `NodeFailure` (the node fails, not the
-    workflow task); its cancellation, requested by this run, a `CancelledError`.
+    """Runs an activity, labelled by `summary` or named by `activity_id`. Its failure becomes
+    a `NodeFailure` (the node fails, not the workflow task); its cancellation, requested by
+    this run, a `CancelledError`.
     An activity carries its run's priority (the tenant's fairness key, `naming.run_priority`)
     in its scheduled event, where the server would otherwise apply it unseen.
     `heartbeat`: the heartbeat timeout (a streamed llm call's; only new configs set one,
@@ -878,12 +941,12 @@ async def _call_activity(
         if local:
             return await workflow.execute_local_activity(
                 name, arg, result_type=result_type, start_to_close_timeout=timeout,
-                retry_policy=retry, summary=summary,
+                retry_policy=retry, summary=summary, activity_id=activity_id,
             )  # fmt: skip
         return await workflow.execute_activity(
             name, arg, result_type=result_type, start_to_close_timeout=timeout,
-            retry_policy=retry, summary=summary, priority=workflow.info().priority,
-            heartbeat_timeout=heartbeat,
+            retry_policy=retry, summary=summary, activity_id=activity_id,
+            priority=workflow.info().priority, heartbeat_timeout=heartbeat,
         )  # fmt: skip
     except ActivityError as error:
         if isinstance(error.cause, TemporalCancelled):

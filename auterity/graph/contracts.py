@@ -131,11 +131,12 @@ class BlobPutInput(BaseModel):
 class PureNodeInput(BaseModel):
     """A transform, condition or switch whose scope holds blob refs, computed in an activity
     (which resolves the refs) so the stored values never enter the run's history; kind
-    "render" renders the config fields of an approval or wait the same way."""
+    "render" renders the config fields of an approval or wait the same way, and "concat"
+    joins the lists in `scope["lists"]` (a large foreach's batch results)."""
 
     tenant: str
     node_id: str
-    kind: Literal["transform", "condition", "switch", "render"]
+    kind: Literal["transform", "condition", "switch", "render", "concat"]
     config: dict[str, Any] = Field(description='The config, or for "render" the fields to render')
     scope: dict[str, Any]
     compat_templates: bool = Field(

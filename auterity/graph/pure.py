@@ -69,6 +69,9 @@ def render_fields(
 RENDER = "render"
 """The `node.pure` kind that renders config fields (`render_fields`) for a node the
 workflow runs itself (approval, wait) when their scope holds blob refs."""
+CONCAT = "concat"
+"""The `node.pure` kind that joins the lists in `scope["lists"]` into one, in order: a large
+foreach's batch results, some of them stored, so the whole list never enters history."""
 
 
 def case_text(value: Any) -> str:
@@ -113,6 +116,17 @@ PURE_KINDS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any], Budget], N
     "switch": run_switch,
 }
 """The in-workflow kinds computed from config and scope (merge reads node states)."""
+
+
+def compute(
+    kind: str, config: Mapping[str, Any], scope: Mapping[str, Any], budget: Budget
+) -> NodeOutcome:
+    """What `node.pure` computes for `kind`: a pure node kind, `RENDER` or `CONCAT`."""
+    if kind == RENDER:
+        return NodeOutcome(render_fields(config, scope, budget))
+    if kind == CONCAT:
+        return NodeOutcome([item for part in scope["lists"] for item in part])
+    return PURE_KINDS[kind](config, scope, budget)
 
 
 def run_merge(outputs: Mapping[str, Any]) -> NodeOutcome:

@@ -2,10 +2,15 @@
 
 Run on demand (not part of `make test`):
 
-    .venv/bin/python -m tests.benchmarks.interpreter [--pairs 8]
+    .venv/bin/python -m tests.benchmarks.interpreter [--pairs 8] [--bytecode]
 
 Each case runs A (graph) and B (baseline) alternately, A B A B…, and reports the
-median of the per-pair ratios A/B. The last line is:
+median of the per-pair ratios A/B. The sandbox imports a workflow's module afresh for every run; without bytecode in
+`__pycache__` (PYTHONDONTWRITEBYTECODE, an editable install) that means compiling the
+module's source each time, which costs the much larger `graph_workflow.py` more.
+`--bytecode` compiles both sides' modules first, as an installed package has them.
+
+The last line is:
 
     RESULT seq20=<r> fan50=<r> pure20=<r> local20=<r> events_per_node=<n>
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import py_compile
 import shutil
 import statistics
 import sys
@@ -31,12 +37,14 @@ from temporalio.worker import Worker
 from auterity.graph.compiler import compile_graph
 from auterity.graph.naming import SEARCH_ATTRIBUTES
 from auterity.graph.run import GraphRunInput
+from tests.benchmarks import baseline
 from tests.benchmarks.baseline import (
     FanOutWorkflow,
     OneActivityWorkflow,
     SequentialWorkflow,
     noop_http,
 )
+from workflows import graph_workflow
 from workflows.graph_workflow import GraphWorkflow
 
 URL = "http://127.0.0.1:9/noop"
@@ -142,7 +150,11 @@ async def pairs(
     return ratio
 
 
-async def main(count: int) -> None:
+async def main(count: int, bytecode: bool) -> None:
+    if bytecode:
+        for module in (graph_workflow, baseline):
+            py_compile.compile(str(module.__file__), doraise=True)
+        print("bytecode compiled for graph_workflow.py and baseline.py")
     temporal = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal,
@@ -201,5 +213,8 @@ async def main(count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=8, help="A/B pairs per case (at least 8)")
+    parser.add_argument(
+        "--bytecode", action="store_true", help="compile both workflow modules first"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(max(arguments.pairs, 8)))
+    asyncio.run(main(max(arguments.pairs, 8), arguments.bytecode))

@@ -222,6 +222,37 @@ async def registry_pin(client: Client, task_queue: str) -> list[WorkflowHandle[A
     return [await _finish(client, task_queue, request)]
 
 
+async def fan_and_render(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    """Recorded when every run asked for the template-budget patch as it began, and each
+    activity carried a summary: a fan-out of http nodes that renders nothing in the
+    workflow, and http nodes followed by transforms (the patch first matters there), with
+    a foreach in batches."""
+    fan = graph("fan", [http(f"n{index}") for index in range(3)], [])
+    body = {"type": "http", "config": {"url": "https://svc.test/echo", "json": "{{ item }}"}}
+    rendered = graph(
+        "render",
+        [
+            http("fetch"),
+            transform("shape", "{{ nodes.fetch.output.url }}!"),
+            {"id": "each", "type": "foreach",
+             "config": {"items": "range(5) | list", "node": body, "batch_size": 2}},
+        ],
+        [edge("fetch", "shape"), edge("shape", "each")],
+    )  # fmt: skip
+    handles = [
+        await _finish(client, task_queue, run_input(fan)),
+        await _finish(client, task_queue, run_input(rendered)),
+    ]
+    batch = client.get_workflow_handle(f"{handles[1].id}:each:batch-0")
+    return [*handles, batch]
+
+
+async def named_activities(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    """The graphs of `fan_and_render`, recorded once node activities took their node's id
+    and the patch is asked where it first matters."""
+    return await fan_and_render(client, task_queue)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "diamond": diamond,
     "branches": branches,
@@ -232,6 +263,8 @@ SCENARIOS: dict[str, Scenario] = {
     "continue_as_new": continue_as_new,
     "text_of_objects": text_of_objects,
     "registry_pin": registry_pin,
+    "fan_and_render": fan_and_render,
+    "named_activities": named_activities,
 }
 
 

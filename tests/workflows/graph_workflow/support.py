@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +21,7 @@ from temporalio.worker import Worker
 from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.expressions import Budget, render_value
-from auterity.graph.pure import PURE_KINDS, RENDER, render_fields
+from auterity.graph.pure import compute
 from auterity.graph.references import REGISTRY_PIN, PinInput, PinOutput
 from auterity.graph.run import (
     WORKFLOW_NAME,
@@ -39,7 +41,9 @@ class FakeNodes:
     The http fake renders its config like the real one and behaves by URL path:
     `/fail` fails for good, `/flaky` fails twice then succeeds, `/slow` sleeps
     (heartbeating, so it sees cancellation), `/blob` returns a blob ref to
-    `{"big": [1, 2, 3]}`; anything else echoes the rendered config.
+    `{"big": [1, 2, 3]}`; anything else echoes the rendered config. `blob.put` keeps
+    what the workflow offloads in `stored`, and refs to it resolve to it; `node.pure`
+    stores outputs over `blob_threshold` there too, as the real activity does.
     """
 
     calls: list[contracts.NodeActivityInput] = field(default_factory=list)
@@ -50,6 +54,8 @@ class FakeNodes:
     blobs_read: list[str] = field(default_factory=list)
     pure_calls: list[contracts.PureNodeInput] = field(default_factory=list)
     pinned: list[PinInput] = field(default_factory=list)
+    stored: dict[str, Any] = field(default_factory=dict)
+    blob_threshold: int = contracts.DEFAULT_BLOB_THRESHOLD_BYTES
     task_opened: asyncio.Event = field(default_factory=asyncio.Event)
     reject_tasks: bool = False
 
@@ -112,7 +118,19 @@ class FakeNodes:
     @activity.defn(name=contracts.BLOB_GET)
     async def get_blob(self, request: contracts.BlobGetInput) -> Any:
         self.blobs_read.append(request.ref[contracts.BLOB_KEY])
-        return {"big": [1, 2, 3]}
+        return self.blob_value(request.ref)
+
+    @activity.defn(name=contracts.BLOB_PUT)
+    async def put_blob(self, request: contracts.BlobPutInput) -> dict[str, Any]:
+        payload = json.dumps(request.value, separators=(",", ":")).encode()
+        digest = hashlib.sha256(payload).hexdigest()
+        key = f"{request.tenant}/{digest}"
+        self.stored[key] = request.value
+        return contracts.blob_ref(key, len(payload), digest)
+
+    def blob_value(self, ref: dict[str, Any]) -> Any:
+        """What a ref points at: a value `blob.put` stored, else `{"big": [1, 2, 3]}`."""
+        return self.stored.get(ref[contracts.BLOB_KEY], {"big": [1, 2, 3]})
 
     @activity.defn(name=contracts.PURE_ACTIVITY)
     async def pure(self, request: contracts.PureNodeInput) -> contracts.PureNodeOutput:
@@ -121,23 +139,25 @@ class FakeNodes:
 
         def resolved(value: Any) -> Any:
             if contracts.is_blob_ref(value):
-                return {"big": [1, 2, 3]}
+                return self.blob_value(value)
             if isinstance(value, dict):
                 return {key: resolved(item) for key, item in value.items()}
             if isinstance(value, list):
                 return [resolved(item) for item in value]
             return value
 
-        if request.kind == RENDER:
-            rendered = render_fields(request.config, resolved(request.scope), Budget())
-            return contracts.PureNodeOutput(output=rendered)
-        outcome = PURE_KINDS[request.kind](request.config, resolved(request.scope), Budget())
-        return contracts.PureNodeOutput(output=outcome.output, label=outcome.label)
+        outcome = compute(request.kind, request.config, resolved(request.scope), Budget())
+        output = outcome.output
+        if len(json.dumps(output, separators=(",", ":"))) > self.blob_threshold:
+            output = await self.put_blob(
+                contracts.BlobPutInput(tenant=request.tenant, value=output)
+            )
+        return contracts.PureNodeOutput(output=output, label=outcome.label)
 
     def activities(self) -> list[Any]:
         return [
-            self.http, self.llm, self.open_task, self.close_task, self.get_blob, self.pure,
-            self.pin,
+            self.http, self.llm, self.open_task, self.close_task, self.get_blob, self.put_blob,
+            self.pure, self.pin,
         ]  # fmt: skip
 
     def nodes_called(self) -> list[str]:
