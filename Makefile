@@ -45,12 +45,18 @@ web-types: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python web/scripts/openapi.py > web/.openapi.json
 	cd web && npx openapi-typescript .openapi.json -o src/api/schema.d.ts
 
+# Bytecode for our packages: the workflow sandbox re-imports graph_workflow.py for every run,
+# and with PYTHONDONTWRITEBYTECODE set (or a read-only tree) it would compile the source each time.
+BYTECODE = $(BIN)/python -m compileall -q auterity api workers workflows activities
+
 run: $(STAMP) $(WEB_STAMP)
+	$(BYTECODE)
 	$(BIN)/auterity migrate
 	$(BIN)/auterity dev $(ARGS)
 
 test: $(STAMP) $(CHECKOV_STAMP) $(WEB_STAMP)
 	cd web && npx vitest run
+	$(BYTECODE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) $(NPM_STAMP)
