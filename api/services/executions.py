@@ -342,7 +342,8 @@ async def record_or_503(record: Callable[[], Awaitable[Any]]) -> None:
     except Exception as exc:
         log.exception("audit entry of a keyed start not written; the key's retry writes it")
         raise ServiceUnavailable(
-            "the run started but its audit entry could not be written: "
+            "the run started but its audit entry could not be written (its database is "
+            "unavailable): "
             "repeat the request with the same Idempotency-Key"
         ) from exc
 
@@ -377,7 +378,9 @@ async def write_ahead(
             await client.get_workflow_handle(workflow_id).terminate(
                 reason="its audit entry could not be written"
             )
-        raise ServiceUnavailable("the audit trail is unavailable; the run was not started") from exc
+        raise ServiceUnavailable(
+            "the audit trail's database is unavailable; the run was not started"
+        ) from exc
     return started
 
 
