@@ -1,20 +1,7 @@
 /** Form fields and a bar for the admin pages (loaded with them, not with the first page):
  * each field shows the API's message for it under itself, tied by aria-describedby. */
 import { useId, type ReactNode } from "react";
-
-function FieldNote({ id, error, hint }: { id: string; error?: string | null; hint?: ReactNode }) {
-  if (error)
-    return (
-      <p id={`${id}-error`} className="mt-1 text-xs text-red-700">
-        {error}
-      </p>
-    );
-  return hint ? (
-    <p id={`${id}-hint`} className="mt-1 text-xs text-slate-600">
-      {hint}
-    </p>
-  ) : null;
-}
+import { FieldNote } from "./ui";
 
 /** A labelled `<select>` that shows the API's message for its field under it. */
 export function SelectField({

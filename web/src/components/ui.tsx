@@ -195,17 +195,24 @@ export function TextField({
         onChange={(event) => onChange(event.target.value)}
         className={`w-full rounded-md border px-2.5 py-1.5 text-sm ${error ? "border-red-500" : "border-slate-300"}`}
       />
-      {error ? (
-        <p id={`${id}-error`} className="mt-1 text-xs text-red-700">
-          {error}
-        </p>
-      ) : hint ? (
-        <p id={`${id}-hint`} className="mt-1 text-xs text-slate-600">
-          {hint}
-        </p>
-      ) : null}
+      <FieldNote id={id} error={error} hint={hint} />
     </div>
   );
+}
+
+/** The line under a field: the API's message for it, else its hint (ids for aria-describedby). */
+export function FieldNote({ id, error, hint }: { id: string; error?: string | null; hint?: ReactNode }) {
+  if (error)
+    return (
+      <p id={`${id}-error`} className="mt-1 text-xs text-red-700">
+        {error}
+      </p>
+    );
+  return hint ? (
+    <p id={`${id}-hint`} className="mt-1 text-xs text-slate-600">
+      {hint}
+    </p>
+  ) : null;
 }
 
 export function Copyable({ value, label }: { value: string; label: string }) {
