@@ -40,13 +40,16 @@ def temporal_binary() -> str:
     return found
 
 
-def temporal_command(home: Path, port: int, ui_port: int) -> list[str]:
+def temporal_command(home: Path, port: int, ui_port: int, *, in_memory: bool = False) -> list[str]:
+    """The dev server, its store in `home` (or in memory), with our search attributes and
+    the dynamic config the platform needs (`dev_server_arguments`)."""
     command = [
         temporal_binary(), "server", "start-dev",
         "--ip", HOST, "--port", str(port), "--ui-port", str(ui_port),
-        "--db-filename", str(home / "temporal.db"),
         "--log-level", "warn", "--ui-disable-news-fetch",
     ]  # fmt: skip
+    if not in_memory:
+        command += ["--db-filename", str(home / "temporal.db")]
     command += dev_server_arguments()
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}=Keyword"]

@@ -24,9 +24,7 @@ import argparse
 import asyncio
 import os
 import re
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,9 +42,11 @@ from temporalio.worker import Worker
 
 from activities.blobs import BlobActivities, BlobStore, FileBlobStore, resolve_refs
 from activities.pure import PureActivities
+from auterity.dev import temporal_command
 from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput, GraphRunResult
+from tests.support import free_port
 from workflows.graph_workflow import GraphWorkflow
 
 URL = "http://127.0.0.1:9/noop"
@@ -184,21 +184,9 @@ async def run_case(client: Client, task_queue: str, case: str, store: BlobStore)
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def start_server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    temporal = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     port = free_port()
-    command = [
-        temporal, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-        "--port", str(port), "--log-level", "warn",
-        *(arg for key in naming.SEARCH_ATTRIBUTES
-          for arg in ("--search-attribute", f"{key.name}=Keyword")),
-    ]  # fmt: skip
+    command = [*temporal_command(log.parent, port, free_port(), in_memory=True), "--headless"]
     server = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     address = f"127.0.0.1:{port}"
     for _ in range(300):

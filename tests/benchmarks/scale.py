@@ -331,10 +331,10 @@ def main(rounds: int, seconds: float, warmup: float, in_flight: int, store: str)
         admin_url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
 
         temporal_port, ui_port = free_port(), free_port()
-        command = [*temporal_command(home, temporal_port, ui_port), "--headless"]
-        if store == "memory":
-            at = command.index("--db-filename")
-            del command[at : at + 2]
+        command = [
+            *temporal_command(home, temporal_port, ui_port, in_memory=store == "memory"),
+            "--headless",
+        ]
         temporal = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stack.callback(stop, temporal)
         wait_for_port("127.0.0.1", temporal_port, 60, "Temporal")
