@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if engine.dialect.name == "postgresql" and shared is not None and shared.ttl > 0:
             listener = await asyncio.to_thread(cache.Listener(engine.url, shared).start)
         yield
-        await asyncio.to_thread(state.audit_writer.close)
+        await state.audit_writer.aclose()
         if listener is not None:
             await asyncio.to_thread(listener.stop)
         engine.dispose()

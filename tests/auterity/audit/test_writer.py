@@ -61,7 +61,7 @@ async def test_concurrent_appends_of_two_tenants_keep_both_chains_whole(
 
         ids = await asyncio.gather(*(one(index) for index in range(60)))
     finally:
-        writer.close()
+        await writer.aclose()
     assert len(set(ids)) == 60
     assert writer.entries == 60
     for tenant_id in tenants:
@@ -92,8 +92,36 @@ async def test_an_entry_that_cannot_be_written_fails_every_caller_of_its_batch(
 
         outcomes = await asyncio.gather(one(), one(), return_exceptions=True)
     finally:
-        writer.close()
+        await writer.aclose()
     assert all(isinstance(outcome, IntegrityError) for outcome in outcomes), outcomes
+
+
+async def test_an_entry_whose_caller_stops_waiting_is_written_all_the_same(
+    sessions: sessionmaker[Session], conf: Settings
+) -> None:
+    """A client that goes away mid-request cancels its handler, not its entry's batch."""
+    tenant_id = tenant(sessions, conf)
+    writer = audit.Writer(sessions.kw["bind"])
+    session = scoped(sessions, conf, tenant_id)
+    try:
+        rows = [
+            audit.entry(session, Actor.system("test"), f"test.{name}") for name in ("gone", "kept")
+        ]
+        session.commit()  # (reading the tenant's secrets began a transaction)
+        gone, kept = (asyncio.ensure_future(writer.write(row)) for row in rows)
+        await asyncio.sleep(0)  # both handed to the writer
+        gone.cancel()
+        await kept
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+    finally:
+        await writer.aclose()
+        session.close()
+    with transaction(sessions, tenant_id) as session:
+        check = audit.verify(session)
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert check.ok, check.reason
+    assert sorted(actions[1:]) == ["test.gone", "test.kept"]
 
 
 def test_an_entry_recorded_in_a_transaction_that_rolls_back_leaves_no_trace(
