@@ -268,6 +268,13 @@ async def stored_items(client: Client, task_queue: str) -> list[WorkflowHandle[A
     return [handle, client.get_workflow_handle(f"{handle.id}:each:batch-0")]
 
 
+async def sliced_items(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    """The graph of `stored_items`, recorded once `node.pure` evaluates the items over the
+    stored list (storing them again: over the threshold) and each batch reads its own with
+    `blob.slice`."""
+    return await stored_items(client, task_queue)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "diamond": diamond,
     "branches": branches,
@@ -281,6 +288,7 @@ SCENARIOS: dict[str, Scenario] = {
     "fan_and_render": fan_and_render,
     "named_activities": named_activities,
     "stored_items": stored_items,
+    "sliced_items": sliced_items,
 }
 
 
