@@ -7,7 +7,6 @@ import json
 
 import pytest
 from temporalio.exceptions import ApplicationError
-
 from temporalio.testing import ActivityEnvironment
 
 from activities.blobs import BlobActivities, FileBlobStore, encode, load, offload, resolve_refs

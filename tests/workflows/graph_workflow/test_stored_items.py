@@ -30,7 +30,7 @@ from activities.secrets import StaticSecretSource
 from auterity.egress import EgressClient
 from auterity.graph import contracts
 from auterity.graph.compiler import compile_graph
-from auterity.graph.run import ForeachBatch, GraphRunResult
+from auterity.graph.run import ForeachBatch
 from tests.support import LOOPBACK_EGRESS, serve
 from tests.workflows.graph_workflow.support import TENANT, edge, graph, run_input, start
 from workflows.graph_workflow import GraphWorkflow
@@ -89,7 +89,10 @@ async def real_worker(
             task_queue=task_queue,
             workflows=[GraphWorkflow],
             activities=[
-                http.request, blobs.get, blobs.put, blobs.slice,
+                http.request,
+                blobs.get,
+                blobs.put,
+                blobs.slice,
                 PureActivities(store, threshold=THRESHOLD).compute,
             ],  # fmt: skip
             max_concurrent_activities=300,
@@ -99,8 +102,10 @@ async def real_worker(
 
 def _document(base: str, rows: int, items: str, **config: Any) -> dict[str, Any]:
     fetch = {"id": "fetch", "type": "http", "config": {"url": f"{base}/rows?n={rows}"}}
-    body = {"type": "http",
-            "config": {"method": "POST", "url": f"{base}/echo", "json": {"id": "{{ item.id }}"}}}
+    body = {
+        "type": "http",
+        "config": {"method": "POST", "url": f"{base}/echo", "json": {"id": "{{ item.id }}"}},
+    }
     each = {"id": "each", "type": "foreach", "config": {"items": items, "node": body, **config}}
     return graph("stored-rows", [fetch, each], [edge("fetch", "each")])  # fmt: skip
 
