@@ -32,8 +32,10 @@ from auterity.graph.contracts import (
     BLOB_GET,
     BLOB_KEY,
     BLOB_PUT,
+    BLOB_SLICE,
     BlobGetInput,
     BlobPutInput,
+    BlobSliceInput,
     blob_ref,
     is_blob_ref,
 )
@@ -244,7 +246,8 @@ async def resolve_refs(store: BlobStore, tenant: str, value: Any) -> Any:
 class BlobActivities:
     """`blob.get` reads a stored value for the workflow (runs started before `node.pure`
     existed); `blob.put` stores a large output the workflow computed (a local activity, so
-    the value is never written to history: only the ref is)."""
+    the value is never written to history: only the ref is); `blob.slice` reads one foreach
+    batch's items from a stored list, checked like `blob.get` (the tenant's own, intact)."""
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
@@ -266,3 +269,23 @@ class BlobActivities:
             ) from None
         await self.store.put(key, payload)
         return blob_ref(key, len(payload), digest)
+
+    @activity.defn(name=BLOB_SLICE)
+    async def slice(self, request: BlobSliceInput) -> list[Any]:
+        stored = await load(self.store, request.tenant, request.ref)
+        key = request.ref[BLOB_KEY]
+        if not isinstance(stored, list):
+            raise ApplicationError(
+                f"blob {key} holds {type(stored).__name__}, not a list",
+                type=ErrorType.BLOB_SLICE_INVALID,
+                non_retryable=True,
+            )
+        end = request.offset + request.size
+        if request.offset < 0 or request.size < 1 or end > len(stored):
+            raise ApplicationError(
+                f"blob {key} holds {len(stored)} items: no items "
+                f"{request.offset} to {end - 1} (offset {request.offset}, size {request.size})",
+                type=ErrorType.BLOB_SLICE_INVALID,
+                non_retryable=True,
+            )
+        return stored[request.offset : end]

@@ -3,7 +3,9 @@
 The workflow computes these kinds itself, but reading a stored value there would
 write it back into the run's history. Here the refs are resolved, the node is
 computed exactly as the workflow would (`auterity.graph.pure`), and a large output
-is stored again, so only refs and small values travel through Temporal.
+is stored again, so only refs and small values travel through Temporal. A foreach's
+items come here the same way ("items"): the run learns a ref and the count, and each
+batch reads its own part with `blob.slice`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities.blobs import BlobStore, offload, resolve_refs
 from auterity.graph.contracts import PURE_ACTIVITY, PureNodeInput, PureNodeOutput
 from auterity.graph.expressions import Budget
-from auterity.graph.pure import NodeFailure, compute
+from auterity.graph.pure import ITEMS, NodeFailure, compute
 
 
 class PureActivities:
@@ -32,5 +34,7 @@ class PureActivities:
             raise ApplicationError(
                 failure.message, failure.details, type=failure.type, non_retryable=True
             ) from None
-        output = await offload(self.store, request.tenant, outcome.output, self.threshold)
-        return PureNodeOutput(output=output, label=outcome.label)
+        threshold = request.threshold_bytes or self.threshold
+        output = await offload(self.store, request.tenant, outcome.output, threshold)
+        count = len(outcome.output) if request.kind == ITEMS else None
+        return PureNodeOutput(output=output, label=outcome.label, count=count)

@@ -93,10 +93,11 @@ class ActivityRuntime:
         model = llm() if self.settings.worker_preload_llm else LlmOnFirstCall(llm)
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)
+        stored = BlobActivities(blobs)
         return [
-            http.request, model.complete, tasks.open, tasks.close, BlobActivities(blobs).get,
-            BlobActivities(blobs).put, PureActivities(blobs, threshold).compute,
-            audit.purge_expired, RegistryActivities(registry).pin,
+            http.request, model.complete, tasks.open, tasks.close, stored.get, stored.put,
+            stored.slice, PureActivities(blobs, threshold).compute, audit.purge_expired,
+            RegistryActivities(registry).pin,
         ]  # fmt: skip
 
 

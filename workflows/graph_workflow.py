@@ -10,7 +10,10 @@ carrying the node's retry policy and timeout, with the node's id as activity id
 timeout; `subgraph` is a child run; `foreach` maps its body over a list with a
 concurrency limit, in child runs of `batch_size` items when the list is longer; a
 batch stores its results when they pass the blob threshold, and the parent then joins
-the stored lists with `node.pure`, so items' results never pile up in its history.
+the stored lists with `node.pure`, so items' results never pile up in its history. Items
+over a scope holding blob refs are evaluated by `node.pure` too: a list over the threshold
+is stored, the parent learns its ref and length, and each batch reads only its own items
+(`blob.slice`).
 
 A node that fails under `on_error: "fail"` cancels the running nodes and fails
 the run with `ApplicationError` type `NodeFailed` naming the node. The `state`
@@ -61,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
         stall_timeout,
     )
     from auterity.graph.model import RetrySpec, parse_duration
-    from auterity.graph.pure import CONCAT, RENDER, render_fields
+    from auterity.graph.pure import CONCAT, ITEMS, RENDER, render_fields, run_items
     from auterity.graph.references import (
         PINNED_MEMO,
         PINNED_REFERENCES_MEMO,
@@ -88,7 +91,6 @@ with workflow.unsafe.imports_passed_through():
         TaskDecision,
     )
     from workflows.pure import PURE_KINDS, NodeFailure, NodeOutcome, render_field, run_merge
-    from workflows.pure import evaluate_field as _evaluate_field
     from workflows.scheduler import (
         final_nodes,
         next_steps,
@@ -135,6 +137,12 @@ where it first matters (a node activity or a template). A patch marker must be m
 where it was recorded, so a run still asks `TEMPLATE_BUDGET_PATCH` as it begins, but only
 while replaying: there the answer is what its history recorded (no marker is written),
 and a run that begins live is new, so it needs no marker for it."""
+STORED_ITEMS_PATCH = "stored-foreach-items"
+"""Runs started before it evaluated a foreach's items over a scope holding blob refs in the
+workflow, reading the refs with `blob.get` (the whole list went into history), and gave each
+batch its items in its input. Later runs have `node.pure` evaluate them: a list over the
+run's threshold is stored, the run learns its ref and length, and batches read their own
+items with `blob.slice`. Asked only where a foreach's scope holds a ref."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -503,7 +511,23 @@ class GraphWorkflow:
         if not self._blob_aware():
             return compute(config, await self._resolved(scope), self._budget())
         suffix = "" if index is None else f"[{index}]"
-        result = await _call_activity(
+        result = await self._computed_outside(
+            node_id, kind, config, scope, f"{node_id}{suffix} ({kind} over stored values)"
+        )
+        return NodeOutcome(output=result.output, label=result.label)
+
+    async def _computed_outside(
+        self,
+        node_id: str,
+        kind: str,
+        config: dict[str, Any],
+        scope: dict[str, Any],
+        summary: str,
+        threshold_bytes: int | None = None,
+    ) -> contracts.PureNodeOutput:
+        """`kind` computed by the `node.pure` activity, which reads the scope's blob refs
+        there and stores a large output, so neither enters this run's history."""
+        result: contracts.PureNodeOutput = await _call_activity(
             contracts.PURE_ACTIVITY,
             contracts.PureNodeInput(
                 tenant=self._request.tenant,
@@ -512,13 +536,14 @@ class GraphWorkflow:
                 config=config,
                 scope=scope,
                 compat_templates=self._compat_templates,
+                threshold_bytes=threshold_bytes,
             ),
             result_type=contracts.PureNodeOutput,
             timeout=DEFAULT_TIMEOUT,
             retry=BLOB_RETRY,
-            summary=f"{node_id}{suffix} ({kind} over stored values)",
+            summary=summary,
         )
-        return NodeOutcome(output=result.output, label=result.label)
+        return result
 
     async def _rendered(
         self, node_id: str, fields: dict[str, Any], scope: dict[str, Any]
@@ -758,22 +783,39 @@ class GraphWorkflow:
     async def _foreach(self, node: PlanNode) -> NodeOutcome:
         config = ForeachConfig.model_validate(node.config)
         scope = self._scope(node)
-        items = _evaluate_field(
-            "config.items", config.items, await self._resolved(scope), self._budget()
-        )
-        if not isinstance(items, list):
-            raise NodeFailure(
-                ErrorType.EXPRESSION_ERROR, f"config.items: gave {type(items).__name__}, not a list"
-            )
+        fields = {"items": config.items}
+        if _holds_ref(scope) and workflow.patched(STORED_ITEMS_PATCH):
+            listed = await self._computed_outside(
+                node.id, ITEMS, fields, scope, f"{node.id} (items over stored values)",
+                threshold_bytes=self._request.blob_threshold_bytes,
+            )  # fmt: skip
+            if contracts.is_blob_ref(listed.output):
+                # In batches even when short (its few items are then large): no run but a
+                # batch of `batch_size` items ever holds items of a stored list.
+                count = listed.count or 0
+                return NodeOutcome(
+                    await self._run_batches(node, config, listed.output, count, scope)
+                )
+            items = listed.output
+        else:
+            items = run_items(fields, await self._resolved(scope), self._budget()).output
         if len(items) <= config.batch_size:
             return NodeOutcome(await self._run_items(node, config, items, 0, scope))
-        return NodeOutcome(await self._run_batches(node, config, items, scope))
+        return NodeOutcome(await self._run_batches(node, config, items, len(items), scope))
 
     async def _run_batches(
-        self, node: PlanNode, config: ForeachConfig, items: list[Any], scope: dict[str, Any]
+        self,
+        node: PlanNode,
+        config: ForeachConfig,
+        items: list[Any] | dict[str, Any],
+        count: int,
+        scope: dict[str, Any],
     ) -> list[Any]:
-        """Child runs of `batch_size` items; together never more than `concurrency` items."""
+        """Child runs of `batch_size` items; together never more than `concurrency` items.
+        `items` is the list, or a blob ref to its `count` items: each batch then reads its
+        own with `blob.slice`."""
         size = config.batch_size
+        stored = None if isinstance(items, list) else items
         batch_node = node.model_copy(
             update={
                 "config": {**node.config, "concurrency": min(config.concurrency, size)},
@@ -788,10 +830,13 @@ class GraphWorkflow:
 
         async def run_batch(number: int, offset: int) -> list[Any]:
             async with slots:
+                length = min(size, count - offset)
                 batch = ForeachBatch(
                     node=batch_node,
-                    items=items[offset : offset + size],
+                    items=items[offset : offset + size] if isinstance(items, list) else [],
                     offset=offset,
+                    stored=stored,
+                    size=length if stored else 0,
                     scope=scope,
                     execution_id=self._execution_id(),
                 )
@@ -810,7 +855,7 @@ class GraphWorkflow:
                         ),
                         id=naming.foreach_batch_id(workflow.info().workflow_id, node.id, number),
                         result_type=GraphRunResult,
-                        static_summary=f"{node.id} items {offset}-{offset + len(batch.items) - 1}",
+                        static_summary=f"{node.id} items {offset}-{offset + length - 1}",
                         search_attributes=self._child_attributes(
                             self._request.graph_id,
                             self._request.version_id,
@@ -825,7 +870,7 @@ class GraphWorkflow:
                     return result.output
                 return list(result.output or [])
 
-        offsets = range(0, len(items), size)
+        offsets = range(0, count, size)
         results = await _all_or_nothing(
             [run_batch(number, offset) for number, offset in enumerate(offsets)]
         )
@@ -855,15 +900,31 @@ class GraphWorkflow:
     async def _run_batch(self, batch: ForeachBatch) -> GraphRunResult:
         config = ForeachConfig.model_validate(batch.node.config)
         try:
-            outputs = await self._run_items(
-                batch.node, config, batch.items, batch.offset, batch.scope
-            )
+            items = batch.items if batch.stored is None else await self._sliced(batch)
+            outputs = await self._run_items(batch.node, config, items, batch.offset, batch.scope)
             stored = await self._offloaded(batch.node.id, outputs)
         except NodeFailure as failure:
             raise ApplicationError(
                 failure.message, failure.details, type=failure.type, non_retryable=True
             ) from None
         return GraphRunResult(output=stored)
+
+    async def _sliced(self, batch: ForeachBatch) -> list[Any]:
+        """This batch's items of the stored list, and none of the others."""
+        last = batch.offset + batch.size - 1
+        items: list[Any] = await _call_activity(
+            contracts.BLOB_SLICE,
+            contracts.BlobSliceInput(
+                tenant=self._request.tenant,
+                ref=batch.stored or {},
+                offset=batch.offset,
+                size=batch.size,
+            ),
+            timeout=timedelta(minutes=1),
+            retry=BLOB_RETRY,
+            summary=f"{batch.node.id} (read items {batch.offset}-{last})",
+        )
+        return items
 
     async def _run_items(
         self,

@@ -16,6 +16,9 @@ out = await workflow.execute_activity(
 # an output the workflow computed above GraphRunInput.blob_threshold_bytes is stored by the
 # c.BLOB_PUT local activity with c.BlobPutInput(tenant=t, value=v) -> a blob ref. Runs from
 # before that read refs with c.BLOB_GET and c.BlobGetInput(tenant=t, ref=ref) -> the value.
+# A foreach whose scope holds refs has its items evaluated by c.PURE_ACTIVITY (kind "items"),
+# which stores a list over the run's threshold: each batch child then reads its own items with
+# c.BLOB_SLICE and c.BlobSliceInput(tenant=t, ref=ref, offset=o, size=n) -> list.
 # Approval: c.TASK_OPEN with c.OpenTaskInput(task_id=str(workflow.uuid4()), ...)
 # -> c.OpenTaskOutput; once decided, timed out or cancelled: c.TASK_CLOSE with
 # c.CloseTaskInput(...) -> None. `tenant` is the tenant slug (what workflow ids start with).
@@ -24,7 +27,7 @@ out = await workflow.execute_activity(
 # HttpUnexpectedStatus, HttpRequestInvalid, HttpResponseTooLarge, ExpressionError,
 # SecretNotFound, SecretRefused, EgressRefused, NodeConfigInvalid, UnknownRoute, UnknownModel,
 # LlmRequestRejected, TenantNotFound, TaskNotFound, TaskRejected, BlobNotFound, BlobRefInvalid,
-# BlobCorrupt.
+# BlobCorrupt, BlobSliceInvalid.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ TASK_OPEN = "task.open"
 TASK_CLOSE = "task.close"
 BLOB_GET = "blob.get"
 BLOB_PUT = "blob.put"
+BLOB_SLICE = "blob.slice"
 PURE_ACTIVITY = "node.pure"
 DEFAULT_BLOB_THRESHOLD_BYTES = 64 * 1024
 AUDIT_PURGE = "audit.purge_expired"
@@ -128,27 +132,45 @@ class BlobPutInput(BaseModel):
     value: Any
 
 
+class BlobSliceInput(BaseModel):
+    """Read `size` items from `offset` of a list stored for this tenant (a foreach batch's
+    items), so no run holds more of the list than its own part."""
+
+    tenant: str
+    ref: dict[str, Any]
+    offset: int
+    size: int
+
+
 class PureNodeInput(BaseModel):
     """A transform, condition or switch whose scope holds blob refs, computed in an activity
     (which resolves the refs) so the stored values never enter the run's history; kind
-    "render" renders the config fields of an approval or wait the same way, and "concat"
-    joins the lists in `scope["lists"]` (a large foreach's batch results)."""
+    "render" renders the config fields of an approval or wait the same way, "concat"
+    joins the lists in `scope["lists"]` (a large foreach's batch results), and "items"
+    evaluates a foreach's `config.items` to its list."""
 
     tenant: str
     node_id: str
-    kind: Literal["transform", "condition", "switch", "render", "concat"]
+    kind: Literal["transform", "condition", "switch", "render", "concat", "items"]
     config: dict[str, Any] = Field(description='The config, or for "render" the fields to render')
     scope: dict[str, Any]
     compat_templates: bool = Field(
         default=False, description="Render like runs started before the template budget"
     )
+    threshold_bytes: int | None = Field(
+        default=None,
+        description="Store an output whose JSON is larger (the run's threshold); unset: the "
+        "worker's",
+    )
 
 
 class PureNodeOutput(BaseModel):
-    """The node's output (a blob ref when large) and the label it emitted."""
+    """The node's output (a blob ref when large), the label it emitted and, for "items",
+    how many items the list holds (stored or not)."""
 
     output: Any = None
     label: str | None = None
+    count: int | None = None
 
 
 def blob_ref(key: str, size: int, sha256: str) -> dict[str, Any]:

@@ -48,6 +48,8 @@ class ErrorType(StrEnum):
     BLOB_NOT_FOUND = "BlobNotFound"
     BLOB_REF_INVALID = "BlobRefInvalid"
     BLOB_CORRUPT = "BlobCorrupt"
+    BLOB_SLICE_INVALID = "BlobSliceInvalid"
+    """A part of a stored list asked for that the list does not hold, or no list stored."""
     # Child runs and time.
     SUBGRAPH_UNAVAILABLE = "SubgraphUnavailable"
     SUBGRAPH_FAILED = "SubgraphFailed"

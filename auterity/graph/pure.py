@@ -72,6 +72,9 @@ workflow runs itself (approval, wait) when their scope holds blob refs."""
 CONCAT = "concat"
 """The `node.pure` kind that joins the lists in `scope["lists"]` into one, in order: a large
 foreach's batch results, some of them stored, so the whole list never enters history."""
+ITEMS = "items"
+"""The `node.pure` kind that evaluates a foreach's `config.items` to its list (`run_items`)
+when the scope holds blob refs, so a large list is stored rather than read into the run."""
 
 
 def case_text(value: Any) -> str:
@@ -110,6 +113,16 @@ def run_switch(config: Mapping[str, Any], scope: Mapping[str, Any], budget: Budg
     return NodeOutcome(value, text if text in parsed.cases else DEFAULT_LABEL)
 
 
+def run_items(config: Mapping[str, Any], scope: Mapping[str, Any], budget: Budget) -> NodeOutcome:
+    """A foreach's items: `config.items` evaluated, which must give a list."""
+    items = evaluate_field("config.items", config["items"], scope, budget)
+    if not isinstance(items, list):
+        raise NodeFailure(
+            ErrorType.EXPRESSION_ERROR, f"config.items: gave {type(items).__name__}, not a list"
+        )
+    return NodeOutcome(items)
+
+
 PURE_KINDS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any], Budget], NodeOutcome]] = {
     "transform": run_transform,
     "condition": run_condition,
@@ -121,7 +134,9 @@ PURE_KINDS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any], Budget], N
 def compute(
     kind: str, config: Mapping[str, Any], scope: Mapping[str, Any], budget: Budget
 ) -> NodeOutcome:
-    """What `node.pure` computes for `kind`: a pure node kind, `RENDER` or `CONCAT`."""
+    """What `node.pure` computes for `kind`: a pure node kind, `RENDER`, `CONCAT` or `ITEMS`."""
+    if kind == ITEMS:
+        return run_items(config, scope, budget)
     if kind == RENDER:
         return NodeOutcome(render_fields(config, scope, budget))
     if kind == CONCAT:

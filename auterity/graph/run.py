@@ -64,8 +64,14 @@ class ForeachBatch(RunModel):
     """A slice of a large foreach, run by a child GraphWorkflow."""
 
     node: PlanNode = Field(description="The foreach node")
-    items: list[Any]
+    items: list[Any] = Field(default_factory=list, description="Empty when `stored` is set")
     offset: int = Field(ge=0, description="Index of the first item in the whole list")
+    stored: dict[str, Any] | None = Field(
+        default=None,
+        description="A blob ref to the whole list, when it was stored: the batch reads its "
+        "`size` items from `offset` with `blob.slice`",
+    )
+    size: int = Field(default=0, ge=0, description="How many items to read from `stored`")
     scope: dict[str, Any] = Field(description="inputs, vars and the nodes the body reads")
     execution_id: str = Field(description="The workflow id of the run the foreach belongs to")
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
-from activities.blobs import FileBlobStore, encode, load, offload, resolve_refs
-from auterity.graph.contracts import BLOB_KEY, is_blob_ref
+from activities.blobs import BlobActivities, FileBlobStore, encode, load, offload, resolve_refs
+from auterity.graph.contracts import BLOB_KEY, BlobSliceInput, is_blob_ref
 
 
 async def test_small_values_stay_inline(blobs: FileBlobStore) -> None:
@@ -76,3 +77,48 @@ async def test_missing_blobs_are_not_retried(blobs: FileBlobStore) -> None:
     with pytest.raises(ApplicationError) as caught:
         await load(blobs, "acme", {BLOB_KEY: f"acme/{digest}", "size": 2, "sha256": digest})
     assert caught.value.type == "BlobNotFound" and caught.value.non_retryable
+
+
+async def test_a_slice_is_one_part_of_a_stored_list(
+    blobs: FileBlobStore, activity_env: ActivityEnvironment
+) -> None:
+    items = [f"item-{i}" for i in range(500)]
+    ref = await offload(blobs, "acme", items, threshold=1024)
+    request = BlobSliceInput(tenant="acme", ref=ref, offset=490, size=10)
+    assert await activity_env.run(BlobActivities(blobs).slice, request) == items[490:]
+
+
+@pytest.mark.parametrize(
+    ("tenant", "offset", "size", "kind"),
+    [
+        ("intruder", 0, 10, "BlobNotFound"),
+        ("acme", 495, 10, "BlobSliceInvalid"),
+        ("acme", 500, 1, "BlobSliceInvalid"),
+        ("acme", -1, 5, "BlobSliceInvalid"),
+        ("acme", 0, 0, "BlobSliceInvalid"),
+    ],
+)
+async def test_a_slice_outside_the_list_or_the_tenant_is_refused(
+    blobs: FileBlobStore,
+    activity_env: ActivityEnvironment,
+    tenant: str,
+    offset: int,
+    size: int,
+    kind: str,
+) -> None:
+    ref = await offload(blobs, "acme", [f"item-{i}" for i in range(500)], threshold=1024)
+    request = BlobSliceInput(tenant=tenant, ref=ref, offset=offset, size=size)
+    with pytest.raises(ApplicationError) as caught:
+        await activity_env.run(BlobActivities(blobs).slice, request)
+    assert caught.value.type == kind and caught.value.non_retryable
+
+
+async def test_a_slice_of_what_is_not_a_list_is_refused(
+    blobs: FileBlobStore, activity_env: ActivityEnvironment
+) -> None:
+    ref = await offload(blobs, "acme", {"rows": "x" * 5000}, threshold=1024)
+    request = BlobSliceInput(tenant="acme", ref=ref, offset=0, size=1)
+    with pytest.raises(ApplicationError) as caught:
+        await activity_env.run(BlobActivities(blobs).slice, request)
+    assert caught.value.type == "BlobSliceInvalid"
+    assert caught.value.message.endswith("holds dict, not a list")

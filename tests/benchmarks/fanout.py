@@ -6,10 +6,13 @@ Run on demand (not part of `make test`):
 
 Each case runs one graph: `N` maps an http node over `range(N)`; `AxB` maps a
 subgraph over `range(A)` whose graph maps an http node over `range(B)`; `N:P` pads
-each item's result with `P` characters. The http activity answers at once, so only
+each item's result with `P` characters; `sN` maps it over `range(N)` computed by a
+transform and stored (the run's blob threshold is 4 KiB), so the parent reads no item
+and each batch reads its own with `blob.slice`. The http activity answers at once, so only
 orchestration is timed; the blob activities are the real ones over a temporary
 directory. Per case it prints the seconds (and per item), the number of child runs,
-the events of the parent and of the largest child, the bytes of the largest history,
+the events of the parent and of the largest child, the bytes of the parent's and of the
+largest history,
 and the worker's RSS before and at its peak (the worker runs in this process; sampled
 every 50 ms). The dev server's log (level warn) is scanned for its history size/count
 warnings (10,240 events or 10 MB by default). The last line is, per case,
@@ -64,25 +67,39 @@ async def echo_http(request: contracts.NodeActivityInput) -> contracts.NodeActiv
     return contracts.NodeActivityOutput(output=output)
 
 
-def foreach_graph(name: str, count: int, body: dict[str, Any]) -> dict[str, Any]:
+STORED_THRESHOLD = 4096
+"""The blob threshold of an `sN` run: `range(N)` for N over about 1,000 is stored."""
+
+
+def foreach_graph(
+    name: str, count: int, body: dict[str, Any], stored: bool = False
+) -> dict[str, Any]:
+    listed = f"range({count}) | list"
+    items = "nodes.made.output" if stored else listed
     each = {
         "id": "each",
         "type": "foreach",
-        "config": {"items": f"range({count}) | list", "node": body, "concurrency": 200},
+        "config": {"items": items, "node": body, "concurrency": 200},
     }
-    return {"name": name, "nodes": [each], "edges": []}
+    if not stored:
+        return {"name": name, "nodes": [each], "edges": []}
+    made = {"id": "made", "type": "transform", "config": {"expression": listed}}
+    return {"name": name, "nodes": [made, each], "edges": [{"from": "made", "to": "each"}]}
 
 
 def case_input(case: str) -> tuple[GraphRunInput, int]:
     """The run of a case, and how many http calls it makes. `N:P` pads each item's result
     with `P` characters."""
     case, _, pad = case.partition(":")
+    stored = case.startswith("s")
+    case = case.removeprefix("s")
     http: dict[str, Any] = {"type": "http", "config": {"url": URL, "json": "{{ item }}"}}
     if pad:
         http["config"]["url"] = f"{URL}?pad={int(pad)}"
     if "x" not in case:
         count = int(case)
-        plan = compile_graph(foreach_graph(f"map{count}", count, http))
+        name = f"{'stored' if stored else 'map'}{count}"
+        plan = compile_graph(foreach_graph(name, count, http, stored))
         subgraphs = {}
         calls = count
     else:
@@ -102,6 +119,9 @@ def case_input(case: str) -> tuple[GraphRunInput, int]:
         plan=plan,
         trigger="bench",
         subgraphs=subgraphs,
+        blob_threshold_bytes=(
+            STORED_THRESHOLD if stored else contracts.DEFAULT_BLOB_THRESHOLD_BYTES
+        ),
     )
     return request, calls
 
@@ -118,6 +138,7 @@ class Figures:
     seconds: float
     children: int
     parent_events: int
+    parent_bytes: int
     largest_events: int
     largest_bytes: int
     rss_start: int
@@ -128,7 +149,8 @@ class Figures:
             f"{self.case:>8}: {self.items:6} items {self.seconds:7.1f} s "
             f"({self.seconds / self.items * 1000:.2f} ms/item)  children {self.children:4}  "
             f"events parent {self.parent_events:5} largest {self.largest_events:5}  "
-            f"largest history {self.largest_bytes / 1e6:6.2f} MB  "
+            f"history parent {self.parent_bytes / 1e3:7.1f} kB largest "
+            f"{self.largest_bytes / 1e6:6.2f} MB  "
             f"worker RSS {self.rss_start / 2**20:.0f} -> peak {self.rss_peak / 2**20:.0f} MB"
         )
 
@@ -169,7 +191,7 @@ async def run_case(client: Client, task_queue: str, case: str, store: BlobStore)
         ).describe()
         info = described.raw_description.workflow_execution_info
         sizes.append((execution.id == workflow_id, info.history_length, info.history_size_bytes))
-    parent = max(length for is_parent, length, _ in sizes if is_parent)
+    parent, parent_bytes = max((length, size) for is_parent, length, size in sizes if is_parent)
     children = [(length, size) for is_parent, length, size in sizes if not is_parent]
     return Figures(
         case=case,
@@ -177,6 +199,7 @@ async def run_case(client: Client, task_queue: str, case: str, store: BlobStore)
         seconds=seconds,
         children=len(children),
         parent_events=parent,
+        parent_bytes=parent_bytes,
         largest_events=max((length for length, _ in children), default=0),
         largest_bytes=max(size for _, _, size in sizes),
         rss_start=rss_start,
@@ -211,7 +234,13 @@ async def main(cases: list[str], runs: int) -> None:
             client,
             task_queue=task_queue,
             workflows=[GraphWorkflow],
-            activities=[echo_http, blobs.get, blobs.put, PureActivities(store, 64 * 1024).compute],
+            activities=[
+                echo_http,
+                blobs.get,
+                blobs.put,
+                blobs.slice,
+                PureActivities(store, 64 * 1024).compute,
+            ],
             max_concurrent_activities=500,
         ):
             await run_case(client, task_queue, "50", store)  # warm up the sandbox and caches

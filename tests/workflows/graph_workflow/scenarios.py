@@ -253,6 +253,28 @@ async def named_activities(client: Client, task_queue: str) -> list[WorkflowHand
     return await fan_and_render(client, task_queue)
 
 
+async def stored_items(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    """A foreach over a list a transform stored (its JSON is over the run's blob threshold),
+    in batches of 2: recorded when the run read the list back with `blob.get` and put each
+    batch's items in its child's input."""
+    pad = "x" * 300
+    made = transform("made", [f"{{{{ inputs.pad }}}}-{number}" for number in range(5)])
+    body = {"type": "http", "config": {"url": "https://svc.test/echo", "json": "{{ item[-1] }}"}}
+    each = {"id": "each", "type": "foreach",
+            "config": {"items": "nodes.made.output", "node": body, "batch_size": 2}}  # fmt: skip
+    document = graph("stored-items", [made, each], [edge("made", "each")])
+    request = run_input(document, {"pad": pad}, blob_threshold_bytes=1024)
+    handle = await _finish(client, task_queue, request)
+    return [handle, client.get_workflow_handle(f"{handle.id}:each:batch-0")]
+
+
+async def sliced_items(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    """The graph of `stored_items`, recorded once `node.pure` evaluates the items over the
+    stored list (storing them again: over the threshold) and each batch reads its own with
+    `blob.slice`."""
+    return await stored_items(client, task_queue)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "diamond": diamond,
     "branches": branches,
@@ -265,6 +287,8 @@ SCENARIOS: dict[str, Scenario] = {
     "registry_pin": registry_pin,
     "fan_and_render": fan_and_render,
     "named_activities": named_activities,
+    "stored_items": stored_items,
+    "sliced_items": sliced_items,
 }
 
 

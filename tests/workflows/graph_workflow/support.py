@@ -43,7 +43,8 @@ class FakeNodes:
     (heartbeating, so it sees cancellation), `/blob` returns a blob ref to
     `{"big": [1, 2, 3]}`; anything else echoes the rendered config. `blob.put` keeps
     what the workflow offloads in `stored`, and refs to it resolve to it; `node.pure`
-    stores outputs over `blob_threshold` there too, as the real activity does.
+    stores outputs over its input's threshold (else `blob_threshold`) there too, as the
+    real activity does, and `blob.slice` reads a part of a stored list.
     """
 
     calls: list[contracts.NodeActivityInput] = field(default_factory=list)
@@ -148,16 +149,24 @@ class FakeNodes:
 
         outcome = compute(request.kind, request.config, resolved(request.scope), Budget())
         output = outcome.output
-        if len(json.dumps(output, separators=(",", ":"))) > self.blob_threshold:
+        threshold = request.threshold_bytes or self.blob_threshold
+        if len(json.dumps(output, separators=(",", ":"))) > threshold:
             output = await self.put_blob(
                 contracts.BlobPutInput(tenant=request.tenant, value=output)
             )
-        return contracts.PureNodeOutput(output=output, label=outcome.label)
+        count = len(outcome.output) if request.kind == "items" else None
+        return contracts.PureNodeOutput(output=output, label=outcome.label, count=count)
+
+    @activity.defn(name=contracts.BLOB_SLICE)
+    async def slice_blob(self, request: contracts.BlobSliceInput) -> list[Any]:
+        self.blobs_read.append(request.ref[contracts.BLOB_KEY])
+        items: list[Any] = self.blob_value(request.ref)
+        return items[request.offset : request.offset + request.size]
 
     def activities(self) -> list[Any]:
         return [
             self.http, self.llm, self.open_task, self.close_task, self.get_blob, self.put_blob,
-            self.pure, self.pin,
+            self.slice_blob, self.pure, self.pin,
         ]  # fmt: skip
 
     def nodes_called(self) -> list[str]:
