@@ -122,7 +122,7 @@ async def retry_execution(
     return await service.retry(
         session, client, settings.task_queue, principal, execution_id, AuditContext.of(request),
         llm_task_queue=settings.llm_task_queue,
-    )
+    )  # fmt: skip
 
 
 @router.websocket("/executions/{execution_id}/events")
