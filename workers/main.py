@@ -46,13 +46,13 @@ def build_worker(
     )
 
 
-def build_llm_worker(client: Client, settings: Settings, activities: ActivityRuntime) -> Worker:
+def build_llm_worker(client: Client, settings: Settings, runtime: ActivityRuntime) -> Worker:
     """The llm worker: polls AUTERITY_LLM_TASK_QUEUE with the llm node activity alone, so
     LiteLLM (imported as it starts) lives in it, never in the workers that hold the runs."""
     return Worker(
         client,
         task_queue=settings.llm_task_queue,
-        activities=[activities.llm().complete],
+        activities=[runtime.llm().complete],
         graceful_shutdown_timeout=timedelta(seconds=10),
         max_concurrent_activities=200,
     )
