@@ -147,15 +147,25 @@ def api(
 @one_line_errors
 def worker(
     task_queue: Annotated[str | None, typer.Option(help="Task queue to poll")] = None,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Run llm nodes only, from AUTERITY_LLM_TASK_QUEUE: the one worker that "
+            "imports LiteLLM, so the workers holding runs never do",
+        ),
+    ] = False,
 ) -> None:
-    """Run a Temporal worker that executes graphs."""
+    """Run a Temporal worker that executes graphs (or, with --llm, their llm nodes)."""
     from auterity import telemetry
     from workers.main import run_worker
 
     settings = _settings(task_queue=task_queue)
+    if llm and not settings.llm_task_queue:
+        raise ConfigError("--llm: set AUTERITY_LLM_TASK_QUEUE, the task queue llm nodes run on")
     _check_app_database(settings)
     _observe(settings, "auterity-worker")
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(settings, llm=llm))
     telemetry.shutdown()  # the spans still buffered, before the process ends abruptly
     exit_now(0)  # drained and closed
 

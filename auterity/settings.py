@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     temporal_api_key: SecretStr | None = None
     task_queue: str = "auterity"
+    llm_task_queue: str = Field(
+        default="",
+        description="Task queue of llm node activities, polled by `auterity worker --llm` "
+        "workers (the only ones that import LiteLLM); empty: the task queue of the run",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)

@@ -76,21 +76,10 @@ class ActivityRuntime:
             tenant_egress=self.tenant_egress,
         )  # fmt: skip
         registry = RegistryStore(self.sessions)
-
-        def llm() -> LlmActivities:
-            from activities.llm import LlmActivities
-
-            return LlmActivities(
-                self.settings.model_routes, blobs, threshold, secrets=self.secrets,
-                egress=self.settings.egress_policy, template_seconds=seconds,
-                tenant_egress=self.tenant_egress,
-                routes=RouteStore(self.sessions), ledger=Ledger(self.sessions), cache=self.cache,
-                registry=registry,
-            )  # fmt: skip
-
         # LiteLLM's import costs ~200 MB; a worker pays it on its first llm node unless told
-        # to preload (AUTERITY_WORKER_PRELOAD_LLM).
-        model = llm() if self.settings.worker_preload_llm else LlmOnFirstCall(llm)
+        # to preload (AUTERITY_WORKER_PRELOAD_LLM). With AUTERITY_LLM_TASK_QUEUE set, only
+        # llm nodes that run as local activities come here.
+        model = self.llm() if self.settings.worker_preload_llm else LlmOnFirstCall(self.llm)
         tasks = TaskActivities(self.sessions)
         audit = AuditActivities(self.sessions, self.settings)
         stored = BlobActivities(blobs)
@@ -99,6 +88,19 @@ class ActivityRuntime:
             stored.slice, PureActivities(blobs, threshold).compute, audit.purge_expired,
             RegistryActivities(registry).pin,
         ]  # fmt: skip
+
+    def llm(self) -> LlmActivities:
+        """The llm node activity (imports LiteLLM)."""
+        from activities.llm import LlmActivities
+
+        return LlmActivities(
+            self.settings.model_routes, self.blobs, self.settings.blob_threshold_bytes,
+            secrets=self.secrets, egress=self.settings.egress_policy,
+            template_seconds=self.settings.template_deadline_seconds,
+            tenant_egress=self.tenant_egress, routes=RouteStore(self.sessions),
+            ledger=Ledger(self.sessions), cache=self.cache,
+            registry=RegistryStore(self.sessions),
+        )  # fmt: skip
 
 
 class LlmOnFirstCall:

@@ -7,12 +7,15 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from auterity.settings import Settings
+
+if TYPE_CHECKING:
+    from workers.activities import ActivityRuntime
 
 log = logging.getLogger("auterity.worker")
 
@@ -43,8 +46,24 @@ def build_worker(
     )
 
 
-async def run_worker(settings: Settings, *, task_queue: str | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then let in-flight activities finish (graceful shutdown)."""
+def build_llm_worker(client: Client, settings: Settings, runtime: ActivityRuntime) -> Worker:
+    """The llm worker: polls AUTERITY_LLM_TASK_QUEUE with the llm node activity alone, so
+    LiteLLM (imported as it starts) lives in it, never in the workers that hold the runs."""
+    return Worker(
+        client,
+        task_queue=settings.llm_task_queue,
+        activities=[runtime.llm().complete],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        max_concurrent_activities=200,
+    )
+
+
+async def run_worker(
+    settings: Settings, *, task_queue: str | None = None, llm: bool = False
+) -> None:
+    """Run until SIGTERM or SIGINT, then let in-flight activities finish (graceful shutdown).
+
+    `llm`: run the llm worker (`build_llm_worker`) instead of the one that runs graphs."""
     from auterity import temporal
     from workers.activities import ActivityRuntime
 
@@ -58,12 +77,16 @@ async def run_worker(settings: Settings, *, task_queue: str | None = None) -> No
         loop.add_signal_handler(signum, stop.set)
     from workers.maintenance import ensure_audit_retention_schedule
 
-    await ensure_audit_retention_schedule(client, task_queue or settings.task_queue)
+    if not llm:
+        await ensure_audit_retention_schedule(client, task_queue or settings.task_queue)
     async with ActivityRuntime(settings) as runtime:
-        worker = build_worker(client, settings, runtime.activities(), task_queue=task_queue)
+        if llm:
+            worker = build_llm_worker(client, settings, runtime)
+        else:
+            worker = build_worker(client, settings, runtime.activities(), task_queue=task_queue)
         async with worker:
-            log.info("worker polling task queue %s", task_queue or settings.task_queue)
-            print(f"worker: polling task queue '{task_queue or settings.task_queue}'", flush=True)
+            log.info("worker polling task queue %s", worker.task_queue)
+            print(f"worker: polling task queue '{worker.task_queue}'", flush=True)
             await stop.wait()
             log.info("worker shutting down")
     print("worker: stopped", flush=True)

@@ -605,6 +605,7 @@ class GraphWorkflow:
             timeout=timeout or DEFAULT_TIMEOUT,
             retry=retry.to_retry_policy() if retry else DEFAULT_RETRY,
             local=local,
+            task_queue=self._activity_queue(kind, local),
             heartbeat=stall_timeout(kind, config),
             **(
                 {"activity_id": label}
@@ -613,6 +614,15 @@ class GraphWorkflow:
             ),
         )
         return NodeOutcome(output=result.output, attempts=result.attempt)
+
+    def _activity_queue(self, kind: str, local: bool) -> str | None:
+        """The task queue of a node's activity: llm nodes' own (`llm_task_queue`), whose
+        workers are the only ones that import LiteLLM, else the run's. A local activity runs
+        in the workflow's worker. Only runs started with the setting carry it, so running
+        workflows issue the commands they did: no patch."""
+        if kind == "llm" and not local:
+            return self._request.llm_task_queue
+        return None
 
     async def _wait(self, node: PlanNode) -> NodeOutcome:
         config = WaitConfig.model_validate(node.config)
@@ -750,6 +760,7 @@ class GraphWorkflow:
                     inputs=inputs,
                     trigger=naming.Trigger.SUBGRAPH,
                     subgraphs=self._request.subgraphs,
+                    llm_task_queue=self._request.llm_task_queue,
                 ),
                 id=naming.subgraph_run_id(workflow.info().workflow_id, node_id, index),
                 result_type=GraphRunResult,
@@ -989,6 +1000,7 @@ async def _call_activity(
     activity_id: str | None = None,
     result_type: type | None = None,
     local: bool = False,
+    task_queue: str | None = None,
     heartbeat: timedelta | None = None,
 ) -> Any:
     """Runs an activity, labelled by `summary` or named by `activity_id`. Its failure becomes
@@ -996,6 +1008,8 @@ async def _call_activity(
     this run, a `CancelledError`.
     An activity carries its run's priority (the tenant's fairness key, `naming.run_priority`)
     in its scheduled event, where the server would otherwise apply it unseen.
+    `task_queue`: where the activity runs (the run's own when None); fairness applies there
+    too, by the same priority.
     `heartbeat`: the heartbeat timeout (a streamed llm call's; only new configs set one,
     and local activities have none)."""
     try:
@@ -1007,7 +1021,8 @@ async def _call_activity(
         return await workflow.execute_activity(
             name, arg, result_type=result_type, start_to_close_timeout=timeout,
             retry_policy=retry, summary=summary, activity_id=activity_id,
-            priority=workflow.info().priority, heartbeat_timeout=heartbeat,
+            task_queue=task_queue, priority=workflow.info().priority,
+            heartbeat_timeout=heartbeat,
         )  # fmt: skip
     except ActivityError as error:
         if isinstance(error.cause, TemporalCancelled):

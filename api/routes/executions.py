@@ -59,6 +59,7 @@ async def create_execution(
         session, client, state.audit_writer, state.settings.task_queue, principal, graph_id,
         body, idempotency_key=idempotency_key, context=AuditContext.of(request),
         blob_threshold_bytes=state.settings.blob_threshold_bytes,
+        llm_task_queue=state.settings.llm_task_queue,
     )  # fmt: skip
     if not started.created:
         response.status_code = 200
@@ -119,8 +120,9 @@ async def retry_execution(
 ) -> ExecutionStarted:
     """A new execution of the same version and inputs that reuses the succeeded nodes' outputs."""
     return await service.retry(
-        session, client, settings.task_queue, principal, execution_id, AuditContext.of(request)
-    )
+        session, client, settings.task_queue, principal, execution_id, AuditContext.of(request),
+        llm_task_queue=settings.llm_task_queue,
+    )  # fmt: skip
 
 
 @router.websocket("/executions/{execution_id}/events")

@@ -133,5 +133,6 @@ async def compare_prompt_versions(
         session, client, state.audit_writer, state.settings.task_queue, principal, graph_id,
         ExecutionStart(inputs={"cases": body.cases}), idempotency_key=None, context=context,
         blob_threshold_bytes=state.settings.blob_threshold_bytes,
+        llm_task_queue=state.settings.llm_task_queue,
     )  # fmt: skip
     return PromptComparison(graph_id=graph_id, execution_id=started.id, versions=versions)

@@ -189,6 +189,7 @@ def run_input(
     trigger: str,
     pin: bool = True,
     blob_threshold_bytes: int,
+    llm_task_queue: str,
 ) -> GraphRunInput:
     """What GraphWorkflow starts with: the version's plan, validated inputs, and the plans of
     every graph version its subgraph nodes may run (loaded from the tenant's graphs). Registry
@@ -197,7 +198,9 @@ def run_input(
     pins them itself when it starts.
 
     `blob_threshold_bytes` (AUTERITY_BLOB_THRESHOLD_BYTES): outputs the workflow computes
-    whose JSON is larger go to the blob store; the run keeps the value it started with."""
+    whose JSON is larger go to the blob store; the run keeps the value it started with.
+    `llm_task_queue` (AUTERITY_LLM_TASK_QUEUE): where its llm nodes run; empty: the run's
+    own task queue."""
     check_inputs(version.validator, inputs)
     subgraphs = resolve_subgraphs(lambda g, v: runnable(session, g, v).plan, version.plan)
 
@@ -217,6 +220,7 @@ def run_input(
         trigger=trigger,
         subgraphs={key: pinned(plan) for key, plan in subgraphs.items()},
         blob_threshold_bytes=blob_threshold_bytes,
+        llm_task_queue=llm_task_queue or None,
     )
 
 
@@ -269,6 +273,7 @@ async def start(
     idempotency_key: str | None,
     context: audit.AuditContext,
     blob_threshold_bytes: int,
+    llm_task_queue: str,
 ) -> ExecutionStarted:
     """Start a run of the graph's current (or given) version with validated inputs.
 
@@ -282,7 +287,7 @@ async def start(
         version = runnable(session, graph_id, body.version)
         run = run_input(
             session, principal.tenant_slug, version, body.inputs, trigger=naming.Trigger.API,
-            blob_threshold_bytes=blob_threshold_bytes,
+            blob_threshold_bytes=blob_threshold_bytes, llm_task_queue=llm_task_queue,
         )  # fmt: skip
         return version, run
 
@@ -579,9 +584,12 @@ async def retry(
     principal: Principal,
     workflow_id: str,
     context: audit.AuditContext,
+    *,
+    llm_task_queue: str,
 ) -> ExecutionStarted:
     """A new execution of the same version and inputs that reuses the succeeded nodes'
-    outputs; only a failed, cancelled, terminated or timed-out run can be retried."""
+    outputs; only a failed, cancelled, terminated or timed-out run can be retried. Its llm
+    nodes run where new runs' do now (`llm_task_queue`), as it starts on today's workers."""
     description = await describe(client, principal.tenant_slug, workflow_id)
     if description.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
         raise Conflict(
@@ -608,6 +616,7 @@ async def retry(
             "reuse_outputs": reuse,
             "carried": {},
             "continued": 0,
+            "llm_task_queue": llm_task_queue or None,
         }
     )
     memo = {

@@ -91,6 +91,7 @@ async def deliver(
         run = executions.run_input(
             session, tenant.slug, version, inputs, trigger=naming.Trigger.WEBHOOK,
             blob_threshold_bytes=settings.blob_threshold_bytes,
+            llm_task_queue=settings.llm_task_queue,
         )  # fmt: skip
         return version, run
 

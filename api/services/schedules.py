@@ -173,7 +173,7 @@ async def create_schedule(
     task_queue = settings.task_queue
     run, resolved = await asyncio.to_thread(
         run_input, session, principal, body.graph_id, body.version, body.inputs,
-        settings.blob_threshold_bytes,
+        settings.blob_threshold_bytes, settings.llm_task_queue,
     )  # fmt: skip
     schedule_id = naming.new_schedule_id(principal.tenant_slug)
     row = GraphSchedule(
@@ -224,7 +224,7 @@ async def update_schedule(
         inputs = body.inputs if body.inputs is not None else (current.inputs if current else {})
         run, _resolved = await asyncio.to_thread(
             run_input, session, principal, graph_id, version, inputs,
-            settings.blob_threshold_bytes,
+            settings.blob_threshold_bytes, settings.llm_task_queue,
         )  # fmt: skip
         new_action = action(run, schedule_id, task_queue, started_by=principal.id)
         row.graph_id = graph_id
@@ -351,13 +351,14 @@ def run_input(
     version: str | None,
     inputs: dict[str, Any],
     blob_threshold_bytes: int,
+    llm_task_queue: str,
 ) -> tuple[GraphRunInput, executions.Runnable]:
     """The run a schedule starts: the graph version resolved now, the inputs validated now;
     registry references are checked now but pinned by each run when it starts."""
     resolved = executions.runnable(session, graph_id, version)
     run = executions.run_input(
         session, principal.tenant_slug, resolved, inputs, trigger=TRIGGER, pin=False,
-        blob_threshold_bytes=blob_threshold_bytes,
+        blob_threshold_bytes=blob_threshold_bytes, llm_task_queue=llm_task_queue,
     )  # fmt: skip
     return run, resolved
 

@@ -113,6 +113,11 @@ class GraphRunInput(RunModel):
         ge=1024,
         description="Outputs the workflow computes whose JSON is larger go to the blob store",
     )
+    llm_task_queue: str | None = Field(
+        default=None,
+        description="Task queue of the run's llm node activities (AUTERITY_LLM_TASK_QUEUE), "
+        "so that only workers polling it import LiteLLM; None: the run's own",
+    )
 
 
 class GraphRunResult(RunModel):

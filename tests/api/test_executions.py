@@ -349,7 +349,7 @@ LIST_MAKER = {
 }  # "made" is about 4.9 KB of JSON: above a 2 KiB threshold, far below the 64 KiB default
 
 
-async def test_a_run_started_through_the_api_uses_the_configured_blob_threshold(
+async def test_a_run_started_through_the_api_uses_the_configured_blob_threshold_and_llm_queue(
     api: httpx.AsyncClient, owner, settings: Settings, temporal_client: Client
 ) -> None:
     from api.main import create_app
@@ -358,8 +358,9 @@ async def test_a_run_started_through_the_api_uses_the_configured_blob_threshold(
 
     _member, headers = owner
     graph_id = await save_graph(api, headers, LIST_MAKER)
+    queue = f"api-small-{uuid.uuid4()}"
     small = settings.model_copy(
-        update={"blob_threshold_bytes": 2048, "task_queue": f"api-small-{uuid.uuid4()}"}
+        update={"blob_threshold_bytes": 2048, "task_queue": queue, "llm_task_queue": f"{queue}-llm"}
     )
 
     async def run_through(client: httpx.AsyncClient) -> tuple[GraphRunInput, GraphRunResult]:
@@ -382,8 +383,10 @@ async def test_a_run_started_through_the_api_uses_the_configured_blob_threshold(
             async with httpx.AsyncClient(base_url=url, timeout=30) as configured:
                 run, result = await run_through(configured)
     assert run.blob_threshold_bytes == 2048
+    assert run.llm_task_queue == f"{queue}-llm"
     assert is_blob_ref(result.nodes["made"].output), result.nodes["made"].output
 
     default_run, default_result = await run_through(api)
     assert default_run.blob_threshold_bytes == settings.blob_threshold_bytes == 64 * 1024
+    assert default_run.llm_task_queue is None and not settings.llm_task_queue
     assert default_result.nodes["made"].output == list(range(1000))

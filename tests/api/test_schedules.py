@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,9 @@ from temporalio.service import RPCError
 
 from api.services.executions import started_input
 from auterity.graph import naming
+from auterity.settings import Settings
 from tests.factories import auth_headers, make_member
+from tests.support import serve
 
 DIGEST = {
     "name": "digest",
@@ -389,3 +392,31 @@ async def test_schedules_cannot_fire_too_often_or_backfill_without_bound(
     assert "AUTERITY_SCHEDULE_BACKFILL_MAX_ACTIONS" in flood.json()["detail"]
     read = (await api.get(f"/v1/schedules/{schedule['id']}", headers=headers)).json()
     assert read["recent_actions"] == [] and read["actions_taken"] == 0
+
+
+async def test_a_schedule_keeps_its_llm_task_queue_until_its_inputs_are_sent_again(
+    api: httpx.AsyncClient, owner, make_schedule: MakeSchedule, settings: Settings,
+    temporal_client: Client,
+) -> None:  # fmt: skip
+    """A schedule's runs start with the input it was saved with: one saved before the API
+    had AUTERITY_LLM_TASK_QUEUE runs llm nodes on the main queue until its inputs change."""
+    from api.main import create_app
+    from api.services.schedules import run_of
+
+    _member, headers = owner
+    schedule = await make_schedule()
+    handle = temporal_client.get_schedule_handle(schedule["id"])
+    saved = await run_of(temporal_client, await handle.describe())
+    assert saved is not None and saved.llm_task_queue is None
+    split = settings.model_copy(update={"llm_task_queue": f"llm-{uuid.uuid4()}"})
+    with serve(create_app(split)) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as configured:
+            path = f"/v1/schedules/{schedule['id']}"
+            kept = await configured.patch(path, json={"note": "n"}, headers=headers)
+            assert kept.status_code == 200, kept.text
+            unchanged = await run_of(temporal_client, await handle.describe())
+            sent = await configured.patch(path, json={"inputs": {"topic": "x"}}, headers=headers)
+            assert sent.status_code == 200, sent.text
+            moved = await run_of(temporal_client, await handle.describe())
+    assert unchanged is not None and unchanged.llm_task_queue is None
+    assert moved is not None and moved.llm_task_queue == split.llm_task_queue

@@ -3,7 +3,7 @@
 Run on demand (not part of `make test`):
 
     .venv/bin/python -m tests.benchmarks.waiting [--runs 1000] [--concurrency 50]
-        [--cache N] [--baseline-cache 1000] [--timeout 1800]
+        [--cache N] [--baseline-cache 1000] [--timeout 1800] [--llm none|worker|split]
 
 It starts an in-memory Temporal dev server and `auterity worker` as its own
 process on a fresh SQLite database, with one tenant. Then it measures the
@@ -13,6 +13,12 @@ the RSS again, approves every task in bulk (the `complete_task` Update, as the
 API sends it), waits until every run has finished and measures once more, with
 the worker's CPU time over the bulk approval (runs evicted from the worker's
 cache replay their history then).
+
+`--llm` first runs one graph with an llm node (the mock model): `worker` runs it on
+the worker, which then holds LiteLLM, as a production worker that ever ran an llm node
+does; `split` sets AUTERITY_LLM_TASK_QUEUE and runs it on an `auterity worker --llm`
+process of its own, whose RSS the RESULT line adds as `llm_worker_rss_mb`; `none` (the
+default) runs none.
 
 `--cache` sets the worker's AUTERITY_WORKER_MAX_CACHED_WORKFLOWS (its default if
 unset). Each measurement prints `RESULT runs=<n> cache=<n> rss_idle_mb=<..>
@@ -64,6 +70,10 @@ GRAPH = {
     ],
     "edges": [{"from": "ask", "to": "done", "when": "approved"}],
 }
+LLM_GRAPH = {
+    "name": "ask-a-model",
+    "nodes": [{"id": "say", "type": "llm", "config": {"route": "default", "prompt": "hello"}}],
+}
 
 
 def rss_mb(pid: int) -> float:
@@ -87,9 +97,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(runs: int, concurrency: int, timeout: float, cache: int | None) -> Figures:
+async def measure(
+    runs: int, concurrency: int, timeout: float, cache: int | None, llm: str = "none"
+) -> Figures:
     """One worker process (its cache `cache` runs, the setting's default if None) on its own
-    Temporal dev server and database."""
+    Temporal dev server and database; with `llm` (see the module docstring), after one run
+    of an llm node."""
     home = Path(tempfile.mkdtemp(prefix="auterity-waiting-"))
     url = f"sqlite:///{home / 'auterity.db'}"
     migrate.upgrade(url)
@@ -99,6 +112,7 @@ async def measure(runs: int, concurrency: int, timeout: float, cache: int | None
         tenant = create_tenant(session, f"w-{uuid.uuid4().hex[:8]}")
         tenant_id, slug = tenant.id, tenant.slug
     task_queue = f"waiting-{uuid.uuid4()}"
+    llm_queue = f"{task_queue}-llm" if llm == "split" else ""
 
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
@@ -107,29 +121,44 @@ async def measure(runs: int, concurrency: int, timeout: float, cache: int | None
     ) as env:
         client: Client = env.client
         address = client.service_client.config.target_host
-        log = (home / "worker.log").open("wb")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "auterity.cli", "worker"],
-            env=dict(
-                os.environ,
-                AUTERITY_HOME=str(home),
-                AUTERITY_DATABASE_URL=url,
-                AUTERITY_TEMPORAL_ADDRESS=address,
-                AUTERITY_TASK_QUEUE=task_queue,
-                AUTERITY_WORKER_METRICS_PORT="0",
-                AUTERITY_EGRESS_ALLOW=DEV_EGRESS_ALLOW,
-                AUTERITY_LOG_LEVEL="WARNING",
-            )
-            | (
-                {} if cache is None else {"AUTERITY_WORKER_MAX_CACHED_WORKFLOWS": str(cache)}
-            ),  # fmt: skip
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        environment = dict(
+            os.environ,
+            AUTERITY_HOME=str(home),
+            AUTERITY_DATABASE_URL=url,
+            AUTERITY_TEMPORAL_ADDRESS=address,
+            AUTERITY_TASK_QUEUE=task_queue,
+            AUTERITY_LLM_TASK_QUEUE=llm_queue,
+            AUTERITY_WORKER_METRICS_PORT="0",
+            AUTERITY_EGRESS_ALLOW=DEV_EGRESS_ALLOW,
+            AUTERITY_LOG_LEVEL="WARNING",
+        ) | ({} if cache is None else {"AUTERITY_WORKER_MAX_CACHED_WORKFLOWS": str(cache)})
+
+        def spawn(name: str, *options: str) -> subprocess.Popen[bytes]:
+            with (home / f"{name}.log").open("wb") as log:
+                return subprocess.Popen(
+                    [sys.executable, "-m", "auterity.cli", "worker", *options],
+                    env=environment, stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+
+        worker = spawn("worker")
+        workers = [worker, *([spawn("llm-worker", "--llm")] if llm_queue else [])]
         try:
-            await wait_for(
-                lambda: "polling task queue" in (home / "worker.log").read_text(), 120, "worker"
-            )
+            for name in ("worker", "llm-worker")[: len(workers)]:
+                await wait_for(
+                    lambda name=name: "polling task queue" in (home / f"{name}.log").read_text(),
+                    120, name,
+                )  # fmt: skip
+            if llm != "none":
+                llm_plan = compile_graph(LLM_GRAPH)
+                asked = await client.execute_workflow(
+                    WORKFLOW_NAME,
+                    GraphRunInput(
+                        tenant=slug, graph_id="llm", version_id=llm_plan.version_id,
+                        plan=llm_plan, llm_task_queue=llm_queue or None,
+                    ),
+                    id=f"{slug}:llm:warm", task_queue=task_queue, result_type=GraphRunResult,
+                )  # fmt: skip
+                assert asked.nodes["say"].status == "succeeded", asked
             await asyncio.sleep(3)
             idle = rss_mb(worker.pid)
 
@@ -174,19 +203,22 @@ async def measure(runs: int, concurrency: int, timeout: float, cache: int | None
             approved_seconds = time.monotonic() - began
             approved_cpu = cpu_seconds(worker.pid) - cpu
             after = rss_mb(worker.pid)
+            llm_worker = rss_mb(workers[1].pid) if llm_queue else None
         finally:
-            worker.terminate()
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-            log.close()
+            for process in workers:
+                process.terminate()
+            for process in workers:
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
     engine.dispose()
     figures = Figures(
         cache=settings_cache(cache), rss_idle_mb=idle, rss_waiting_mb=waiting, rss_after_mb=after,
         opened_seconds=opened_seconds, approved_seconds=approved_seconds,
         approved_cpu_seconds=approved_cpu,
-        completed=sum(output == "approved" for output in outputs),
+        completed=sum(output == "approved" for output in outputs), llm=llm,
+        llm_worker_rss_mb=llm_worker,
     )  # fmt: skip
     print(f"RESULT runs={runs} {figures.line()}", flush=True)
     return figures
@@ -202,14 +234,21 @@ class Figures:
     approved_seconds: float
     approved_cpu_seconds: float
     completed: int
+    llm: str = "none"
+    llm_worker_rss_mb: float | None = None
 
     def line(self) -> str:
+        llm_worker = (
+            "" if self.llm_worker_rss_mb is None
+            else f" llm_worker_rss_mb={self.llm_worker_rss_mb:.0f}"
+        )  # fmt: skip
         return (
-            f"cache={self.cache} rss_idle_mb={self.rss_idle_mb:.0f} "
+            f"llm={self.llm} cache={self.cache} rss_idle_mb={self.rss_idle_mb:.0f} "
             f"rss_waiting_mb={self.rss_waiting_mb:.0f} rss_after_mb={self.rss_after_mb:.0f} "
             f"opened_seconds={self.opened_seconds:.1f} "
             f"approved_seconds={self.approved_seconds:.1f} "
             f"approved_cpu_seconds={self.approved_cpu_seconds:.1f} completed={self.completed}"
+            f"{llm_worker}"
         )
 
 
@@ -218,15 +257,20 @@ def settings_cache(cache: int | None) -> int:
 
 
 async def main(
-    runs: int, concurrency: int, timeout: float, cache: int | None, baseline: int | None
+    runs: int,
+    concurrency: int,
+    timeout: float,
+    cache: int | None,
+    baseline: int | None,
+    llm: str = "none",
 ) -> None:
     """With `baseline`, a worker caching that many runs first, then the measured one, and
     the ratios of the second to the first."""
     if baseline is None:
-        await measure(runs, concurrency, timeout, cache)
+        await measure(runs, concurrency, timeout, cache, llm)
         return
-    before = await measure(runs, concurrency, timeout, baseline)
-    after = await measure(runs, concurrency, timeout, cache)
+    before = await measure(runs, concurrency, timeout, baseline, llm)
+    after = await measure(runs, concurrency, timeout, cache, llm)
     grew_before = before.rss_waiting_mb - before.rss_idle_mb
     grew_after = after.rss_waiting_mb - after.rss_idle_mb
     print(
@@ -255,6 +299,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds for every run to open its task"
     )
+    parser.add_argument(
+        "--llm", choices=["none", "worker", "split"], default="none",
+        help="first run an llm node: on the worker, or on an llm worker of its own (split)",
+    )  # fmt: skip
     arguments = parser.parse_args()
     asyncio.run(
         main(
@@ -263,5 +311,6 @@ if __name__ == "__main__":
             arguments.timeout,
             arguments.cache,
             arguments.baseline_cache,
+            arguments.llm,
         )  # fmt: skip
     )

@@ -65,11 +65,14 @@ class Ledger:
 
 
 @contextmanager
-def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m auterity.cli worker`, output to `log`; killed on the way out if still up."""
+def worker_process(
+    env: dict[str, str], log: Path, *options: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m auterity.cli worker [options]`, output to `log`; killed on the way out if
+    still up."""
     with log.open("wb") as output:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "auterity.cli", "worker"],
+            [sys.executable, "-m", "auterity.cli", "worker", *options],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

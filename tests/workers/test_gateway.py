@@ -4,6 +4,7 @@ and exports tokens and cost on the worker's Prometheus port."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from auterity import temporal
 from auterity.db import transaction
 from auterity.dev import DEV_EGRESS_ALLOW
 from auterity.gateway.routes import RouteConfig, to_nanos
-from auterity.graph import contracts
+from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import GraphRunInput, GraphRunResult
 from auterity.models import Tenant
@@ -33,7 +34,7 @@ from tests.activities.probe_workflow import ActivityProbe, ProbeStep
 from tests.servers import ChatServer
 from tests.support import free_port
 from workers.activities import ActivityRuntime
-from workers.main import build_worker
+from workers.main import build_llm_worker, build_worker
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
 
@@ -288,3 +289,66 @@ async def test_a_stream_that_stalls_mid_way_is_retried_on_its_heartbeat_timeout(
     # The stalled attempt's reservation went back when the retry reserved; the retry settled.
     assert [(e.attempt, e.status) for e in entries] == [(1, "expired"), (2, "settled")]
     assert entries[1].cost_nanos == to_nanos(7 * 0.001 + 3 * 0.002)
+
+
+@pytest.mark.parametrize("split", [True, False], ids=["llm-task-queue", "one-task-queue"])
+async def test_llm_nodes_run_on_the_llm_task_queue_when_the_run_names_one(
+    temporal_client: Client,
+    runtime: ActivityRuntime,
+    worker_settings: Settings,
+    sessions: sessionmaker[Session],
+    chat_server: ChatServer,
+    task_queue: str,
+    split: bool,
+) -> None:
+    """With AUTERITY_LLM_TASK_QUEUE, a run's llm activities (foreach batches' included) are
+    scheduled on that queue and run by the llm worker, which polls it alone; an llm node
+    that runs as a local activity stays in the workflow's worker. Without it, every
+    activity runs on the run's task queue, as before."""
+    slug, tenant_id = _tenant_with_route(sessions, f"{chat_server.url}/v1")
+    llm_queue = f"{task_queue}-llm" if split else ""
+    settings = worker_settings.model_copy(update={"llm_task_queue": llm_queue})
+    body = {"type": "llm", "config": {"route": "fast", "prompt": "{{ item }}", "max_tokens": 5}}
+    graph = {"name": "split", "nodes": [
+        {"id": "ask", "type": "llm", "config": {"route": "fast", "prompt": "hello"}},
+        {"id": "near", "type": "llm", "execution": "local",
+         "config": {"route": "fast", "prompt": "local"}},
+        {"id": "each", "type": "foreach",
+         "config": {"items": "inputs.topics", "node": body, "batch_size": 2}},
+    ], "edges": [{"from": "ask", "to": "each"}]}  # fmt: skip
+    plan = compile_graph(graph)
+    run = GraphRunInput(
+        tenant=slug, graph_id="g", version_id=plan.version_id, plan=plan,
+        inputs={"topics": ["tea", "coffee", "cocoa"]}, llm_task_queue=llm_queue or None,
+    )  # fmt: skip
+    async with contextlib.AsyncExitStack() as workers:
+        await workers.enter_async_context(
+            build_worker(temporal_client, settings, runtime.activities(), task_queue=task_queue)
+        )
+        if split:
+            await workers.enter_async_context(build_llm_worker(temporal_client, settings, runtime))
+        started = await start_execution(temporal_client, task_queue, run)
+        handle = temporal_client.get_workflow_handle(
+            started.execution_id, result_type=GraphRunResult
+        )
+        result = await handle.result()
+
+    assert result.nodes["ask"].output["text"] == "hello"
+    assert result.nodes["near"].output["text"] == "local"
+    assert [item["text"] for item in result.nodes["each"].output] == ["tea", "coffee", "cocoa"]
+    runs = [started.execution_id] + [
+        naming.foreach_batch_id(started.execution_id, "each", number) for number in (0, 1)
+    ]
+    scheduled = [
+        event.activity_task_scheduled_event_attributes
+        for workflow_id in runs
+        for event in (await temporal_client.get_workflow_handle(workflow_id).fetch_history()).events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert sorted(s.activity_id for s in scheduled) == ["ask", "each[0]", "each[1]", "each[2]"]
+    assert {s.task_queue.name for s in scheduled} == {llm_queue or task_queue}
+    with transaction(sessions, tenant_id) as session:
+        entries = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.node_id)))
+    assert [(e.node_id, e.status) for e in entries] == [
+        (node, "settled") for node in ("ask", "each[0]", "each[1]", "each[2]", "near")
+    ]

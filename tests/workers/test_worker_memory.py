@@ -3,6 +3,7 @@ an llm node runs (tests/workers/test_gateway.py runs that node through the same 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -65,3 +66,30 @@ def test_a_worker_imports_litellm_at_start_only_when_told_to_preload(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(preload), "LiteLLM imported (True) or not (False)"
+
+
+async def test_the_llm_worker_polls_the_llm_task_queue_with_the_llm_activity_alone(
+    temporal_client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    from auterity.graph.contracts import LLM_ACTIVITY
+    from workers.main import build_llm_worker
+
+    settings = load_settings(env="test", home=tmp_path, llm_task_queue=f"{task_queue}-llm")
+    async with ActivityRuntime(settings) as runtime:
+        config = build_llm_worker(temporal_client, settings, runtime).config()
+    assert config["task_queue"] == f"{task_queue}-llm"
+    assert not config.get("workflows")
+    names = [fn.__temporal_activity_definition.name for fn in config["activities"]]
+    assert names == [LLM_ACTIVITY]
+
+
+def test_auterity_worker_llm_refuses_to_start_without_the_llm_task_queue(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "AUTERITY_LLM_TASK_QUEUE"}
+    done = subprocess.run(
+        [sys.executable, "-m", "auterity.cli", "worker", "--llm"],
+        cwd=REPO, env={**environment, "AUTERITY_HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "AUTERITY_LLM_TASK_QUEUE" in lines[0], done.stderr

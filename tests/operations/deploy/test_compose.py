@@ -57,7 +57,7 @@ def test_docker_compose_refuses_to_run_without_the_passwords(compose_command: li
 def test_the_whole_stack(rendered: dict[str, Any]) -> None:
     assert set(rendered["services"]) == {
         "postgres", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui",
-        "minio", "minio-bucket", "migrate", "api", "worker",
+        "minio", "minio-bucket", "migrate", "api", "worker", "llm-worker",
         "prometheus", "alertmanager", "grafana", "otel-collector", "jaeger",
     }  # fmt: skip
 
@@ -81,7 +81,7 @@ def test_migrations_run_as_the_owner_and_the_processes_as_the_app_login(
     services = rendered["services"]
     migrate = services["migrate"]["environment"]
     assert database_user(migrate["AUTERITY_MIGRATION_DATABASE_URL"]) == "auterity_owner"
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "llm-worker"):
         environment = services[name]["environment"]
         assert database_user(environment["AUTERITY_DATABASE_URL"]) == "auterity_api"
         assert "AUTERITY_MIGRATION_DATABASE_URL" not in environment
@@ -96,9 +96,22 @@ def test_migrations_run_as_the_owner_and_the_processes_as_the_app_login(
     assert "CREATE DATABASE auterity OWNER auterity_owner" in script
 
 
+def test_llm_nodes_run_on_the_llm_worker_alone(rendered: dict[str, Any]) -> None:
+    """The API starts runs with the llm task queue the llm worker polls, so the worker
+    holding the runs never imports LiteLLM."""
+    services = rendered["services"]
+    queues = {
+        name: services[name]["environment"]["AUTERITY_LLM_TASK_QUEUE"]
+        for name in ("api", "worker", "llm-worker")
+    }
+    assert set(queues.values()) == {"auterity-llm"}, queues
+    assert services["llm-worker"]["command"] == ["worker", "--llm"]
+    assert services["worker"]["command"] == ["worker"]
+
+
 def test_api_and_worker_share_the_minio_blob_store(rendered: dict[str, Any]) -> None:
     services = rendered["services"]
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "llm-worker"):
         environment = services[name]["environment"]
         url = urlsplit(environment["AUTERITY_BLOB_URL"])
         assert (url.scheme, url.netloc) == ("s3", "auterity-blobs")

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.worker import Worker
 
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import GraphRunInput, TaskDecision
@@ -275,6 +276,30 @@ async def sliced_items(client: Client, task_queue: str) -> list[WorkflowHandle[A
     return await stored_items(client, task_queue)
 
 
+async def llm_task_queue(client: Client, task_queue: str) -> list[WorkflowHandle[Any, Any]]:
+    """llm nodes on the run's `llm_task_queue`, served by a worker that polls it alone: one
+    node, one that runs as a local activity (in the workflow's worker), one in a subgraph."""
+    ask = {"type": "llm", "config": {"route": "fast", "prompt": "hi {{ inputs.name }}"}}
+    child = compile_graph(graph("child", [{"id": "ask", **ask}], []))
+    document = graph(
+        "llm_queue",
+        [
+            {"id": "ask", **ask},
+            {"id": "near", **ask, "execution": "local"},
+            {"id": "sub", "type": "subgraph", "config": {"graph_id": "child",
+             "version": child.version_id, "inputs": {"name": "{{ nodes.ask.output.text }}"}}},
+        ],
+        [edge("ask", "sub")],
+    )  # fmt: skip
+    llm_queue = f"{task_queue}-llm"
+    request = run_input(
+        document, {"name": "Ann"}, subgraphs={child.version_id: child}, llm_task_queue=llm_queue
+    )
+    async with Worker(client, task_queue=llm_queue, activities=[FakeNodes().llm]):
+        handle = await _finish(client, task_queue, request)
+    return [handle, client.get_workflow_handle(f"{handle.id}:sub")]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "diamond": diamond,
     "branches": branches,
@@ -289,6 +314,7 @@ SCENARIOS: dict[str, Scenario] = {
     "named_activities": named_activities,
     "stored_items": stored_items,
     "sliced_items": sliced_items,
+    "llm_task_queue": llm_task_queue,
 }
 
 
