@@ -264,17 +264,13 @@ def _forget_pending(session: Session, _previous: Any) -> None:
 # --- PostgreSQL: hear the other processes' invalidations ----------------------------------
 
 
-def libpq_url(url: URL) -> str:
-    """A SQLAlchemy URL as psycopg takes it: libpq's, without SQLAlchemy's "+psycopg"."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 class Listener:
     """A thread that `LISTEN`s on `CHANNEL` and invalidates the cache; the cache is on only
     while it is connected."""
 
     def __init__(self, url: URL, cache: TenantCache, *, retry_seconds: float = 1.0) -> None:
-        self._url = libpq_url(url)
+        # psycopg wants libpq's URL, without SQLAlchemy's "+psycopg".
+        self._url = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._cache = cache
         self._retry = retry_seconds
         self._stop = threading.Event()

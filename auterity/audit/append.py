@@ -158,21 +158,13 @@ def append(connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]
     pipeline = contextlib.nullcontext() if driver.pgconn.pipeline_status else driver.pipeline()
     with _as_sqlalchemy_errors(), pipeline, driver.cursor() as cursor:
         cursor.execute(SET_CONFIG, (TENANT_SETTING, tenant_id))
-        cursor.execute(*_pg_claim(tenant_id, rows))
-        cursor.executemany(_PG_INSERT_ENTRY, _pg_linked(rows, cursor.fetchone()))
+        cursor.execute(_PG_CLAIM.string, _PG_CLAIM.construct_params(_claim(tenant_id, rows)))
+        claimed = cursor.fetchone()
+        if claimed is None:  # the upsert always returns its row
+            raise RuntimeError("the audit chain head could not be claimed")
+        _link(rows, *claimed)
+        cursor.executemany(_PG_INSERT_ENTRY, [_pg_row(row) for row in rows])
         cursor.execute(_PG_MOVE_HEAD, _move(tenant_id, rows))
-
-
-async def append_async(
-    connection: psycopg.AsyncConnection[Any], tenant_id: str, rows: Sequence[dict[str, Any]]
-) -> None:
-    """`append` on an asyncio psycopg connection (in pipeline mode, in its transaction)."""
-    with _as_sqlalchemy_errors():
-        async with connection.cursor() as cursor:
-            await cursor.execute(SET_CONFIG, (TENANT_SETTING, tenant_id))
-            await cursor.execute(*_pg_claim(tenant_id, rows))
-            await cursor.executemany(_PG_INSERT_ENTRY, _pg_linked(rows, await cursor.fetchone()))
-            await cursor.execute(_PG_MOVE_HEAD, _move(tenant_id, rows))
 
 
 @contextlib.contextmanager
@@ -219,18 +211,6 @@ def _link(rows: Sequence[dict[str, Any]], last: int, previous: str) -> None:
     for seq, row in enumerate(rows, start=int(last) - len(rows) + 1):
         row["seq"], row["prev_hash"] = seq, previous
         row["hash"] = previous = row_hash(row)
-
-
-def _pg_claim(tenant_id: str, rows: Sequence[dict[str, Any]]) -> tuple[str, Any]:
-    return _PG_CLAIM.string, _PG_CLAIM.construct_params(_claim(tenant_id, rows))
-
-
-def _pg_linked(rows: Sequence[dict[str, Any]], claimed: Any) -> list[dict[str, Any]]:
-    """`rows` linked after the claimed head, as psycopg parameters of the insert."""
-    if claimed is None:  # the upsert always returns its row
-        raise RuntimeError("the audit chain head could not be claimed")
-    _link(rows, *claimed)
-    return [_pg_row(row) for row in rows]
 
 
 def _move(tenant_id: str, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

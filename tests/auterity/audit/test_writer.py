@@ -111,7 +111,7 @@ async def test_an_entry_whose_caller_stops_waiting_is_written_all_the_same(
         gone, kept = (asyncio.ensure_future(writer.write(row)) for row in rows)
         await asyncio.sleep(0)  # both handed to the writer
         gone.cancel()
-        await kept
+        await asyncio.wait_for(kept, 30)  # a writer thread that died would never answer
         with pytest.raises(asyncio.CancelledError):
             await gone
     finally:
