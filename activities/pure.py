@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.blobs import BlobStore, offload, resolve_refs
+from auterity.graph.budget import MAX_OUTPUT_CHARS, MAX_STORED_ITEMS_CHARS
 from auterity.graph.contracts import PURE_ACTIVITY, PureNodeInput, PureNodeOutput
 from auterity.graph.expressions import Budget
 from auterity.graph.pure import ITEMS, NodeFailure, compute
@@ -27,7 +28,10 @@ class PureActivities:
     @activity.defn(name=PURE_ACTIVITY)
     async def compute(self, request: PureNodeInput) -> PureNodeOutput:
         scope = await resolve_refs(self.store, request.tenant, request.scope)
-        budget = Budget(compat=request.compat_templates)
+        budget = Budget(
+            compat=request.compat_templates,
+            max_chars=MAX_STORED_ITEMS_CHARS if request.kind == ITEMS else MAX_OUTPUT_CHARS,
+        )
         try:
             outcome = compute(request.kind, request.config, scope, budget)
         except NodeFailure as failure:

@@ -30,6 +30,12 @@ from auterity.graph.errors import ExpressionError
 MAX_OUTPUT_CHARS = 1_000_000
 """Largest rendered value (characters of text, roughly bytes of JSON), and largest text any
 one operation may build."""
+MAX_STORED_ITEMS_CHARS = 16_000_000
+"""Largest list a foreach's items may give outside the workflow (`node.pure`, when the scope
+holds stored values): the list goes to the blob store, never into a run's history, so it
+may be as large as the stored values it is taken from (an http body is at most 10 MiB by
+default). Each operation inside still builds at most `MAX_OUTPUT_CHARS`; the bound keeps
+what one evaluation may hold in a worker's memory near what one http call may."""
 MAX_STEPS = 1_000_000
 """The work budget of one render, in steps (see the module docstring)."""
 CHARS_PER_STEP = 256
@@ -54,17 +60,25 @@ class Budget:
     """The work one render may do: `steps` (deterministic) and, outside workflow code, a
     wall-clock deadline `seconds` from now. A node's fields share one budget."""
 
-    __slots__ = ("limit", "seconds", "compat", "steps", "depth", "_deadline", "_next_check")
+    __slots__ = (
+        "limit", "seconds", "compat", "max_chars", "steps", "depth", "_deadline", "_next_check",
+    )  # fmt: skip
 
     CLOCK_EVERY = 2048
     """Steps between two looks at the clock."""
 
     def __init__(
-        self, *, steps: int = MAX_STEPS, seconds: float | None = None, compat: bool = False
+        self,
+        *,
+        steps: int = MAX_STEPS,
+        seconds: float | None = None,
+        compat: bool = False,
+        max_chars: int = MAX_OUTPUT_CHARS,
     ) -> None:
         self.limit = steps
         self.seconds = seconds
         self.compat = compat
+        self.max_chars = max_chars  # of the value a render gives (`JsonSize`)
         self.steps = 0
         self.depth = 0
         self._deadline = time.monotonic() + seconds if seconds is not None else None
@@ -201,14 +215,15 @@ def check_text(value: Any, what: str) -> None:
 
 
 class JsonSize:
-    """Counts the size of a value being converted to JSON, against `MAX_OUTPUT_CHARS`."""
+    """Counts the size of a value being converted to JSON, against `limit`."""
 
-    __slots__ = ("total",)
+    __slots__ = ("total", "limit")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_OUTPUT_CHARS) -> None:
         self.total = 0
+        self.limit = limit
 
     def grow(self, size: int) -> None:
         self.total += size
-        if self.total > MAX_OUTPUT_CHARS:
-            raise ExpressionError(f"the value is too large (over {MAX_OUTPUT_CHARS:,} characters)")
+        if self.total > self.limit:
+            raise ExpressionError(f"the value is too large (over {self.limit:,} characters)")

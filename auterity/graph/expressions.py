@@ -458,7 +458,7 @@ def render_value(value: Any, scope: Mapping[str, Any], budget: Budget | None = N
     `budget` (a fresh one when None; pass one to share it between a node's fields)."""
     with metered(budget) as current:
         try:
-            result = _render(value, scope, JsonSize(), 0)
+            result = _render(value, scope, JsonSize(current.max_chars), 0)
             current.check_clock()
             return result
         except Exception as error:  # anything a template does wrong is the template's error
@@ -471,7 +471,7 @@ def evaluate(expression: str, scope: Mapping[str, Any], budget: Budget | None = 
     """The JSON value of a bare expression, under `budget` as in `render_value`."""
     with metered(budget) as current:
         try:
-            result = plain(_compile_expression(expression)(scope), JsonSize())
+            result = plain(_compile_expression(expression)(scope), JsonSize(current.max_chars))
             current.check_clock()
             return result
         except Exception as error:  # anything an expression does wrong is its error

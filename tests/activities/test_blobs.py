@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.blobs import BlobActivities, FileBlobStore, encode, load, offload, resolve_refs
-from auterity.graph.contracts import BLOB_KEY, BlobSliceInput, is_blob_ref
+from activities.pure import PureActivities
+from auterity.graph.contracts import BLOB_KEY, BlobSliceInput, PureNodeInput, is_blob_ref
+from auterity.graph.pure import ITEMS
 
 
 async def test_small_values_stay_inline(blobs: FileBlobStore) -> None:
@@ -122,3 +125,35 @@ async def test_a_slice_of_what_is_not_a_list_is_refused(
         await activity_env.run(BlobActivities(blobs).slice, request)
     assert caught.value.type == "BlobSliceInvalid"
     assert caught.value.message.endswith("holds dict, not a list")
+
+
+async def test_items_over_stored_values_are_bounded_outside_the_workflow_too(
+    blobs: FileBlobStore,
+) -> None:
+    """`node.pure` lets a foreach's items be larger than a value in a workflow, not without
+    bound: 17 stored strings of a million characters are refused, naming the bound; the same
+    items in a transform are refused at the workflow's million."""
+    rows = await offload(blobs, "acme", ["x" * 1_000_000] * 17, threshold=1024)
+    pure = PureActivities(blobs, threshold=1024)
+    environment = ActivityEnvironment()
+
+    async def computed(kind: Any, config: dict[str, str]) -> ApplicationError:
+        request = PureNodeInput(
+            tenant="acme", node_id="each", kind=kind, config=config, scope={"rows": rows}
+        )
+        with pytest.raises(ApplicationError) as caught:
+            await environment.run(pure.compute, request)
+        return caught.value
+
+    items = await computed(ITEMS, {"items": "rows"})
+    assert items.type == "ExpressionError" and items.non_retryable
+    assert "over 16,000,000 characters" in items.message
+    value = await computed("transform", {"value": "{{ rows[:2] }}"})
+    assert "over 1,000,000 characters" in value.message
+
+    fits = await environment.run(
+        pure.compute,
+        PureNodeInput(tenant="acme", node_id="each", kind="items",
+                      config={"items": "rows[:15]"}, scope={"rows": rows}),
+    )  # fmt: skip
+    assert fits.count == 15 and is_blob_ref(fits.output)

@@ -38,9 +38,11 @@ from workflows.graph_workflow import GraphWorkflow
 THRESHOLD = 8 * 1024
 """Below a batch's 100 results (about 11 kB), so they are stored too and joined by
 `node.pure`: neither the items nor their results come into the parent's history."""
-PAD = "p" * 250
-"""Each row's padding: 3,000 rows make a list of about 830 kB, under the 1,000,000 characters
-an expression may give (`auterity.graph.budget.MAX_OUTPUT_CHARS`)."""
+PAD = "p" * 400
+"""Each row's padding: 3,000 rows make a list of about 1.3 MB, over the 1,000,000 characters
+an expression may give in a workflow (`auterity.graph.budget.MAX_OUTPUT_CHARS`) but not
+outside it, where a foreach's items over stored values are evaluated
+(`MAX_STORED_ITEMS_CHARS`)."""
 
 
 class Rows:
