@@ -760,6 +760,7 @@ class GraphWorkflow:
                     inputs=inputs,
                     trigger=naming.Trigger.SUBGRAPH,
                     subgraphs=self._request.subgraphs,
+                    blob_threshold_bytes=self._request.blob_threshold_bytes,
                     llm_task_queue=self._request.llm_task_queue,
                 ),
                 id=naming.subgraph_run_id(workflow.info().workflow_id, node_id, index),

@@ -16,6 +16,8 @@ from activities.http import HttpActivities
 from activities.pure import PureActivities
 from activities.secrets import StaticSecretSource
 from auterity.egress import EgressClient
+from auterity.graph import contracts
+from auterity.graph.compiler import compile_graph
 from tests.support import LOOPBACK_EGRESS, serve
 from tests.workflows.graph_workflow.support import TENANT, edge, graph, run_input, start, transform
 from workflows.graph_workflow import GraphWorkflow
@@ -147,3 +149,20 @@ async def test_large_outputs_travel_as_blob_refs(
     result = await handle.result()
     assert "$blob" in result.nodes["call"].output
     assert result.nodes["count"].output == 500
+
+
+async def test_a_subgraph_run_stores_outputs_over_its_parents_threshold(
+    temporal_client: Client, task_queue: str, real_worker: Worker
+) -> None:
+    """A child run keeps the blob threshold its parent started with (here 1 KiB, not the
+    64 KiB default): its 2 kB transform output is stored, not carried in its history."""
+    child = compile_graph(graph("child", [transform("pad", "{{ 'x' * 2000 }}")], []))
+    sub = {"id": "sub", "type": "subgraph",
+           "config": {"graph_id": "child", "version": child.version_id}}  # fmt: skip
+    request = run_input(
+        graph("parent", [sub], []), subgraphs={child.version_id: child}, blob_threshold_bytes=1024
+    )
+    handle = await start(temporal_client, task_queue, request)
+    await handle.result()
+    child_result = await temporal_client.get_workflow_handle(f"{handle.id}:sub").result()
+    assert contracts.is_blob_ref(child_result["nodes"]["pad"]["output"])
