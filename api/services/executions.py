@@ -251,7 +251,7 @@ async def start_execution(
             search_attributes=attributes,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"graph {run.graph_id} @ {run.version_id} ({trigger})",
-            memo=memo,
+            memo=memo_payloads(client, memo),
             priority=naming.run_priority(run.tenant),
         )
     except WorkflowAlreadyStartedError:
@@ -259,6 +259,17 @@ async def start_execution(
             raise
         return Started(workflow_id, False)
     return Started(workflow_id, True)
+
+
+def memo_payloads(client: Client, memo: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The memo's values as payloads, converted in one call: temporalio otherwise awaits a
+    whole encode per value (about a tenth of the start route's CPU for its three). Left to
+    temporalio when a codec or external storage must see them."""
+    converter = client.data_converter
+    if not memo or converter.payload_codec is not None or converter.external_storage is not None:
+        return memo
+    payloads = converter.payload_converter.to_payloads(list(memo.values()))
+    return dict(zip(memo, payloads, strict=True))
 
 
 async def start(
