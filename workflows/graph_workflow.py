@@ -893,19 +893,8 @@ class GraphWorkflow:
     async def _joined(self, node_id: str, results: list[Any]) -> Any:
         """The batches' results as one list, stored, when some batches stored theirs: joined
         by `node.pure`, so no batch's items come into this run's history."""
-        joined = await _call_activity(
-            contracts.PURE_ACTIVITY,
-            contracts.PureNodeInput(
-                tenant=self._request.tenant,
-                node_id=node_id,
-                kind=CONCAT,  # type: ignore[arg-type]
-                config={},
-                scope={"lists": results},
-            ),
-            result_type=contracts.PureNodeOutput,
-            timeout=DEFAULT_TIMEOUT,
-            retry=BLOB_RETRY,
-            summary=f"{node_id} (join stored batch results)",
+        joined = await self._computed_outside(
+            node_id, CONCAT, {}, {"lists": results}, f"{node_id} (join stored batch results)"
         )
         return joined.output
 
