@@ -154,13 +154,7 @@ def _chat_app(server: ChatServer) -> FastAPI:
         if model.startswith("stall:"):
             tag = model.removeprefix("stall:")
             if tag not in server.released:
-                server.stalled[tag] += 1
-                waited = 0.0
-                while tag not in server.released and waited < STALL_LIMIT_SECONDS:
-                    await asyncio.sleep(0.05)
-                    waited += 0.05
-                if await request.is_disconnected():
-                    server.abandoned[tag] += 1
+                await _stall(server, tag, request)
         if model.startswith("say:"):
             content = model.removeprefix("say:")
         else:
@@ -188,6 +182,20 @@ def _chat_app(server: ChatServer) -> FastAPI:
         )
 
     return app
+
+
+async def _stall(server: ChatServer, tag: str, request: Request) -> bool:
+    """Hold the answer until `release(<tag>)` (or `STALL_LIMIT_SECONDS`), counting the stall;
+    whether the client went away meanwhile (counted as abandoned)."""
+    server.stalled[tag] += 1
+    waited = 0.0
+    while tag not in server.released and waited < STALL_LIMIT_SECONDS:
+        await asyncio.sleep(0.05)
+        waited += 0.05
+    if await request.is_disconnected():
+        server.abandoned[tag] += 1
+        return True
+    return False
 
 
 STREAM_PIECE_CHARS = 4
@@ -218,15 +226,9 @@ async def _chunks(
     for index, piece in enumerate(content[i : i + size] for i in range(0, len(content), size)):
         yield delta(piece)
         tag = model.removeprefix("stallonce:")
-        if index == 0 and model.startswith("stallonce:") and not server.stalled[tag]:
-            server.stalled[tag] += 1
-            waited = 0.0
-            while tag not in server.released and waited < STALL_LIMIT_SECONDS:
-                await asyncio.sleep(0.05)
-                waited += 0.05
-            if await request.is_disconnected():
-                server.abandoned[tag] += 1
-                return
+        first_stall = index == 0 and model.startswith("stallonce:") and not server.stalled[tag]
+        if first_stall and await _stall(server, tag, request):
+            return
     yield delta(None, "stop")
     if (body.get("stream_options") or {}).get("include_usage") and model != "nousage":
         usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
