@@ -41,16 +41,14 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
 
-from activities.blobs import BlobActivities, BlobStore, FileBlobStore, resolve_refs
-from activities.pure import PureActivities
+from activities.blobs import BlobStore, FileBlobStore, resolve_refs
 from auterity.dev import temporal_command
 from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import WORKFLOW_NAME, GraphRunInput, GraphRunResult
 from tests.support import free_port
-from workflows.graph_workflow import GraphWorkflow
+from tests.workflows.graph_workflow.support import stored_values_worker
 
 URL = "http://127.0.0.1:9/noop"
 WARNING = re.compile(r"history (size|count|length)[^\n]*(warn|exceed)", re.IGNORECASE)
@@ -226,22 +224,11 @@ async def main(cases: list[str], runs: int) -> None:
     log = Path(tempfile.mkdtemp(prefix="fanout-")) / "temporal.log"
     server, address = await start_server(log)
     store = FileBlobStore(log.parent / "blobs")
-    blobs = BlobActivities(store)
     try:
         client = await Client.connect(address, data_converter=pydantic_data_converter)
         task_queue = f"bench-{uuid.uuid4()}"
-        async with Worker(
-            client,
-            task_queue=task_queue,
-            workflows=[GraphWorkflow],
-            activities=[
-                echo_http,
-                blobs.get,
-                blobs.put,
-                blobs.slice,
-                PureActivities(store, 64 * 1024).compute,
-            ],
-            max_concurrent_activities=500,
+        async with stored_values_worker(
+            client, task_queue, store, echo_http, 64 * 1024, max_concurrent_activities=500
         ):
             await run_case(client, task_queue, "50", store)  # warm up the sandbox and caches
             figures: dict[str, list[Figures]] = {}

@@ -18,6 +18,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from activities.blobs import BlobActivities, BlobStore
+from activities.pure import PureActivities
 from auterity.graph import contracts, naming
 from auterity.graph.compiler import compile_graph
 from auterity.graph.expressions import Budget, render_value
@@ -171,6 +173,34 @@ class FakeNodes:
 
     def nodes_called(self) -> list[str]:
         return [call.node_id for call in self.calls]
+
+
+@asynccontextmanager
+async def stored_values_worker(
+    client: Client,
+    task_queue: str,
+    store: BlobStore,
+    http: Callable[..., Any],
+    threshold: int,
+    **options: Any,
+) -> AsyncIterator[Worker]:
+    """A GraphWorkflow worker with the real blob and `node.pure` activities over `store`
+    (storing what passes `threshold`) beside the http activity given."""
+    blobs = BlobActivities(store)
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[GraphWorkflow],
+        activities=[
+            http,
+            blobs.get,
+            blobs.put,
+            blobs.slice,
+            PureActivities(store, threshold).compute,
+        ],  # fmt: skip
+        **options,
+    ) as worker:
+        yield worker
 
 
 @asynccontextmanager

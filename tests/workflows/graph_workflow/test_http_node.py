@@ -11,15 +11,22 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
-from activities.blobs import BlobActivities, FileBlobStore
+from activities.blobs import FileBlobStore
 from activities.http import HttpActivities
-from activities.pure import PureActivities
 from activities.secrets import StaticSecretSource
 from auterity.egress import EgressClient
 from auterity.graph import contracts
 from auterity.graph.compiler import compile_graph
 from tests.support import LOOPBACK_EGRESS, serve
-from tests.workflows.graph_workflow.support import TENANT, edge, graph, run_input, start, transform
+from tests.workflows.graph_workflow.support import (
+    TENANT,
+    edge,
+    graph,
+    run_input,
+    start,
+    stored_values_worker,
+    transform,
+)
 from workflows.graph_workflow import GraphWorkflow
 
 SECRET = "s3cret-token-value"
@@ -72,16 +79,8 @@ async def real_worker(
         http = HttpActivities(
             client, StaticSecretSource({TENANT: {"token": SECRET}}), store, threshold_bytes=256
         )
-        async with Worker(
-            temporal_client,
-            task_queue=task_queue,
-            workflows=[GraphWorkflow],
-            activities=[
-                http.request,
-                BlobActivities(store).get,
-                BlobActivities(store).put,
-                PureActivities(store, threshold=256).compute,
-            ],
+        async with stored_values_worker(
+            temporal_client, task_queue, store, http.request, 256
         ) as worker:
             yield worker
 

@@ -23,17 +23,22 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from activities.blobs import BlobActivities, FileBlobStore, encode, load, offload
+from activities.blobs import FileBlobStore, encode, load, offload
 from activities.http import HttpActivities
-from activities.pure import PureActivities
 from activities.secrets import StaticSecretSource
 from auterity.egress import EgressClient
 from auterity.graph import contracts
 from auterity.graph.compiler import compile_graph
 from auterity.graph.run import ForeachBatch
 from tests.support import LOOPBACK_EGRESS, serve
-from tests.workflows.graph_workflow.support import TENANT, edge, graph, run_input, start
-from workflows.graph_workflow import GraphWorkflow
+from tests.workflows.graph_workflow.support import (
+    TENANT,
+    edge,
+    graph,
+    run_input,
+    start,
+    stored_values_worker,
+)
 
 THRESHOLD = 8 * 1024
 """Below a batch's 100 results (about 11 kB), so they are stored too and joined by
@@ -83,22 +88,12 @@ def store(tmp_path: Path) -> FileBlobStore:
 async def real_worker(
     temporal_client: Client, task_queue: str, store: FileBlobStore
 ) -> AsyncIterator[Worker]:
-    blobs = BlobActivities(store)
     async with EgressClient(LOOPBACK_EGRESS) as client:
         http = HttpActivities(client, StaticSecretSource({}), store, threshold_bytes=THRESHOLD)
-        async with Worker(
-            temporal_client,
-            task_queue=task_queue,
-            workflows=[GraphWorkflow],
-            activities=[
-                http.request,
-                blobs.get,
-                blobs.put,
-                blobs.slice,
-                PureActivities(store, threshold=THRESHOLD).compute,
-            ],  # fmt: skip
+        async with stored_values_worker(
+            temporal_client, task_queue, store, http.request, THRESHOLD,
             max_concurrent_activities=300,
-        ) as worker:
+        ) as worker:  # fmt: skip
             yield worker
 
 
