@@ -6,7 +6,9 @@ kubernetes-validate schemas of Kubernetes 1.34, strict (unknown fields fail).
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Callable
 from typing import Any
 
 import kubernetes_validate
@@ -92,7 +94,11 @@ def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_pods_are_locked_down(overlay: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = overlay
     specs = pod_specs(docs)
-    assert set(specs) == {"auterity-api", "auterity-worker", "auterity-migrate"}
+    assert set(specs) == {
+        "auterity-api", "auterity-worker", "auterity-llm-worker", "auterity-migrate",
+    }  # fmt: skip
+    accounts = [pod["serviceAccountName"] for pod in specs.values()]
+    assert len(set(accounts)) == len(accounts), "one identity per process kind"
     for name, pod in specs.items():
         assert pod["automountServiceAccountToken"] is False, name
         assert pod["serviceAccountName"] in objects(docs, "ServiceAccount"), name
@@ -114,9 +120,11 @@ def test_probes(overlay: tuple[str, list[dict[str, Any]]]) -> None:
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert api["startupProbe"]["httpGet"]["path"] == "/healthz"
-    (worker,) = specs["auterity-worker"]["containers"]
-    assert worker["livenessProbe"]["httpGet"]["port"] == "metrics"
-    assert specs["auterity-worker"]["terminationGracePeriodSeconds"] >= 60
+    for name in ("auterity-worker", "auterity-llm-worker"):
+        (worker,) = specs[name]["containers"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert worker[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, name
+        assert specs[name]["terminationGracePeriodSeconds"] >= 60, name
 
 
 def test_each_deployment_has_an_autoscaler_and_a_disruption_budget(
@@ -126,6 +134,7 @@ def test_each_deployment_has_an_autoscaler_and_a_disruption_budget(
     deployments = objects(docs, "Deployment")
     autoscalers = objects(docs, "HorizontalPodAutoscaler")
     budgets = objects(docs, "PodDisruptionBudget")
+    assert set(deployments) == {"auterity-api", "auterity-worker", "auterity-llm-worker"}
     for name, deployment in deployments.items():
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         scaler = autoscalers[name]
@@ -196,6 +205,87 @@ def test_secrets_are_referenced_as_the_readme_lists(
             assert not re.search("KEY|PASSWORD|SECRET|TOKEN", key), key
 
 
+def environment(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    """The plain values a container starts with: its ConfigMaps, then its own `env`
+    (which wins, as in Kubernetes); values from Secrets are left out."""
+    configs = objects(docs, "ConfigMap")
+    values: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            data = configs[source["configMapRef"]["name"]]["data"]
+            values.update({source.get("prefix", "") + key: value for key, value in data.items()})
+    for env in container.get("env", []):
+        ref = env.get("valueFrom", {}).get("configMapKeyRef")
+        if "value" in env:
+            values[env["name"]] = env["value"]
+        elif ref:
+            values[env["name"]] = configs[ref["name"]]["data"][ref["key"]]
+        else:
+            values.pop(env["name"], None)
+    return values
+
+
+def container_of(docs: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
+    (container,) = objects(docs, "Deployment")[deployment]["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def check_llm_split(docs: list[dict[str, Any]]) -> None:
+    """The API starts runs with the llm task queue the llm worker polls, so the workers
+    holding the runs never import LiteLLM."""
+    containers = {
+        name: container_of(docs, f"auterity-{name}") for name in ("api", "worker", "llm-worker")
+    }
+    settings = {name: environment(docs, container) for name, container in containers.items()}
+    llm_queue = settings["api"].get("AUTERITY_LLM_TASK_QUEUE")
+    assert llm_queue, "without it the API sends llm nodes to the runs' own queue"
+    assert settings["llm-worker"].get("AUTERITY_LLM_TASK_QUEUE") == llm_queue, settings
+    runs_queue = settings["api"]["AUTERITY_TASK_QUEUE"]
+    assert settings["worker"]["AUTERITY_TASK_QUEUE"] == runs_queue
+    # On the runs' queue the llm worker would be handed http and other tasks it cannot run.
+    assert llm_queue != runs_queue
+    assert containers["llm-worker"]["args"] == ["worker", "--llm"]
+    assert containers["worker"]["args"] == ["worker"], "the runs' worker polls the runs' queue"
+
+
+def test_llm_nodes_run_on_the_llm_worker_alone(overlay: tuple[str, list[dict[str, Any]]]) -> None:
+    _, docs = overlay
+    check_llm_split(docs)
+
+
+def set_llm_queue(container: dict[str, Any]) -> None:
+    container["env"].append({"name": "AUTERITY_LLM_TASK_QUEUE", "value": "elsewhere"})
+
+
+def drop_settings(container: dict[str, Any]) -> None:
+    sources = container["envFrom"]
+    container["envFrom"] = [source for source in sources if "configMapRef" not in source]
+
+
+@pytest.mark.parametrize(
+    ("deployment", "break_it"),
+    [
+        ("auterity-llm-worker", set_llm_queue),
+        ("auterity-api", set_llm_queue),
+        ("auterity-api", drop_settings),
+        ("auterity-llm-worker", lambda container: container["args"].remove("--llm")),
+        ("auterity-worker", lambda container: container["args"].append("--llm")),
+    ],
+    ids=["llm-worker-queue", "api-queue", "api-settings", "llm-worker-args", "worker-args"],
+)
+def test_the_llm_split_check_catches_a_broken_split(
+    overlay: tuple[str, list[dict[str, Any]]],
+    deployment: str,
+    break_it: Callable[[dict[str, Any]], None],
+) -> None:
+    """Each way the split can come apart fails the check above."""
+    _, docs = overlay
+    broken = copy.deepcopy(docs)
+    break_it(container_of(broken, deployment))
+    with pytest.raises(AssertionError):
+        check_llm_split(broken)
+
+
 def test_config_map_references_resolve(overlay: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = overlay
     configs = objects(docs, "ConfigMap")
@@ -216,6 +306,70 @@ def test_network_policies_deny_by_default(overlay: tuple[str, list[dict[str, Any
     assert "10.0.0.0/8" in internet["except"]
 
 
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels and matchExpressions) picks these labels."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, values = expression["key"], expression.get("values", [])
+        present = key in labels
+        if not {
+            "In": present and labels[key] in values,
+            "NotIn": not present or labels[key] not in values,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[expression["operator"]]:
+            return False
+    return True
+
+
+def policy_rules(
+    docs: list[dict[str, Any]], deployment: str, direction: str
+) -> list[dict[str, Any]]:
+    """The ingress or egress rules of every NetworkPolicy that selects a Deployment's pods."""
+    labels = objects(docs, "Deployment")[deployment]["spec"]["template"]["metadata"]["labels"]
+    kind = direction.capitalize()
+    return [
+        rule
+        for policy in objects(docs, "NetworkPolicy").values()
+        if kind in policy["spec"]["policyTypes"] and selects(policy["spec"]["podSelector"], labels)
+        for rule in policy["spec"].get(direction, [])
+    ]
+
+
+def ports(rules: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    return {(port["protocol"], port["port"]) for rule in rules for port in rule.get("ports", [])}
+
+
+@pytest.mark.parametrize("deployment", ["auterity-worker", "auterity-llm-worker"])
+def test_workers_reach_temporal_dns_and_the_model_providers(
+    overlay: tuple[str, list[dict[str, Any]]], deployment: str
+) -> None:
+    _, docs = overlay
+    egress = policy_rules(docs, deployment, "egress")
+    reached = ports(egress)
+    for port in [("TCP", 7233), ("UDP", 53), ("TCP", 5432), ("TCP", 443)]:
+        assert port in reached, (deployment, port)
+    for rule in egress:
+        if ("TCP", 443) in ports([rule]):
+            assert rule.get("to"), "HTTPS to anywhere, cloud metadata included"
+            for peer in rule["to"]:
+                if "ipBlock" in peer:
+                    assert "169.254.0.0/16" in peer["ipBlock"].get("except", []), peer
+    ingress = policy_rules(docs, deployment, "ingress")
+    assert ports(ingress) == {("TCP", 9464)}, "Prometheus's scrape only"
+
+
+def test_policy_selectors_are_read_as_kubernetes_reads_them() -> None:
+    labels = {"app.kubernetes.io/name": "auterity", "app.kubernetes.io/component": "llm-worker"}
+    component = {"key": "app.kubernetes.io/component", "operator": "In", "values": ["worker"]}
+    narrow = {"matchExpressions": [component]}
+    assert not selects(narrow, labels)
+    assert not selects({"matchLabels": {"app.kubernetes.io/component": "worker"}}, labels)
+    assert selects({"matchLabels": {"app.kubernetes.io/name": "auterity"}}, labels)
+    assert selects({}, labels)
+
+
 def test_prometheus_kubernetes_config_finds_the_production_pods(kustomize: list[str]) -> None:
     result = run([*kustomize, str(KUBERNETES / "overlays" / "production")])
     docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
@@ -225,11 +379,14 @@ def test_prometheus_kubernetes_config_finds_the_production_pods(kustomize: list[
         if doc["kind"] == "Service" and doc["spec"].get("clusterIP") == "None"
     }
     prometheus = yaml.safe_load((REPO / "monitoring" / "prometheus-kubernetes.yml").read_text())
+    scraped = set()
     for job in prometheus["scrape_configs"]:
         for discovery in job.get("dns_sd_configs", []):
             (dns_name,) = discovery["names"]
-            ports = [port["port"] for port in services[dns_name]["spec"]["ports"]]
-            assert discovery["port"] in ports, job["job_name"]
+            served = [port["port"] for port in services[dns_name]["spec"]["ports"]]
+            assert discovery["port"] in served, job["job_name"]
+            scraped.add(dns_name)
+    assert scraped == set(services), "a pod kind Prometheus does not scrape"
 
 
 def test_every_worker_replica_and_the_api_get_the_shared_blob_store(
@@ -240,7 +397,8 @@ def test_every_worker_replica_and_the_api_get_the_shared_blob_store(
     deployments = objects(docs, "Deployment")
     if name == "production":
         assert deployments["auterity-worker"]["spec"]["replicas"] >= 2
-    for deployment in ("auterity-api", "auterity-worker"):
+        assert deployments["auterity-llm-worker"]["spec"]["replicas"] >= 2
+    for deployment in ("auterity-api", "auterity-worker", "auterity-llm-worker"):
         (container,) = deployments[deployment]["spec"]["template"]["spec"]["containers"]
         sources = container["envFrom"]
         (config,) = [
