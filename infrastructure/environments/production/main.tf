@@ -29,6 +29,11 @@ module "auterity" {
   worker_memory    = 2048
   worker_min_count = 4
   worker_max_count = 40
+  # llm nodes' workers (`auterity worker --llm`): LiteLLM keeps ~360 MB resident.
+  llm_worker_cpu       = 512
+  llm_worker_memory    = 2048
+  llm_worker_min_count = 3
+  llm_worker_max_count = 20
 
   model_routes    = var.model_routes
   model_key_names = var.model_key_names

@@ -32,6 +32,11 @@ module "auterity" {
   worker_memory    = 1024
   worker_min_count = 1
   worker_max_count = 4
+  # llm nodes' workers (`auterity worker --llm`): LiteLLM keeps ~360 MB resident.
+  llm_worker_cpu       = 256
+  llm_worker_memory    = 1024
+  llm_worker_min_count = 1
+  llm_worker_max_count = 2
 
   model_routes    = var.model_routes
   model_key_names = var.model_key_names

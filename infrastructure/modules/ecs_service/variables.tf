@@ -4,7 +4,7 @@ variable "environment" {
 }
 
 variable "component" {
-  description = "api, worker or migrate: names the container, log group and DNS record."
+  description = "api, worker, llm-worker or migrate: names the container, log group and DNS record."
   type        = string
 }
 

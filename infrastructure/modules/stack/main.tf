@@ -1,6 +1,7 @@
 # One Auterity environment on AWS: the network, a KMS key, PostgreSQL on RDS, the
-# secrets, the blob bucket, the load balancer with TLS and WAF, and the API and
-# workers as ECS Fargate services (plus the migrations as a task definition).
+# secrets, the blob bucket, the load balancer with TLS and WAF, and the API, the
+# workers and the llm workers as ECS Fargate services (plus the migrations as a
+# task definition).
 # Temporal is outside: Temporal Cloud or a self-hosted cluster, by address
 # (infrastructure/README.md).
 
@@ -33,6 +34,11 @@ locals {
     var.temporal_api_key ? { AUTERITY_TEMPORAL_API_KEY = module.secrets.arns["temporal-api-key"] } : {},
     { for key in var.model_key_names : key => "${module.secrets.arns["model-keys"]}:${key}::" },
   )
+
+  # llm nodes run on llm workers alone (README: Worker memory): the API puts this queue
+  # in every run it starts and the llm workers poll it, so both take it from here.
+  # The workers holding runs neither read it nor import LiteLLM.
+  llm_split = { AUTERITY_LLM_TASK_QUEUE = var.llm_task_queue }
 }
 
 module "kms" {
@@ -131,7 +137,7 @@ module "api" {
   health_check_command         = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
   cpu                          = var.api_cpu
   memory                       = var.api_memory
-  environment_variables        = merge(local.settings, { OTEL_SERVICE_NAME = "auterity-api" })
+  environment_variables        = merge(local.settings, local.llm_split, { OTEL_SERVICE_NAME = "auterity-api" })
   secrets                      = local.secrets
   task_role_arn                = aws_iam_role.task.arn
   kms_key_arn                  = module.kms.key_arn
@@ -173,6 +179,38 @@ module "worker" {
   min_count              = var.worker_min_count
   max_count              = var.worker_max_count
   # A scaled-in worker drains for up to two minutes: scale in slowly.
+  scale_in_cooldown_seconds = 600
+  tags                      = local.tags
+}
+
+# `auterity worker --llm`: polls llm_task_queue with the llm node activity alone and
+# imports LiteLLM at start (~360 MB resident before any call). It reaches what the
+# worker reaches (model providers, the blob store, PostgreSQL, Temporal), so it runs
+# in the worker's security group, which also admits Prometheus on 9464
+# (llm-worker.<namespace>, the job auterity-llm-worker).
+module "llm_worker" {
+  source                 = "../ecs_service"
+  environment            = var.environment
+  component              = "llm-worker"
+  image                  = var.image
+  command                = ["worker", "--llm"]
+  ports                  = [9464]
+  stop_timeout_seconds   = 110 # SIGTERM lets in-flight model calls finish
+  cpu                    = var.llm_worker_cpu
+  memory                 = var.llm_worker_memory
+  environment_variables  = merge(local.settings, local.llm_split, { AUTERITY_WORKER_METRICS_PORT = "9464", OTEL_SERVICE_NAME = "auterity-llm-worker" })
+  secrets                = local.secrets
+  task_role_arn          = aws_iam_role.task.arn
+  kms_key_arn            = module.kms.key_arn
+  log_retention_days     = var.log_retention_days
+  cluster_arn            = aws_ecs_cluster.this.arn
+  cluster_name           = aws_ecs_cluster.this.name
+  subnet_ids             = module.network.private_subnet_ids
+  security_group_id      = aws_security_group.worker.id
+  discovery_namespace_id = aws_service_discovery_private_dns_namespace.this.id
+  min_count              = var.llm_worker_min_count
+  max_count              = var.llm_worker_max_count
+  # A scaled-in llm worker drains its model calls for up to two minutes: scale in slowly.
   scale_in_cooldown_seconds = 600
   tags                      = local.tags
 }

@@ -49,7 +49,7 @@ output "migrate_security_group_id" {
 }
 
 output "service_discovery_namespace" {
-  description = "DNS zone where api.<zone> and worker.<zone> list the tasks for Prometheus."
+  description = "DNS zone where api.<zone>, worker.<zone> and llm-worker.<zone> list the tasks for Prometheus."
   value       = aws_service_discovery_private_dns_namespace.this.name
 }
 

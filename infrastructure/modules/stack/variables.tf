@@ -134,6 +134,31 @@ variable "worker_max_count" {
   type        = number
 }
 
+variable "llm_worker_cpu" {
+  description = "llm worker task CPU units."
+  type        = number
+}
+
+variable "llm_worker_memory" {
+  description = "llm worker task memory (MiB): LiteLLM keeps ~360 MB resident, plus the calls in flight."
+  type        = number
+
+  validation {
+    condition     = var.llm_worker_memory >= 1024
+    error_message = "An llm worker needs 1024 MiB or more: LiteLLM alone keeps ~360 MB resident."
+  }
+}
+
+variable "llm_worker_min_count" {
+  description = "Fewest llm workers."
+  type        = number
+}
+
+variable "llm_worker_max_count" {
+  description = "Most llm workers."
+  type        = number
+}
+
 variable "model_routes" {
   description = "AUTERITY_MODEL_ROUTES: route -> models, primary first."
   type        = map(list(string))
@@ -182,4 +207,15 @@ variable "task_queue" {
   description = "Task queue of the workers."
   type        = string
   default     = "auterity"
+}
+
+variable "llm_task_queue" {
+  description = "AUTERITY_LLM_TASK_QUEUE of the API and the llm workers: the task queue of llm node activities."
+  type        = string
+  default     = "auterity-llm"
+
+  validation {
+    condition     = var.llm_task_queue != "" && var.llm_task_queue != var.task_queue
+    error_message = "llm_task_queue must name a queue of its own, which only the llm workers poll."
+  }
 }

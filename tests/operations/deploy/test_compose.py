@@ -164,9 +164,14 @@ def test_prometheus_scrapes_the_services_compose_runs() -> None:
     prometheus = yaml.safe_load((REPO / "monitoring" / "prometheus.yml").read_text())
     compose = yaml.safe_load(COMPOSE.read_text())
     for job in prometheus["scrape_configs"]:
-        for target in job["static_configs"][0]["targets"]:
-            host = target.split(":")[0]
-            assert host == "localhost" or host in compose["services"], target
+        static = [
+            target for config in job.get("static_configs", []) for target in config["targets"]
+        ]
+        hosts = [target.split(":")[0] for target in static]
+        hosts += [name for config in job.get("dns_sd_configs", []) for name in config["names"]]
+        assert hosts, job["job_name"]
+        for host in hosts:
+            assert host == "localhost" or host in compose["services"], host
 
 
 def test_no_secret_value_is_written_in_the_compose_file() -> None:

@@ -387,6 +387,13 @@ def test_prometheus_kubernetes_config_finds_the_production_pods(kustomize: list[
             assert discovery["port"] in served, job["job_name"]
             scraped.add(dns_name)
     assert scraped == set(services), "a pod kind Prometheus does not scrape"
+    (llm_job,) = [
+        job for job in prometheus["scrape_configs"] if job["job_name"] == "auterity-llm-worker"
+    ]
+    ((dns_name,),) = [discovery["names"] for discovery in llm_job["dns_sd_configs"]]
+    # AuterityLlmWorkerDown takes a job without targets for a day as a deployment without
+    # llm workers: pods that never got ready must be targets that are down, not none.
+    assert services[dns_name]["spec"]["publishNotReadyAddresses"] is True
 
 
 def test_every_worker_replica_and_the_api_get_the_shared_blob_store(

@@ -53,6 +53,16 @@ def resources(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
+def modules(path: Path) -> dict[str, dict[str, Any]]:
+    """name -> body of every module call in the file."""
+    return {name: body for block in load(path).get("module", []) for name, body in block.items()}
+
+
+def variables(path: Path) -> dict[str, dict[str, Any]]:
+    """name -> body of every variable in the file."""
+    return {name: body for block in load(path).get("variable", []) for name, body in block.items()}
+
+
 def module_call(environment: str) -> dict[str, Any]:
     (block,) = load(INFRASTRUCTURE / "environments" / environment / "main.tf")["module"]
     call: dict[str, Any] = block["auterity"]

@@ -18,8 +18,10 @@ from tests.operations.infrastructure.hcl import (
     INFRASTRUCTURE,
     load,
     module_call,
+    modules,
     resources,
     tf_files,
+    variables,
 )
 from tests.operations.tools import REPO, output, require, run
 
@@ -165,3 +167,104 @@ def test_every_variable_and_output_is_described() -> None:
         for block in parsed.get("output", []):
             for name, body in block.items():
                 assert body.get("description"), f"{path}: output {name}"
+
+
+# --- the llm workers: llm nodes on a service of their own (README: Worker memory) -----
+
+STACK = MODULES / "stack"
+ASSIGNMENT = re.compile(r"\b([A-Z][A-Z0-9_]*) = ([^,}]+)")
+# Fargate's CPU units -> the task memory sizes (MiB) it accepts.
+FARGATE_MEMORY = {
+    256: {512, 1024, 2048},
+    512: set(range(1024, 4097, 1024)),
+    1024: set(range(2048, 8193, 1024)),
+    2048: set(range(4096, 16385, 1024)),
+    4096: set(range(8192, 30721, 1024)),
+}
+
+
+def environment_of(call: dict[str, Any]) -> dict[str, str]:
+    """The settings a service of modules/stack gets, as written: its merge() of the stack's
+    locals and of literal maps, each value an expression (`var.x`) or a "string"."""
+    written = {
+        name: body for block in load(STACK / "main.tf")["locals"] for name, body in block.items()
+    }
+    expression = call["environment_variables"]
+    found: dict[str, str] = {}
+    for name in re.findall(r"\blocal\.(\w+)", expression):
+        value = written[name]
+        found |= value if isinstance(value, dict) else dict(ASSIGNMENT.findall(value))
+    found |= dict(ASSIGNMENT.findall(expression))
+    return {key: value.strip().removeprefix("${").removesuffix("}") for key, value in found.items()}
+
+
+def test_llm_nodes_run_on_an_llm_worker_service_of_their_own() -> None:
+    calls = modules(STACK / "main.tf")
+    api, worker, llm = calls["api"], calls["worker"], calls["llm_worker"]
+    assert llm["source"] == worker["source"] == "../ecs_service"
+    assert llm["component"] == "llm-worker"
+    assert llm["command"] == ["worker", "--llm"]
+    assert worker["command"] == ["worker"]
+    assert [name for name, call in calls.items() if "--llm" in call.get("command", [])] == [
+        "llm_worker"
+    ]
+    # One variable, so the queue the API puts in each run is the one the llm workers poll.
+    assert environment_of(api)["AUTERITY_LLM_TASK_QUEUE"] == "var.llm_task_queue"
+    assert environment_of(llm)["AUTERITY_LLM_TASK_QUEUE"] == "var.llm_task_queue"
+    assert "AUTERITY_LLM_TASK_QUEUE" not in environment_of(worker)
+    assert environment_of(llm)["AUTERITY_WORKER_METRICS_PORT"] == '"9464"'
+    assert environment_of(llm)["OTEL_SERVICE_NAME"] == '"auterity-llm-worker"'
+    assert environment_of(llm)["AUTERITY_TASK_QUEUE"] == "var.task_queue"
+    # The rest as the worker's: network, security group (egress, Prometheus's ingress),
+    # secrets, role, logs, draining and scaling in slowly.
+    for key in (
+        "image", "ports", "stop_timeout_seconds", "secrets", "task_role_arn", "kms_key_arn",
+        "log_retention_days", "cluster_arn", "cluster_name", "subnet_ids", "security_group_id",
+        "discovery_namespace_id", "scale_in_cooldown_seconds",
+    ):  # fmt: skip
+        assert llm[key] == worker[key], key
+    assert "create_service" not in llm and "target_group_arn" not in llm
+    for key in ("cpu", "memory", "min_count", "max_count"):
+        assert llm[key] == f"${{var.llm_worker_{key}}}", key
+
+
+def test_the_llm_queue_is_one_variable_of_its_own() -> None:
+    declared = variables(STACK / "variables.tf")
+    queue = declared["llm_task_queue"]
+    assert queue["default"] == "auterity-llm"
+    (validation,) = queue["validation"]
+    assert validation["condition"] == (
+        '${var.llm_task_queue != "" && var.llm_task_queue != var.task_queue}'
+    )
+    (memory,) = declared["llm_worker_memory"]["validation"]
+    assert memory["condition"] == "${var.llm_worker_memory >= 1024}"
+    text = "\n".join(path.read_text() for path in (INFRASTRUCTURE / "environments").rglob("*.tf"))
+    assert "llm_task_queue" not in text, "the environments keep the stack's one default"
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_every_service_is_sized_as_fargate_allows_and_llm_workers_for_litellm(
+    environment: str,
+) -> None:
+    call = module_call(environment)
+    for service in ("api", "worker", "llm_worker"):
+        cpu, memory = call[f"{service}_cpu"], call[f"{service}_memory"]
+        assert memory in FARGATE_MEMORY.get(cpu, set()), f"{service}: {cpu} CPU, {memory} MiB"
+        assert 1 <= call[f"{service}_min_count"] <= call[f"{service}_max_count"], service
+    assert call["llm_worker_memory"] >= 1024  # LiteLLM keeps ~360 MB resident
+
+
+def test_environment_of_reads_the_locals_and_maps_a_service_merges() -> None:
+    def queue(expression: str) -> str | None:
+        return environment_of({"environment_variables": expression}).get("AUTERITY_LLM_TASK_QUEUE")
+
+    assert queue("${merge(local.settings, local.llm_split, {A = 1})}") == "var.llm_task_queue"
+    assert queue('${merge(local.settings, {OTEL_SERVICE_NAME = "x"})}') is None
+    assert queue("${local.settings}") is None
+    assert queue('${merge(local.settings, {AUTERITY_LLM_TASK_QUEUE = "other", B = 2})}') == (
+        '"other"'
+    )
+    assert (
+        environment_of({"environment_variables": "${local.settings}"})["AUTERITY_TASK_QUEUE"]
+        == "var.task_queue"
+    )

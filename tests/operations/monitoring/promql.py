@@ -4,12 +4,13 @@ Enough of PromQL for the contract check, not a parser: strings, ranges and
 subqueries are skipped, an identifier followed by `(` is a function or an
 aggregation, the identifiers in `by (...)` / `without (...)` / `on (...)` /
 `ignoring (...)` / `group_left (...)` / `group_right (...)` are labels, and every
-other identifier is a metric name, with the label names of its `{...}` matcher.
+other identifier is a metric name, with the label matchers of its `{...}`.
 Grafana's `$variables` are dropped. Tested in test_promql.py.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -31,15 +32,33 @@ TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-MATCHER_LABEL = re.compile(
-    r"""([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)"""
+MATCHER = re.compile(
+    r"""([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)"""
 )
+
+
+@dataclass(frozen=True)
+class Matcher:
+    label: str
+    op: str
+    value: str
+
+    def accepts(self, value: str) -> bool:
+        """Whether a series whose label has `value` passes (regexes are anchored, as in PromQL)."""
+        if self.op in {"=", "!="}:
+            return (value == self.value) == (self.op == "=")
+        return (re.fullmatch(self.value, value) is not None) == (self.op == "=~")
 
 
 @dataclass(frozen=True)
 class Selector:
     metric: str
     labels: frozenset[str]
+    matchers: tuple[Matcher, ...] = field(default=(), compare=False)
+
+    def accepts(self, label: str, value: str) -> bool:
+        """Whether the series this selects may have `label="value"`."""
+        return all(matcher.accepts(value) for matcher in self.matchers if matcher.label == label)
 
 
 @dataclass
@@ -75,13 +94,26 @@ def parse(expr: str) -> Query:
             and following[0] != "open"
             and not aggregation
         ):
-            labels = frozenset()
+            matchers: tuple[Matcher, ...] = ()
             if following[0] == "matcher":
-                labels = frozenset(MATCHER_LABEL.findall(following[1]))
+                matchers = tuple(
+                    Matcher(label, op, _unquote(value))
+                    for label, op, value in MATCHER.findall(following[1])
+                )
                 index += 1
-            query.selectors.append(Selector(text, labels))
+            labels = frozenset(matcher.label for matcher in matchers)
+            query.selectors.append(Selector(text, labels, matchers))
         index += 1
     return query
+
+
+def _unquote(string: str) -> str:
+    """A PromQL string's value: backquotes are raw, quotes take Go's escapes (Python's here)."""
+    if string.startswith("`"):
+        return string[1:-1]
+    value = ast.literal_eval(string)
+    assert isinstance(value, str)
+    return value
 
 
 def _closing(tokens: list[tuple[str | None, str]], open_index: int) -> int:

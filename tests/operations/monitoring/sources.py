@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import yaml
@@ -18,6 +19,7 @@ ALERT_TESTS = MONITORING / "tests" / "alerts_test.yml"
 DASHBOARDS = MONITORING / "grafana" / "dashboards"
 PROVISIONING = MONITORING / "grafana" / "provisioning"
 
+HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
 ROW = re.compile(r"^\|\s*`(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)`\s*\|(?P<rest>.*)\|\s*$")
 
 
@@ -30,6 +32,7 @@ class Metric:
     exported_by: frozenset[str]
 
 
+@cache
 def metrics_table() -> dict[str, Metric]:
     """Every row of METRICS.md's tables whose first cell is a `name`."""
     metrics: dict[str, Metric] = {}
@@ -49,6 +52,18 @@ def metrics_table() -> dict[str, Metric]:
             exported_by=frozenset(part.strip() for part in exported_by.split(",")),
         )
     return metrics
+
+
+def metric_of(series: str) -> Metric | None:
+    """The table row a series name belongs to (a histogram's _bucket/_sum/_count included)."""
+    metrics = metrics_table()
+    if series in metrics:
+        return metrics[series]
+    for suffix in HISTOGRAM_SERIES:
+        base = series.removesuffix(suffix)
+        if base != series and base in metrics and metrics[base].type == "histogram":
+            return metrics[base]
+    return None
 
 
 def alert_rules() -> list[dict[str, Any]]:

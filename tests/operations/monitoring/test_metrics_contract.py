@@ -18,12 +18,12 @@ from tests.operations.monitoring.sources import (
     Metric,
     alert_rules,
     dashboard_queries,
+    metric_of,
     metrics_table,
 )
 from tests.operations.tools import REPO
 
 METRICS = metrics_table()
-HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
 # Labels Prometheus adds to every scraped series, and those the Temporal runtime
 # adds to every metric a worker exports through it.
 TARGET_LABELS = {"job", "instance"}
@@ -39,17 +39,6 @@ UNBOUNDED_LABELS = {
     "execution", "execution_id", "run_id", "workflow_id", "node", "node_id", "task_id",
     "user", "user_id", "email", "ip", "client_ip", "path", "url", "token",
 }  # fmt: skip
-
-
-def metric_of(series: str) -> Metric | None:
-    """The table row a series name belongs to (a histogram's _bucket/_sum/_count included)."""
-    if series in METRICS:
-        return METRICS[series]
-    for suffix in HISTOGRAM_SERIES:
-        base = series.removesuffix(suffix)
-        if base != series and base in METRICS and METRICS[base].type == "histogram":
-            return METRICS[base]
-    return None
 
 
 def labels_of(series: str, metric: Metric) -> set[str]:

@@ -16,15 +16,9 @@ from tests.operations.monitoring.sources import (
     alert_rules,
     dashboards,
 )
-from tests.operations.tools import output, require, run
+from tests.operations.tools import output, run
 
-PROMTOOL_INSTALL = "apt-get install prometheus (Debian ships promtool with it)"
 CONFIGS = ["prometheus.yml", "prometheus-kubernetes.yml"]
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    return require("promtool", install=PROMTOOL_INSTALL)
 
 
 @pytest.mark.parametrize("config", CONFIGS)
@@ -104,6 +98,6 @@ def test_every_alert_says_how_urgent_it_is_and_where_to_look(rule: dict[str, Any
 def test_scrape_jobs_are_the_ones_the_rules_name(config: str) -> None:
     loaded = yaml.safe_load((MONITORING / config).read_text())
     jobs = {job["job_name"] for job in loaded["scrape_configs"]}
-    assert {"auterity-api", "auterity-worker"} <= jobs
+    assert {"auterity-api", "auterity-worker", "auterity-llm-worker"} <= jobs
     assert loaded["rule_files"] == ["alerts.yml"]
     assert loaded["alerting"]["alertmanagers"]

@@ -43,3 +43,17 @@ def test_label_values_variable() -> None:
 def test_a_label_value_with_braces_or_quotes_is_not_a_metric() -> None:
     query = parse("""count(z{path="/v1/graphs/{graph_id}", q='it\\'s'})""")
     assert query.selectors == [Selector("z", frozenset({"path", "q"}))]
+
+
+def test_matchers_say_which_label_values_a_selector_accepts() -> None:
+    (selector,) = parse(
+        """sum(x_total{job=~"a|b-c", instance!="i:1", kind!~`l.*`, env="p\\"q"})"""
+    ).selectors
+    assert selector.accepts("job", "b-c")
+    assert not selector.accepts("job", "b")  # anchored, as Prometheus anchors it
+    assert not selector.accepts("instance", "i:1")
+    assert selector.accepts("instance", "i:2")
+    assert not selector.accepts("kind", "llm")
+    assert selector.accepts("kind", "http")
+    assert selector.accepts("env", 'p"q')
+    assert selector.accepts("tenant", "any")  # no matcher on that label
