@@ -13,7 +13,7 @@ from api.builder import builder_dir, install_builder
 from api.logs import install_log_redaction
 from api.middleware import RequestLimits
 from api.problems import install_problem_handlers
-from api.routes import docs, health, v1
+from api.routes import docs, health, include_v1
 from api.state import AppState
 from auterity import __version__, audit, cache, metrics, telemetry
 from auterity.audit import Writer as AuditWriter
@@ -58,10 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auterity = state
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    include_v1(app)  # first: the busiest paths are matched before health and docs
     app.include_router(health.router)
     app.include_router(docs.router)
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.assets_dir()), name="docs-assets")
-    app.include_router(v1)
     install_builder(app, builder_dir(settings.web_dir))
     telemetry.instrument_app(app)
     return app
