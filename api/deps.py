@@ -44,7 +44,7 @@ async def get_session(connection: HTTPConnection) -> AsyncIterator[Session]:
 
     A handler may also commit earlier; the session then begins a new transaction on use.
     A request that never reached the database (all it read was in `auterity.cache`)
-    ends without a trip to a worker thread."""
+    ends without a trip to a worker thread, or any work at all."""
     session = state_of(connection).sessions()
     try:
         yield session
@@ -62,8 +62,9 @@ async def _end(session: Session, *, commit: bool) -> None:
 
     if session.in_transaction():
         await asyncio.to_thread(end)
-    else:
+    elif session.identity_map:  # committed early: let go of what it loaded
         session.close()
+    # else it never began: no connection, nothing loaded, nothing for close() to let go
 
 
 # scope="function": commit before the response is sent, so a 2xx means the change is durable

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -68,9 +69,9 @@ class RequestLimits:
             status = 413
             await self._too_large(send, request_id)
         finally:
-            route = _route_template(scope)
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            counted, timed = _series(scope["method"], _route_template(scope), status)
+            counted.inc()
+            timed.observe(time.perf_counter() - started)
 
     async def _too_large(self, send: Send, request_id: str) -> None:
         body = json.dumps(
@@ -93,6 +94,23 @@ class RequestLimits:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request counter's and the latency histogram's series of a request, looked up
+    once per label set (`labels` takes a lock and checks its labels on every call). The
+    labels are bounded: route templates, not paths."""
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = _SERIES[key] = (
+            REQUESTS.labels(method, route, str(status)),
+            LATENCY.labels(method, route),
+        )
+    return series
 
 
 def _route_template(scope: Scope) -> str:

@@ -13,6 +13,7 @@ Credentials in query strings (`?access_token=…`) are masked in logged URLs.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -73,12 +74,12 @@ def redact(
     )
     if not values and not keys:
         return value
-    return _redact(value, values, keys)
+    return _redact(value, values if values else None, keys)
 
 
-def _redact(value: Any, values: SecretValues, keys: bool) -> Any:
+def _redact(value: Any, values: SecretValues | None, keys: bool) -> Any:
     if isinstance(value, str):
-        return values.text(value) if values else value
+        return values.text(value) if values is not None else value
     if isinstance(value, dict):
         return {
             _redact(key, values, False): (
@@ -98,12 +99,24 @@ def sensitive_key(key: object) -> bool:
     than something about one (`secret_name`, `token_count`)."""
     if not isinstance(key, str):
         return False
+    # The few keys records use are asked of every record: remembered, if short (keys can
+    # come from a tenant's data, so neither how many nor how long is up to us).
+    return _known_name(key) if len(key) <= _REMEMBERED_KEY_CHARS else _sensitive_name(key)
+
+
+_REMEMBERED_KEY_CHARS = 64
+
+
+def _sensitive_name(key: str) -> bool:
     lowered = key.lower()
     if _SENSITIVE_SUFFIX.search(lowered):
         return True
     return ("secret" in lowered or "password" in lowered) and not lowered.endswith(
         _HARMLESS_SUFFIXES
     )
+
+
+_known_name = functools.lru_cache(maxsize=4096)(_sensitive_name)
 
 
 def redact_query(text: str) -> str:

