@@ -428,14 +428,9 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str, calls:
                 await start_execution(env.client, "bench", run)
 
             async def via_framework() -> None:
-                for _ in range(600):
-                    try:
-                        status, body = await framework.request(
-                            "POST", f"/start/{graph_id}", lean_headers, start_body
-                        )
-                        break
-                    except OSError:  # still starting
-                        await asyncio.sleep(0.1)
+                status, body = await framework.request(
+                    "POST", f"/start/{graph_id}", lean_headers, start_body
+                )
                 assert status == 201, body
 
             async def healthz() -> None:
@@ -449,6 +444,7 @@ async def main(pairs: int, rate: int, seconds: int, database_choice: str, calls:
                 "api": via_api, "raw": via_client, "httpx": via_httpx, "floor": healthz,
                 "floor_httpx": healthz_httpx, "framework": via_framework,
             }  # fmt: skip
+            await listening(bare_port)  # the floor may still be starting
             for _ in range(5):
                 for step in steps.values():
                     await step()
