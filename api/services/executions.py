@@ -374,11 +374,13 @@ async def write_ahead(
     without its entry. A refused start is recorded again as a failure; a run whose entry
     cannot be written is terminated and answered with 503.
 
-    Both are tasks, the entry's first: it reaches the audit writer (whose commit waits
-    for the disk, the slower of the two) before the start request is built."""
+    Both are tasks, the start's first: its request is built and on its way to Temporal
+    before the entry is built and handed to the audit writer's thread, which would
+    otherwise contend with the request's building for the interpreter and the CPU."""
+    starting = asyncio.ensure_future(start())
     recorded = asyncio.ensure_future(record())
     try:
-        started = await asyncio.ensure_future(start())
+        started = await starting
     except BaseException as exc:
         with contextlib.suppress(Exception):
             await recorded

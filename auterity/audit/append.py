@@ -4,14 +4,17 @@
 Before anything is stored, values under keys that name a credential and every
 stored secret value of the tenant are masked (`auterity.redaction`). Appending
 claims the next sequence numbers in the same statement that moves the chain's
-head, which serializes appends per tenant.
+head, which serializes appends per tenant. A writer that remembers where it left
+a chain's head links onto it without asking (`append_after`): the statement that
+writes the entries moves the head only if it is still there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypedDict, Unpack
@@ -167,6 +170,32 @@ def append(connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]
         cursor.execute(_PG_MOVE_HEAD, _move(tenant_id, rows))
 
 
+def append_after(
+    connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]], head: tuple[int, str]
+) -> Callable[[], bool]:
+    """Link `rows` after `head` (the last seq and hash of the tenant's chain, as this
+    process left it) and write them in one statement that also moves the head, if the
+    head is still there; PostgreSQL only, inside `appending`. No claim round trip.
+
+    Returns a check to call once the transaction is committed: whether the rows were
+    written. False: another writer moved the head first, and nothing of these rows was
+    written; `append` them again."""
+    driver = _pipelining(connection)
+    if driver is None:
+        raise RuntimeError("append_after needs PostgreSQL")
+    last, previous = head
+    _link(rows, last + len(rows), previous)
+    moved = (rows[-1]["seq"], rows[-1]["hash"], rows[-1]["occurred_at"], tenant_id, last, previous)
+    cursor = driver.cursor()
+    with _as_sqlalchemy_errors():
+        cursor.execute(SET_CONFIG, (TENANT_SETTING, tenant_id))
+        cursor.execute(
+            _pg_append_after(len(rows)),
+            [*moved, *(_pg_value(column, row) for row in rows for column in _COLUMNS)],
+        )
+    return lambda: cursor.rowcount == len(rows)
+
+
 @contextlib.contextmanager
 def appending(connection: Connection) -> Iterator[None]:
     """A transaction for `append`s, committed on leaving: on PostgreSQL, in one pipeline
@@ -223,7 +252,11 @@ def _plain(value: Any) -> Any:
 
 
 def _pg_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: Json(row[key]) if key in _JSON_COLUMNS else row[key] for key in row}
+    return {key: _pg_value(key, row) for key in row}
+
+
+def _pg_value(column: str, row: dict[str, Any]) -> Any:
+    return Json(row[column]) if column in _JSON_COLUMNS else row[column]
 
 
 _ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
@@ -268,3 +301,28 @@ _PG_INSERT_ENTRY = _psycopg_sql(
     _INSERT_ENTRY.values({c.name: bindparam(c.name) for c in _ENTRIES.c})
 ).string
 _PG_MOVE_HEAD = _psycopg_sql(_MOVE_HEAD).string
+_COLUMNS = tuple(column.name for column in _ENTRIES.c)
+# Each cast to its column's type without a length: an explicit cast to VARCHAR(n) would
+# cut a longer value silently (and break its hash), where the insert refuses it.
+_PG_ENTRY_VALUES = (
+    "("
+    + ", ".join(
+        f"%s::{column.type.compile(dialect=postgresql.dialect()).split('(')[0]}"
+        for column in _ENTRIES.c
+    )
+    + ")"
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _pg_append_after(count: int) -> str:
+    """Moves the head from where the writer left it and inserts `count` entries only if it
+    moved: 0 rows inserted when another writer got there first. Positional parameters:
+    the new head's seq, hash and time, the tenant, the head expected (seq, hash), then
+    each entry's columns in table order."""
+    return (
+        "WITH moved AS (UPDATE audit_heads SET last_seq = %s, last_hash = %s, updated_at = %s "
+        "WHERE tenant_id = %s AND last_seq = %s AND last_hash = %s RETURNING tenant_id) "
+        f"INSERT INTO audit_entries ({', '.join(_COLUMNS)}) SELECT entry.* FROM moved, "
+        f"(VALUES {', '.join([_PG_ENTRY_VALUES] * count)}) AS entry({', '.join(_COLUMNS)})"
+    )

@@ -7,6 +7,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future
 from typing import Any, Unpack
 
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from auterity import cache
-from auterity.audit.append import EntryFields, append, appending, entry
+from auterity.audit.append import EntryFields, append, append_after, appending, entry
 from auterity.security.principal import Actor, Principal
 
 _WRITER_IDLE_SECONDS = 10.0
@@ -28,13 +29,22 @@ class Writer:
     that waits for it knows its action is on the record. Under load the entries that
     arrive while one transaction commits go into the next, one claim, insert and head
     update per tenant, so a request pays a fraction of the round trips and commits.
+
+    On PostgreSQL it remembers where it left each tenant's chain head, so the next
+    entries are linked onto it and written with the commit in one round trip; only when
+    another writer moved the head meanwhile does it claim links as `append` does.
     """
 
-    def __init__(self, engine: Engine, *, max_batch: int = 200) -> None:
+    def __init__(
+        self, engine: Engine, *, max_batch: int = 200, remembered_heads: int = 10_000
+    ) -> None:
         self._engine = engine
         self._connection: Connection | None = None  # the writer thread's own, kept between batches
         self._last_used = 0.0
         self._max_batch = max_batch
+        # tenant id -> (last seq, last hash) of its chain as this writer's last commit left it
+        self._heads: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._remembered_heads = remembered_heads
         self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[str]] | None] = (
             queue.SimpleQueue()
         )
@@ -128,15 +138,44 @@ class Writer:
             if self._connection is None:
                 self._connection = self._engine.connect()
             self._last_used = time.monotonic()
-            with appending(self._connection):
-                for tenant_id, rows in by_tenant.items():
-                    append(self._connection, tenant_id, rows)
+            moved = self._append(self._connection, by_tenant)
         except Exception as exc:  # noqa: BLE001 - every waiting caller gets the error
+            self._heads.clear()
             self._disconnect()
             self._settle(batch, exc)
             return
-        self.entries += len(batch)
-        self._settle(batch, None)
+        written = [item for item in batch if item[0]["tenant_id"] not in moved]
+        self.entries += len(written)
+        self._settle(written, None)
+        if moved:  # their heads are forgotten: this time they claim their links
+            self._write([item for item in batch if item[0]["tenant_id"] in moved])
+
+    def _append(
+        self, connection: Connection, by_tenant: dict[str, list[dict[str, Any]]]
+    ) -> set[str]:
+        """One transaction: tenants whose head this writer knows are linked onto it, the
+        others claim their links. The tenants whose head another writer had moved: none
+        of their entries were written."""
+        known = self._heads if connection.dialect.name == "postgresql" else {}
+        with appending(connection):
+            written = {
+                tenant_id: append_after(connection, tenant_id, rows, known[tenant_id])
+                for tenant_id, rows in by_tenant.items()
+                if tenant_id in known
+            }
+            for tenant_id, rows in by_tenant.items():
+                if tenant_id not in written:
+                    append(connection, tenant_id, rows)
+        moved = {tenant_id for tenant_id, check in written.items() if not check()}
+        for tenant_id, rows in by_tenant.items():
+            if tenant_id in moved:
+                del self._heads[tenant_id]
+                continue
+            self._heads[tenant_id] = (rows[-1]["seq"], rows[-1]["hash"])
+            self._heads.move_to_end(tenant_id)
+        while len(self._heads) > self._remembered_heads:
+            self._heads.popitem(last=False)
+        return moved
 
     @staticmethod
     def _settle(batch: list[tuple[dict[str, Any], Future[str]]], error: Exception | None) -> None:

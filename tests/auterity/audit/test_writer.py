@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 
@@ -166,6 +166,120 @@ def test_a_batch_of_rows_links_in_order_and_starts_a_chain_that_had_no_head(
         ).all()
     assert check.ok, check.reason
     assert [(seq, details["n"]) for seq, details in numbers] == [(1, 0), (2, 1), (3, 2)]
+
+
+async def test_a_writer_whose_remembered_head_another_writer_moved_claims_its_links_again(
+    sessions: sessionmaker[Session], conf: Settings
+) -> None:
+    """Two API processes (two writers) and a mutating endpoint (`record`) take turns on one
+    tenant's chain: each writer's remembered head goes stale, and no entry is lost,
+    doubled or linked onto a stale head."""
+    tenant_id = tenant(sessions, conf)
+    writers = [audit.Writer(sessions.kw["bind"]), audit.Writer(sessions.kw["bind"])]
+    session = scoped(sessions, conf, tenant_id)
+
+    def built(action: str, n: int) -> dict[str, object]:
+        row = audit.entry(session, Actor.system("test"), action, details={"n": n})
+        session.commit()  # (on SQLite, its read holds the write lock the writer needs)
+        return row
+
+    try:
+        for turn in range(12):
+            await writers[turn % 2].write(built("test.turn", turn))
+            if turn % 3 == 2:  # an entry in an endpoint's own transaction moves it too
+                audit.record(session, Actor.system("test"), "test.record", details={"n": turn})
+                session.commit()
+            # the same writer twice in a row: its remembered head is still the chain's
+            await writers[turn % 2].write(built("test.again", turn))
+    finally:
+        for writer in writers:
+            await writer.aclose()
+        session.close()
+    with transaction(sessions, tenant_id) as session:
+        check = audit.verify(session)
+        written = session.execute(
+            select(AuditEntry.action, AuditEntry.details).order_by(AuditEntry.seq)
+        ).all()
+    assert check.ok, check.reason
+    assert check.last_seq == 1 + 12 * 2 + 4
+    turns = [details["n"] for action, details in written if action == "test.turn"]
+    assert turns == list(range(12))
+    assert sum(writer.entries for writer in writers) == 24
+
+
+async def test_hostile_values_reach_the_trail_as_they_were_sent(
+    sessions: sessionmaker[Session], conf: Settings
+) -> None:
+    """Entries linked onto a remembered head travel as one JSON document of rows: quotes,
+    backslashes, SQL, escapes, NUL inside JSON values and non-ASCII text must arrive
+    unchanged and hash the same."""
+    tenant_id = tenant(sessions, conf)
+    hostile = {
+        "sql": "x'); DELETE FROM audit_entries; --",
+        "quotes": '"\\"\\u0041\n\t',
+        "nul": "a\u0000b",
+        "unicode": "Zoë 東京 \U0001f600",
+        "json": '{"seq": 1, "hash": "' + "0" * 64 + '"}',
+        "nested": [{"k": ["v", 1, 2.5, None, True]}],
+    }
+    writer = audit.Writer(sessions.kw["bind"])
+    session = scoped(sessions, conf, tenant_id)
+    try:
+        for n in range(3):  # the first claims; the others link onto the remembered head
+            row = audit.entry(
+                session, Actor.system("test"), "test.hostile", details={**hostile, "n": n},
+                targets=[audit.Target("graph", hostile["sql"], name=hostile["unicode"])],
+            )  # fmt: skip
+            session.commit()
+            await writer.write(row)
+    finally:
+        await writer.aclose()
+        session.close()
+    with transaction(sessions, tenant_id) as session:
+        check = audit.verify(session)
+        stored = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "test.hostile").order_by(AuditEntry.seq)
+        ).all()
+        assert check.ok, check.reason
+        assert [entry.details for entry in stored] == [{**hostile, "n": n} for n in range(3)]
+        assert {entry.target_id for entry in stored} == {hostile["sql"]}
+        assert stored[-1].targets[0]["name"] == hostile["unicode"]
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 4
+
+
+async def test_a_value_too_long_for_its_column_is_refused_not_cut(
+    sessions: sessionmaker[Session], conf: Settings, database_engine_name: str
+) -> None:
+    """Linked onto a remembered head, an over-long value fails its batch as a claimed one
+    does: cut short, it would no longer match its hash."""
+    if database_engine_name == "sqlite":
+        pytest.skip("SQLite keeps any length, and its writer claims every link")
+    tenant_id = tenant(sessions, conf)
+    writer = audit.Writer(sessions.kw["bind"])
+    session = scoped(sessions, conf, tenant_id)
+
+    def built(target_id: str) -> dict[str, object]:
+        row = audit.entry(
+            session, Actor.system("test"), "test.long", targets=[audit.Target("graph", target_id)]
+        )
+        session.commit()
+        return row
+
+    try:
+        await writer.write(built("short"))  # the head is remembered from here on
+        with pytest.raises(DataError):
+            await writer.write(built("x" * 256))  # target_id is 255 at most
+        await writer.write(built("short again"))
+    finally:
+        await writer.aclose()
+        session.close()
+    with transaction(sessions, tenant_id) as session:
+        check = audit.verify(session)
+        targets = session.scalars(
+            select(AuditEntry.target_id).where(AuditEntry.action == "test.long")
+        ).all()
+    assert check.ok, check.reason
+    assert sorted(targets) == ["short", "short again"]
 
 
 GRAPH = {"name": "w", "nodes": [{"id": "a", "type": "transform", "config": {"value": 1}}]}
