@@ -14,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import select
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypedDict, Unpack
 
 import psycopg
+from psycopg import pq
 from psycopg.types.json import Json
 from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
@@ -171,29 +174,165 @@ def append(connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]
 
 
 def append_after(
-    connection: Connection, tenant_id: str, rows: Sequence[dict[str, Any]], head: tuple[int, str]
-) -> Callable[[], bool]:
-    """Link `rows` after `head` (the last seq and hash of the tenant's chain, as this
-    process left it) and write them in one statement that also moves the head, if the
-    head is still there; PostgreSQL only, inside `appending`. No claim round trip.
+    connection: Connection,
+    batches: Mapping[str, tuple[Sequence[dict[str, Any]], tuple[int, str]]],
+    prepared: set[bytes],
+) -> set[str]:
+    """Link each tenant's rows after its head as this process last left it (last seq and
+    hash) and commit them, each tenant's in one statement that also moves its head if the
+    head is still there: one transaction, one round trip, no claim. PostgreSQL only.
 
-    Returns a check to call once the transaction is committed: whether the rows were
-    written. False: another writer moved the head first, and nothing of these rows was
-    written; `append` them again."""
+    Returns the tenants whose head another writer had moved: nothing of theirs was
+    written; `append` them. The statements go to libpq's pipeline directly, without
+    psycopg's per-statement machinery: this is the path of every audited run start.
+
+    Its statements are prepared on the connection once, their names kept in `prepared`,
+    for as long as the caller holds the connection: `unprepare` before giving it back (a
+    pooled connection's psycopg may DEALLOCATE ALL). If the round trip fails, the
+    connection is invalidated: statements it prepared go with it."""
     driver = _pipelining(connection)
     if driver is None:
         raise RuntimeError("append_after needs PostgreSQL")
-    last, previous = head
-    _link(rows, last + len(rows), previous)
-    moved = (rows[-1]["seq"], rows[-1]["hash"], rows[-1]["occurred_at"], tenant_id, last, previous)
-    cursor = driver.cursor()
+    pipeline = _Pipeline(prepared)
+    inserts = []
+    try:
+        with _as_sqlalchemy_errors():
+            pipeline.add(b"BEGIN")
+            for tenant_id, (rows, (last, previous)) in batches.items():
+                _link(rows, last + len(rows), previous)
+                pipeline.add(
+                    _PG_SET_TENANT,
+                    [_text(TENANT_SETTING), _text(tenant_id)],
+                    name=b"auterity_tenant",
+                )
+                moved = (
+                    rows[-1]["seq"],
+                    rows[-1]["hash"],
+                    rows[-1]["occurred_at"],
+                    tenant_id,
+                    last,
+                    previous,
+                )
+                inserts.append(
+                    pipeline.add(
+                        _pg_append_after(len(rows)),
+                        [
+                            *map(_text, moved),
+                            *(_pg_text(column, row) for row in rows for column in _COLUMNS),
+                        ],
+                        name=b"auterity_append_%d" % len(rows),
+                    )
+                )
+            pipeline.add(b"COMMIT")
+            results = pipeline.run(driver.pgconn)
+    except BaseException:
+        # A statement prepared in a failed round trip exists, unrecorded in `prepared`:
+        # so that it is never prepared twice, the connection goes, its statements with it.
+        with contextlib.suppress(Exception):
+            connection.invalidate()
+        raise
+    return {
+        tenant_id
+        for (tenant_id, (rows, _head)), index in zip(batches.items(), inserts, strict=True)
+        if int(results[index].command_tuples or 0) != len(rows)
+    }
+
+
+def unprepare(connection: Connection, prepared: set[bytes]) -> None:
+    """Deallocate the statements `append_after` prepared on `connection`, before it goes
+    back to the pool."""
+    driver = _pipelining(connection)
+    if driver is None or not prepared:
+        return
+    pipeline = _Pipeline(set())
+    for name in sorted(prepared):  # our own fixed names: nothing to quote
+        pipeline.add(b"DEALLOCATE " + name)
     with _as_sqlalchemy_errors():
-        cursor.execute(SET_CONFIG, (TENANT_SETTING, tenant_id))
-        cursor.execute(
-            _pg_append_after(len(rows)),
-            [*moved, *(_pg_value(column, row) for row in rows for column in _COLUMNS)],
-        )
-    return lambda: cursor.rowcount == len(rows)
+        pipeline.run(driver.pgconn)
+    prepared.clear()
+
+
+class _Pipeline:
+    """Statements (text parameters) sent in one libpq pipeline, their results awaited off
+    the GIL: one round trip, none of psycopg's per-statement machinery."""
+
+    def __init__(self, prepared: set[bytes]) -> None:
+        self._prepared = prepared  # names already prepared on the connection
+        self._steps: list[tuple[bytes, bytes | None, Sequence[bytes | None] | None]] = []
+        self._preparing: list[bytes] = []
+
+    def add(
+        self,
+        query: bytes,
+        params: Sequence[bytes | None] | None = None,
+        *,
+        name: bytes | None = None,
+    ) -> int:
+        """Queue `query`, as the statement `name` if given (prepared first if it is new);
+        the index of its result."""
+        if name is not None and name not in self._prepared and name not in self._preparing:
+            self._steps.append((query, name, None))  # the PREPARE: a result of its own
+            self._preparing.append(name)
+        self._steps.append((b"" if name is not None else query, name, params))
+        return len(self._steps) - 1
+
+    def run(self, pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
+        """Send everything, wait for every result; the first error is raised as psycopg
+        raises it, once all have arrived (the server skips what follows an error)."""
+        pgconn.enter_pipeline_mode()
+        try:
+            for query, name, params in self._steps:
+                if name is None:
+                    pgconn.send_query_params(query, params)
+                elif query:
+                    pgconn.send_prepare(name, query)
+                else:
+                    pgconn.send_query_prepared(name, params)
+            pgconn.pipeline_sync()
+            while pgconn.flush():
+                select.select([], [pgconn.socket], [])
+            results: list[pq.abc.PGresult] = []
+            while True:
+                while pgconn.is_busy():
+                    select.select([pgconn.socket], [], [])
+                    pgconn.consume_input()
+                result = pgconn.get_result()
+                if result is None:  # the end of one statement's results
+                    continue
+                if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                    break
+                results.append(result)
+        finally:
+            pgconn.exit_pipeline_mode()
+        for result in results:
+            if result.status == pq.ExecStatus.FATAL_ERROR:
+                raise _error(result)
+        self._prepared.update(self._preparing)
+        return results
+
+
+def _error(result: pq.abc.PGresult) -> psycopg.Error:
+    sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
+    try:
+        kind: type[psycopg.Error] = psycopg.errors.lookup(sqlstate)
+    except KeyError:
+        kind = psycopg.DatabaseError
+    return kind(result.get_error_message().strip())
+
+
+def _text(value: Any) -> bytes | None:
+    """A parameter in PostgreSQL's text format. libpq reads text parameters up to their
+    first NUL, so a value holding one is refused, as psycopg refuses it."""
+    if value is None:
+        return None
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    if "\x00" in text:
+        raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    return text.encode()
+
+
+def _pg_text(column: str, row: dict[str, Any]) -> bytes | None:
+    return json.dumps(row[column]).encode() if column in _JSON_COLUMNS else _text(row[column])
 
 
 @contextlib.contextmanager
@@ -252,11 +391,7 @@ def _plain(value: Any) -> Any:
 
 
 def _pg_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: _pg_value(key, row) for key in row}
-
-
-def _pg_value(column: str, row: dict[str, Any]) -> Any:
-    return Json(row[column]) if column in _JSON_COLUMNS else row[column]
+    return {key: Json(row[key]) if key in _JSON_COLUMNS else row[key] for key in row}
 
 
 _ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
@@ -302,27 +437,32 @@ _PG_INSERT_ENTRY = _psycopg_sql(
 ).string
 _PG_MOVE_HEAD = _psycopg_sql(_MOVE_HEAD).string
 _COLUMNS = tuple(column.name for column in _ENTRIES.c)
-# Each cast to its column's type without a length: an explicit cast to VARCHAR(n) would
-# cut a longer value silently (and break its hash), where the insert refuses it.
-_PG_ENTRY_VALUES = (
-    "("
-    + ", ".join(
-        f"%s::{column.type.compile(dialect=postgresql.dialect()).split('(')[0]}"
-        for column in _ENTRIES.c
-    )
-    + ")"
-)
+_PG_SET_TENANT = SET_CONFIG.replace("%s", "$1", 1).replace("%s", "$2", 1).encode()
 
 
 @functools.lru_cache(maxsize=256)
-def _pg_append_after(count: int) -> str:
+def _pg_append_after(count: int) -> bytes:
     """Moves the head from where the writer left it and inserts `count` entries only if it
-    moved: 0 rows inserted when another writer got there first. Positional parameters:
-    the new head's seq, hash and time, the tenant, the head expected (seq, hash), then
-    each entry's columns in table order."""
-    return (
-        "WITH moved AS (UPDATE audit_heads SET last_seq = %s, last_hash = %s, updated_at = %s "
-        "WHERE tenant_id = %s AND last_seq = %s AND last_hash = %s RETURNING tenant_id) "
-        f"INSERT INTO audit_entries ({', '.join(_COLUMNS)}) SELECT entry.* FROM moved, "
-        f"(VALUES {', '.join([_PG_ENTRY_VALUES] * count)}) AS entry({', '.join(_COLUMNS)})"
+    moved: 0 rows inserted when another writer got there first. Parameters: the new head's
+    seq, hash and time, the tenant, the head expected (seq, hash), then each entry's
+    columns in table order. Each is cast to its column's type without a length: a cast to
+    VARCHAR(n) would cut a longer value silently (and break its hash); the insert refuses
+    it."""
+    types = [
+        column.type.compile(dialect=postgresql.dialect()).split("(")[0] for column in _ENTRIES.c
+    ]
+    entries = ", ".join(
+        "("
+        + ", ".join(
+            f"${7 + index * len(types) + offset}::{kind}" for offset, kind in enumerate(types)
+        )
+        + ")"
+        for index in range(count)
     )
+    return (
+        "WITH moved AS (UPDATE audit_heads SET last_seq = $1::bigint, last_hash = $2::varchar, "
+        "updated_at = $3::timestamptz WHERE tenant_id = $4::varchar AND last_seq = $5::bigint "
+        "AND last_hash = $6::varchar RETURNING tenant_id) "
+        f"INSERT INTO audit_entries ({', '.join(_COLUMNS)}) SELECT entry.* FROM moved, "
+        f"(VALUES {entries}) AS entry({', '.join(_COLUMNS)})"
+    ).encode()

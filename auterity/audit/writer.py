@@ -15,7 +15,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from auterity import cache
-from auterity.audit.append import EntryFields, append, append_after, appending, entry
+from auterity.audit.append import (
+    EntryFields,
+    append,
+    append_after,
+    appending,
+    entry,
+    unprepare,
+)
 from auterity.security.principal import Actor, Principal
 
 _WRITER_IDLE_SECONDS = 10.0
@@ -44,6 +51,7 @@ class Writer:
         self._max_batch = max_batch
         # tenant id -> (last seq, last hash) of its chain as this writer's last commit left it
         self._heads: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._prepared: set[bytes] = set()  # statements prepared on the connection held
         self._remembered_heads = remembered_heads
         self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[str]] | None] = (
             queue.SimpleQueue()
@@ -99,10 +107,19 @@ class Writer:
                     self._thread.start()
 
     def _disconnect(self) -> None:
+        """Give the connection back to the pool, without the statements prepared on it."""
         connection, self._connection = self._connection, None
-        if connection is not None:
+        prepared, self._prepared = self._prepared, set()
+        if connection is None:
+            return
+        try:
+            if not connection.invalidated:
+                unprepare(connection, prepared)
+        except Exception:  # noqa: BLE001 - they might linger: the connection goes instead
             with contextlib.suppress(Exception):
-                connection.close()
+                connection.invalidate()
+        with contextlib.suppress(Exception):
+            connection.close()
 
     def _run(self) -> None:
         try:
@@ -153,20 +170,25 @@ class Writer:
     def _append(
         self, connection: Connection, by_tenant: dict[str, list[dict[str, Any]]]
     ) -> set[str]:
-        """One transaction: tenants whose head this writer knows are linked onto it, the
-        others claim their links. The tenants whose head another writer had moved: none
-        of their entries were written."""
-        known = self._heads if connection.dialect.name == "postgresql" else {}
-        with appending(connection):
-            written = {
-                tenant_id: append_after(connection, tenant_id, rows, known[tenant_id])
-                for tenant_id, rows in by_tenant.items()
-                if tenant_id in known
-            }
-            for tenant_id, rows in by_tenant.items():
-                if tenant_id not in written:
+        """One transaction: when this writer knows every tenant's head, their entries are
+        linked onto it, else they claim their links. The tenants whose head another writer
+        had moved: none of their entries were written."""
+        if connection.dialect.name == "postgresql" and all(
+            map(self._heads.__contains__, by_tenant)
+        ):
+            moved = append_after(
+                connection,
+                {
+                    tenant_id: (rows, self._heads[tenant_id])
+                    for tenant_id, rows in by_tenant.items()
+                },
+                self._prepared,
+            )
+        else:
+            moved = set()
+            with appending(connection):
+                for tenant_id, rows in by_tenant.items():
                     append(connection, tenant_id, rows)
-        moved = {tenant_id for tenant_id, check in written.items() if not check()}
         for tenant_id, rows in by_tenant.items():
             if tenant_id in moved:
                 del self._heads[tenant_id]

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -214,11 +214,12 @@ async def test_hostile_values_reach_the_trail_as_they_were_sent(
     backslashes, SQL, escapes, NUL inside JSON values and non-ASCII text must arrive
     unchanged and hash the same."""
     tenant_id = tenant(sessions, conf)
+    sql, unicode = "x'); DELETE FROM audit_entries; --", "Zoë 東京 \U0001f600"
     hostile = {
-        "sql": "x'); DELETE FROM audit_entries; --",
+        "sql": sql,
         "quotes": '"\\"\\u0041\n\t',
         "nul": "a\u0000b",
-        "unicode": "Zoë 東京 \U0001f600",
+        "unicode": unicode,
         "json": '{"seq": 1, "hash": "' + "0" * 64 + '"}',
         "nested": [{"k": ["v", 1, 2.5, None, True]}],
     }
@@ -228,7 +229,7 @@ async def test_hostile_values_reach_the_trail_as_they_were_sent(
         for n in range(3):  # the first claims; the others link onto the remembered head
             row = audit.entry(
                 session, Actor.system("test"), "test.hostile", details={**hostile, "n": n},
-                targets=[audit.Target("graph", hostile["sql"], name=hostile["unicode"])],
+                targets=[audit.Target("graph", sql, name=unicode)],
             )  # fmt: skip
             session.commit()
             await writer.write(row)
@@ -242,20 +243,23 @@ async def test_hostile_values_reach_the_trail_as_they_were_sent(
         ).all()
         assert check.ok, check.reason
         assert [entry.details for entry in stored] == [{**hostile, "n": n} for n in range(3)]
-        assert {entry.target_id for entry in stored} == {hostile["sql"]}
-        assert stored[-1].targets[0]["name"] == hostile["unicode"]
+        assert {entry.target_id for entry in stored} == {sql}
+        assert stored[-1].targets[0]["name"] == unicode
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 4
 
 
 async def test_a_value_too_long_for_its_column_is_refused_not_cut(
     sessions: sessionmaker[Session], conf: Settings, database_engine_name: str
 ) -> None:
-    """Linked onto a remembered head, an over-long value fails its batch as a claimed one
-    does: cut short, it would no longer match its hash."""
+    """Linked onto a remembered head, an over-long value (or one holding a NUL) fails its
+    batch as a claimed one does: cut short, it would no longer match its hash. The writer
+    then goes on, on the same pool's one connection, its statements prepared afresh."""
     if database_engine_name == "sqlite":
         pytest.skip("SQLite keeps any length, and its writer claims every link")
     tenant_id = tenant(sessions, conf)
-    writer = audit.Writer(sessions.kw["bind"])
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+    engine = create_engine(url, pool_size=1, max_overflow=0)  # one connection, reused
+    writer = audit.Writer(engine)
     session = scoped(sessions, conf, tenant_id)
 
     def built(target_id: str) -> dict[str, object]:
@@ -267,19 +271,65 @@ async def test_a_value_too_long_for_its_column_is_refused_not_cut(
 
     try:
         await writer.write(built("short"))  # the head is remembered from here on
-        with pytest.raises(DataError):
+        with pytest.raises(DataError):  # refused before it is sent: libpq would stop at NUL
+            await writer.write(built("nul \x00 inside"))
+        await writer.write(built("claimed"))  # a failure forgets the heads: this one claims
+        with pytest.raises(DataError):  # its statement prepared in the failed round trip
             await writer.write(built("x" * 256))  # target_id is 255 at most
-        await writer.write(built("short again"))
+        await writer.write(built("claimed again"))
+        await writer.write(built("linked"))  # onto the head, its statement prepared afresh
+        await writer.write(built("linked again"))  # the prepared statement, reused
     finally:
         await writer.aclose()
+        engine.dispose()
         session.close()
     with transaction(sessions, tenant_id) as session:
         check = audit.verify(session)
         targets = session.scalars(
-            select(AuditEntry.target_id).where(AuditEntry.action == "test.long")
+            select(AuditEntry.target_id)
+            .where(AuditEntry.action == "test.long")
+            .order_by(AuditEntry.seq)
         ).all()
     assert check.ok, check.reason
-    assert sorted(targets) == ["short", "short again"]
+    assert targets == ["short", "claimed", "claimed again", "linked", "linked again"]
+
+
+async def test_a_writer_gives_its_connection_back_without_its_prepared_statements(
+    sessions: sessionmaker[Session], conf: Settings, database_engine_name: str
+) -> None:
+    """Between checkouts the pool's connection serves others, whose psycopg may
+    DEALLOCATE ALL: the writer prepares its statements afresh on each checkout, and
+    deallocates them when it gives the connection back (idle, or stopping)."""
+    if database_engine_name == "sqlite":
+        pytest.skip("nothing is prepared on SQLite")
+    tenant_id = tenant(sessions, conf)
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+    engine = create_engine(url, pool_size=1, max_overflow=0)  # one connection, reused
+    writer = audit.Writer(engine)
+    session = scoped(sessions, conf, tenant_id)
+    ours = text("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'auterity_%'")
+    try:
+        for n in range(6):
+            row = audit.entry(session, Actor.system("test"), "test.checkout", details={"n": n})
+            session.commit()
+            await writer.write(row)  # linked onto the remembered head from the second on
+            await writer.aclose()  # gives the connection back; the next write starts again
+            with engine.connect() as other:  # between two checkouts, someone else's turn
+                assert other.scalar(ours) == 0  # given back without them
+                other.exec_driver_sql("DEALLOCATE ALL" if n % 2 else "SELECT 1")
+    finally:
+        await writer.aclose()
+        session.close()
+    with engine.connect() as other:
+        assert other.scalar(ours) == 0
+    engine.dispose()
+    with transaction(sessions, tenant_id) as session:
+        check = audit.verify(session)
+        count = session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "test.checkout")
+        )
+    assert check.ok, check.reason
+    assert count == 6 and writer.entries == 6
 
 
 GRAPH = {"name": "w", "nodes": [{"id": "a", "type": "transform", "config": {"value": 1}}]}
