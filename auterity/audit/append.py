@@ -281,34 +281,43 @@ class _Pipeline:
         raises it, once all have arrived (the server skips what follows an error)."""
         pgconn.enter_pipeline_mode()
         try:
-            for query, name, params in self._steps:
-                if name is None:
-                    pgconn.send_query_params(query, params)
-                elif query:
-                    pgconn.send_prepare(name, query)
-                else:
-                    pgconn.send_query_prepared(name, params)
-            pgconn.pipeline_sync()
-            while pgconn.flush():
-                select.select([], [pgconn.socket], [])
-            results: list[pq.abc.PGresult] = []
-            while True:
-                while pgconn.is_busy():
-                    select.select([pgconn.socket], [], [])
-                    pgconn.consume_input()
-                result = pgconn.get_result()
-                if result is None:  # the end of one statement's results
-                    continue
-                if result.status == pq.ExecStatus.PIPELINE_SYNC:
-                    break
-                results.append(result)
-        finally:
-            pgconn.exit_pipeline_mode()
+            results = self._exchange(pgconn)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to raise
+                pgconn.exit_pipeline_mode()
+            raise
+        pgconn.exit_pipeline_mode()
         for result in results:
             if result.status == pq.ExecStatus.FATAL_ERROR:
                 raise _error(result)
         self._prepared.update(self._preparing)
         return results
+
+    def _exchange(self, pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
+        for query, name, params in self._steps:
+            if name is None:
+                pgconn.send_query_params(query, params)
+            elif query:
+                pgconn.send_prepare(name, query)
+            else:
+                pgconn.send_query_prepared(name, params)
+        pgconn.pipeline_sync()
+        socket = select.poll()  # poll, not select: any descriptor number
+        socket.register(pgconn.socket, select.POLLOUT)
+        while pgconn.flush():
+            socket.poll()
+        socket.modify(pgconn.socket, select.POLLIN)
+        results: list[pq.abc.PGresult] = []
+        while True:
+            while pgconn.is_busy():
+                socket.poll()
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:  # the end of one statement's results
+                continue
+            if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                return results
+            results.append(result)
 
 
 def _error(result: pq.abc.PGresult) -> psycopg.Error:
