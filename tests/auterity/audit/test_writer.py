@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, delete, func, select, text
+from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -41,6 +42,21 @@ def scoped(sessions: sessionmaker[Session], conf: Settings, tenant_id: str) -> S
     set_tenant(session, tenant_id)
     bind_keyring(session, keyring(conf))
     return session
+
+
+def built(session: Session, action: str, **fields: Any) -> dict[str, Any]:
+    """A new entry of the session's tenant, the session's transaction committed (reading
+    the tenant's secrets begins one; on SQLite it holds the write lock the writer needs)."""
+    row = audit.entry(session, Actor.system("test"), action, **fields)
+    session.commit()
+    return row
+
+
+def one_connection_engine(sessions: sessionmaker[Session]) -> Engine:
+    """An engine on the test database whose pool holds one connection, reused by each
+    checkout."""
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+    return create_engine(url, pool_size=1, max_overflow=0)
 
 
 async def test_concurrent_appends_of_two_tenants_keep_both_chains_whole(
@@ -177,20 +193,14 @@ async def test_a_writer_whose_remembered_head_another_writer_moved_claims_its_li
     tenant_id = tenant(sessions, conf)
     writers = [audit.Writer(sessions.kw["bind"]), audit.Writer(sessions.kw["bind"])]
     session = scoped(sessions, conf, tenant_id)
-
-    def built(action: str, n: int) -> dict[str, object]:
-        row = audit.entry(session, Actor.system("test"), action, details={"n": n})
-        session.commit()  # (on SQLite, its read holds the write lock the writer needs)
-        return row
-
     try:
         for turn in range(12):
-            await writers[turn % 2].write(built("test.turn", turn))
+            await writers[turn % 2].write(built(session, "test.turn", details={"n": turn}))
             if turn % 3 == 2:  # an entry in an endpoint's own transaction moves it too
                 audit.record(session, Actor.system("test"), "test.record", details={"n": turn})
                 session.commit()
             # the same writer twice in a row: its remembered head is still the chain's
-            await writers[turn % 2].write(built("test.again", turn))
+            await writers[turn % 2].write(built(session, "test.again", details={"n": turn}))
     finally:
         for writer in writers:
             await writer.aclose()
@@ -210,9 +220,9 @@ async def test_a_writer_whose_remembered_head_another_writer_moved_claims_its_li
 async def test_hostile_values_reach_the_trail_as_they_were_sent(
     sessions: sessionmaker[Session], conf: Settings
 ) -> None:
-    """Entries linked onto a remembered head travel as one JSON document of rows: quotes,
-    backslashes, SQL, escapes, NUL inside JSON values and non-ASCII text must arrive
-    unchanged and hash the same."""
+    """Entries linked onto a remembered head travel as text parameters of one prepared
+    statement: quotes, backslashes, SQL, escapes, NUL inside JSON values and non-ASCII
+    text must arrive unchanged and hash the same."""
     tenant_id = tenant(sessions, conf)
     sql, unicode = "x'); DELETE FROM audit_entries; --", "Zoë 東京 \U0001f600"
     hostile = {
@@ -227,11 +237,10 @@ async def test_hostile_values_reach_the_trail_as_they_were_sent(
     session = scoped(sessions, conf, tenant_id)
     try:
         for n in range(3):  # the first claims; the others link onto the remembered head
-            row = audit.entry(
-                session, Actor.system("test"), "test.hostile", details={**hostile, "n": n},
+            row = built(
+                session, "test.hostile", details={**hostile, "n": n},
                 targets=[audit.Target("graph", sql, name=unicode)],
             )  # fmt: skip
-            session.commit()
             await writer.write(row)
     finally:
         await writer.aclose()
@@ -257,28 +266,23 @@ async def test_a_value_too_long_for_its_column_is_refused_not_cut(
     if database_engine_name == "sqlite":
         pytest.skip("SQLite keeps any length, and its writer claims every link")
     tenant_id = tenant(sessions, conf)
-    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
-    engine = create_engine(url, pool_size=1, max_overflow=0)  # one connection, reused
+    engine = one_connection_engine(sessions)
     writer = audit.Writer(engine)
     session = scoped(sessions, conf, tenant_id)
 
-    def built(target_id: str) -> dict[str, object]:
-        row = audit.entry(
-            session, Actor.system("test"), "test.long", targets=[audit.Target("graph", target_id)]
-        )
-        session.commit()
-        return row
+    def aimed_at(target_id: str) -> dict[str, Any]:
+        return built(session, "test.long", targets=[audit.Target("graph", target_id)])
 
     try:
-        await writer.write(built("short"))  # the head is remembered from here on
+        await writer.write(aimed_at("short"))  # the head is remembered from here on
         with pytest.raises(DataError):  # refused before it is sent: libpq would stop at NUL
-            await writer.write(built("nul \x00 inside"))
-        await writer.write(built("claimed"))  # a failure forgets the heads: this one claims
+            await writer.write(aimed_at("nul \x00 inside"))
+        await writer.write(aimed_at("claimed"))  # a failure forgets the heads: this one claims
         with pytest.raises(DataError):  # its statement prepared in the failed round trip
-            await writer.write(built("x" * 256))  # target_id is 255 at most
-        await writer.write(built("claimed again"))
-        await writer.write(built("linked"))  # onto the head, its statement prepared afresh
-        await writer.write(built("linked again"))  # the prepared statement, reused
+            await writer.write(aimed_at("x" * 256))  # target_id is 255 at most
+        await writer.write(aimed_at("claimed again"))
+        await writer.write(aimed_at("linked"))  # onto the head, its statement prepared afresh
+        await writer.write(aimed_at("linked again"))  # the prepared statement, reused
     finally:
         await writer.aclose()
         engine.dispose()
@@ -303,15 +307,13 @@ async def test_a_writer_gives_its_connection_back_without_its_prepared_statement
     if database_engine_name == "sqlite":
         pytest.skip("nothing is prepared on SQLite")
     tenant_id = tenant(sessions, conf)
-    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
-    engine = create_engine(url, pool_size=1, max_overflow=0)  # one connection, reused
+    engine = one_connection_engine(sessions)
     writer = audit.Writer(engine)
     session = scoped(sessions, conf, tenant_id)
     ours = text("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'auterity_%'")
     try:
         for n in range(6):
-            row = audit.entry(session, Actor.system("test"), "test.checkout", details={"n": n})
-            session.commit()
+            row = built(session, "test.checkout", details={"n": n})
             await writer.write(row)  # linked onto the remembered head from the second on
             await writer.aclose()  # gives the connection back; the next write starts again
             with engine.connect() as other:  # between two checkouts, someone else's turn
