@@ -173,9 +173,8 @@ class Writer:
         """One transaction: when this writer knows every tenant's head, their entries are
         linked onto it, else they claim their links. The tenants whose head another writer
         had moved: none of their entries were written."""
-        if connection.dialect.name == "postgresql" and all(
-            map(self._heads.__contains__, by_tenant)
-        ):
+        remembering = connection.dialect.name == "postgresql"  # SQLite: one writer at a time
+        if remembering and all(map(self._heads.__contains__, by_tenant)):
             moved = append_after(
                 connection,
                 {
@@ -189,6 +188,13 @@ class Writer:
             with appending(connection):
                 for tenant_id, rows in by_tenant.items():
                     append(connection, tenant_id, rows)
+        if remembering:
+            self._remember(by_tenant, moved)
+        return moved
+
+    def _remember(self, by_tenant: dict[str, list[dict[str, Any]]], moved: set[str]) -> None:
+        """Where this commit left each tenant's head; a head another writer moved is
+        forgotten. The least recently used go beyond `remembered_heads`."""
         for tenant_id, rows in by_tenant.items():
             if tenant_id in moved:
                 del self._heads[tenant_id]
@@ -197,7 +203,6 @@ class Writer:
             self._heads.move_to_end(tenant_id)
         while len(self._heads) > self._remembered_heads:
             self._heads.popitem(last=False)
-        return moved
 
     @staticmethod
     def _settle(batch: list[tuple[dict[str, Any], Future[str]]], error: Exception | None) -> None:
