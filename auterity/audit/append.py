@@ -189,7 +189,10 @@ def append_after(
     Its statements are prepared on the connection once, their names kept in `prepared`,
     for as long as the caller holds the connection: `unprepare` before giving it back (a
     pooled connection's psycopg may DEALLOCATE ALL). If the round trip fails, the
-    connection is invalidated: statements it prepared go with it."""
+    connection is invalidated: statements it prepared go with it.
+
+    No BEGIN or COMMIT: the statements of a pipeline up to its one Sync are one implicit
+    transaction, committed at the Sync, or rolled back whole at the first error."""
     driver = _pipelining(connection)
     if driver is None:
         raise RuntimeError("append_after needs PostgreSQL")
@@ -197,7 +200,6 @@ def append_after(
     inserts = []
     try:
         with _as_sqlalchemy_errors():
-            pipeline.add(b"BEGIN")
             for tenant_id, (rows, (last, previous)) in batches.items():
                 _link(rows, last + len(rows), previous)
                 pipeline.add(
@@ -223,7 +225,6 @@ def append_after(
                         name=b"auterity_append_%d" % len(rows),
                     )
                 )
-            pipeline.add(b"COMMIT")
             results = pipeline.run(driver.pgconn)
     except BaseException:
         # A statement prepared in a failed round trip exists, unrecorded in `prepared`:

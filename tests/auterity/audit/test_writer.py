@@ -16,6 +16,7 @@ from api.problems import ServiceUnavailable
 from api.services.executions import start_execution
 from api.services.executions import write_ahead as _write_ahead
 from auterity import audit
+from auterity.audit.append import append_after
 from auterity.bootstrap import create_tenant_with_audit
 from auterity.db import transaction
 from auterity.graph.compiler import compile_graph
@@ -296,6 +297,48 @@ async def test_a_value_too_long_for_its_column_is_refused_not_cut(
         ).all()
     assert check.ok, check.reason
     assert targets == ["short", "claimed", "claimed again", "linked", "linked again"]
+
+
+def test_a_round_trip_that_fails_for_one_tenant_writes_nothing_for_any(
+    sessions: sessionmaker[Session], conf: Settings, database_engine_name: str
+) -> None:
+    """`append_after` sends two tenants' entries in one pipeline, without BEGIN or COMMIT:
+    they are one implicit transaction. The second tenant's entry is refused by the
+    database, so the first tenant's, already executed, is rolled back with it."""
+    if database_engine_name == "sqlite":
+        pytest.skip("append_after is PostgreSQL's")
+    first, second = tenant(sessions, conf), tenant(sessions, conf)
+    rows = {}
+    for tenant_id, target in ((first, "fine"), (second, "x" * 256)):  # target_id: 255 at most
+        with scoped(sessions, conf, tenant_id) as session:
+            rows[tenant_id] = built(session, "test.atomic", targets=[audit.Target("graph", target)])
+
+    def heads() -> dict[str, tuple[int, str]]:
+        found = {}
+        for tenant_id in rows:
+            with transaction(sessions, tenant_id) as session:
+                head = session.get_one(AuditHead, tenant_id)
+                found[tenant_id] = (head.last_seq, head.last_hash)
+        return found
+
+    before = heads()
+    engine = one_connection_engine(sessions)
+    try:
+        with engine.connect() as connection, pytest.raises(DataError):
+            append_after(
+                connection,
+                {tenant_id: ([row], before[tenant_id]) for tenant_id, row in rows.items()},
+                set(),
+            )
+        assert heads() == before
+        for tenant_id in rows:
+            with transaction(sessions, tenant_id) as session:
+                assert audit.verify(session).ok
+                assert not session.scalars(
+                    select(AuditEntry.id).where(AuditEntry.action == "test.atomic")
+                ).all()
+    finally:
+        engine.dispose()
 
 
 async def test_a_writer_gives_its_connection_back_without_its_prepared_statements(
