@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
-from api.deps import SessionDep, state_of
+from api.deps import session_of, state_of
 from api.problems import Forbidden, NotFound, Unauthorized, Unprocessable
 from api.state import AppState
 from auterity import cache, logs, metrics, telemetry
@@ -60,12 +60,14 @@ def principal_for(session: Session, settings: Settings, credential: str | None) 
         raise Unauthorized("the credential is invalid, expired or revoked") from None
 
 
-async def get_principal(request: Request, session: SessionDep) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """The authenticated caller; 401 for a missing, malformed, expired or revoked credential.
-    Authenticated once per request: a second call returns the first's principal."""
+    Authenticated once per request, in the request's session: a second call returns the
+    first's principal."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
+    session = session_of(request)
     credential = bearer_credential(request)
     settings = state_of(request).settings
     principal = await cache.from_cache(
@@ -99,8 +101,8 @@ def require(permission: Permission) -> Any:
 
     # Authenticates itself rather than depending on `get_principal`: FastAPI solves each
     # dependency of every request anew, one level fewer on (nearly) every route.
-    async def _check(request: Request, session: SessionDep) -> Principal:
-        principal = await get_principal(request, session)
+    async def _check(request: Request) -> Principal:
+        principal = await get_principal(request)
         if not principal.can(permission):
             raise Forbidden(f"this needs the '{permission}' permission")
         return principal

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 from temporalio.client import Client
 
 from api.problems import ServiceUnavailable
@@ -39,22 +40,42 @@ async def get_settings_dep(connection: HTTPConnection) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+_SESSION = "auterity_session"
+
+
+def session_of(connection: HTTPConnection) -> Session:
+    """The request's database session, opened on first use and kept in its scope: the
+    route's and its authentication's are one, without a dependency of one on the other
+    (FastAPI would solve it again for each)."""
+    state = connection.scope.setdefault("state", {})
+    session: Session | None = state.get(_SESSION)
+    if session is None:
+        session = state[_SESSION] = state_of(connection).sessions()
+    return session
+
+
 async def get_session(connection: HTTPConnection) -> AsyncIterator[Session]:
     """A session whose transaction commits when the handler returns without error.
 
     A handler may also commit earlier; the session then begins a new transaction on use.
     A request that never reached the database (all it read was in `auterity.cache`)
     ends without a trip to a worker thread, or any work at all."""
-    session = state_of(connection).sessions()
+    session = session_of(connection)
     try:
         yield session
     except BaseException:
-        await _end(session, commit=False)
+        await end_session(connection.scope, commit=False)
         raise
-    await _end(session, commit=True)
+    await end_session(connection.scope, commit=True)
 
 
-async def _end(session: Session, *, commit: bool) -> None:
+async def end_session(scope: Scope, *, commit: bool) -> None:
+    """End the request's session, if it has one still open: commit or roll back. The
+    middleware ends one that only authentication used (a route without `SessionDep`)."""
+    session: Session | None = scope.get("state", {}).pop(_SESSION, None)
+    if session is None:
+        return
+
     def end() -> None:
         with session:
             if commit:

@@ -1,4 +1,5 @@
-"""ASGI middleware: body size limit (413), request ids, Prometheus request metrics."""
+"""ASGI middleware: body size limit (413), request ids, Prometheus request metrics, and the
+end of a request's database session that no route dependency ended."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.deps import end_session
 
 REQUESTS = Counter("auterity_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -22,7 +25,8 @@ class BodyTooLarge(Exception):
 
 
 class RequestLimits:
-    """Refuse bodies above `max_body_bytes` with 413 problem+json; tag each request with an id."""
+    """Refuse bodies above `max_body_bytes` with 413 problem+json; tag each request with an id;
+    end the session that only authentication used."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -69,6 +73,7 @@ class RequestLimits:
             status = 413
             await self._too_large(send, request_id)
         finally:
+            await end_session(scope, commit=False)  # authentication's alone: it only read
             counted, timed = _series(scope["method"], _route_template(scope), status)
             counted.inc()
             timed.observe(time.perf_counter() - started)
