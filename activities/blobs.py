@@ -20,6 +20,7 @@ import json
 import os
 import re
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -247,10 +248,19 @@ class BlobActivities:
     """`blob.get` reads a stored value for the workflow (runs started before `node.pure`
     existed); `blob.put` stores a large output the workflow computed (a local activity, so
     the value is never written to history: only the ref is); `blob.slice` reads one foreach
-    batch's items from a stored list, checked like `blob.get` (the tenant's own, intact)."""
+    batch's items from a stored list, checked like `blob.get` (the tenant's own, intact).
 
-    def __init__(self, store: BlobStore) -> None:
+    A foreach over a stored list runs one `blob.slice` per batch: the list is read,
+    checked and parsed once per worker for all of them, and kept while it is among the
+    `kept_lists` most recently sliced and within `kept_bytes` of stored JSON. A key names
+    its content (its digest), so what is kept cannot go stale."""
+
+    def __init__(
+        self, store: BlobStore, *, kept_lists: int = 8, kept_bytes: int = 8 * 1024 * 1024
+    ) -> None:
         self.store = store
+        self.kept_lists, self.kept_bytes = kept_lists, kept_bytes
+        self._lists: OrderedDict[tuple[str, str], tuple[asyncio.Future[Any], int]] = OrderedDict()
 
     @activity.defn(name=BLOB_GET)
     async def get(self, request: BlobGetInput) -> Any:
@@ -272,7 +282,7 @@ class BlobActivities:
 
     @activity.defn(name=BLOB_SLICE)
     async def slice(self, request: BlobSliceInput) -> list[Any]:
-        stored = await load(self.store, request.tenant, request.ref)
+        stored = await self._sliced(request.tenant, request.ref)
         key = request.ref[BLOB_KEY]
         if not isinstance(stored, list):
             raise ApplicationError(
@@ -289,3 +299,34 @@ class BlobActivities:
                 non_retryable=True,
             )
         return stored[request.offset : end]
+
+    async def _sliced(self, tenant: str, ref: dict[str, Any]) -> Any:
+        """The value behind `ref` as `load` gives it, read once for every batch that slices
+        it (concurrent batches share one read); a failed read is not kept."""
+        if not is_blob_ref(ref):
+            return await load(self.store, tenant, ref)  # refused there, with its reason
+        key = (tenant, str(ref[BLOB_KEY]))
+        kept = self._lists.get(key)
+        if kept is None:
+            size = max(ref["size"], 0)
+            kept = self._lists[key] = (asyncio.ensure_future(load(self.store, tenant, ref)), size)
+            self._forget_beyond_bounds(key)
+        else:
+            self._lists.move_to_end(key)
+        reading = kept[0]
+        try:
+            return await asyncio.shield(reading)  # one caller cancelled: the read goes on
+        except BaseException:
+            if reading.done() and self._lists.get(key, (None,))[0] is reading:
+                del self._lists[key]
+            raise
+
+    def _forget_beyond_bounds(self, newest: tuple[str, str]) -> None:
+        while len(self._lists) > 1 and (
+            len(self._lists) > self.kept_lists
+            or sum(size for _reading, size in self._lists.values()) > self.kept_bytes
+        ):
+            oldest = next(iter(self._lists))
+            if oldest == newest:
+                break
+            del self._lists[oldest]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,6 +128,76 @@ async def test_a_slice_of_what_is_not_a_list_is_refused(
         await activity_env.run(BlobActivities(blobs).slice, request)
     assert caught.value.type == "BlobSliceInvalid"
     assert caught.value.message.endswith("holds dict, not a list")
+
+
+class CountingStore(FileBlobStore):
+    """The filesystem store, counting the reads of each key."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads: Counter[str] = Counter()
+
+    async def get(self, key: str) -> bytes:
+        self.reads[key] += 1
+        return await super().get(key)
+
+
+async def test_the_batches_of_a_stored_list_read_it_once(
+    tmp_path: Path, activity_env: ActivityEnvironment
+) -> None:
+    """A foreach over 10,000 stored items in batches of 100 read and parsed the whole list
+    for every batch; now the worker reads it once, concurrent batches included, and an
+    intruder's slice of it is refused all the same."""
+    store = CountingStore(tmp_path / "blobs")
+    items = [f"item-{i}" for i in range(10_000)]
+    ref = await offload(store, "acme", items, threshold=1024)
+    blobs = BlobActivities(store)
+
+    def batch(offset: int, tenant: str = "acme") -> BlobSliceInput:
+        return BlobSliceInput(tenant=tenant, ref=ref, offset=offset, size=100)
+
+    batches = [await activity_env.run(blobs.slice, batch(offset)) for offset in range(0, 5000, 100)]
+    batches += await asyncio.gather(
+        *(activity_env.run(blobs.slice, batch(offset)) for offset in range(5000, 10_000, 100))
+    )
+    assert [item for part in batches for item in part] == items
+    assert store.reads == {ref[BLOB_KEY]: 1}
+    with pytest.raises(ApplicationError) as caught:
+        await activity_env.run(blobs.slice, batch(0, tenant="intruder"))
+    assert caught.value.type == "BlobNotFound"
+
+
+async def test_stored_lists_are_kept_within_bounds_and_failed_reads_not_at_all(
+    tmp_path: Path, activity_env: ActivityEnvironment
+) -> None:
+    store = CountingStore(tmp_path / "blobs")
+    first = await offload(store, "acme", ["a"] * 1000, threshold=1024)
+    second = await offload(store, "acme", ["b"] * 1000, threshold=1024)
+    blobs = BlobActivities(store, kept_lists=1)
+    for ref in (first, second, first):
+        await activity_env.run(
+            blobs.slice, BlobSliceInput(tenant="acme", ref=ref, offset=0, size=1)
+        )
+    assert store.reads == {first[BLOB_KEY]: 2, second[BLOB_KEY]: 1}  # one kept at a time
+
+    by_size = BlobActivities(store, kept_bytes=first["size"])
+    for ref in (first, second, first):
+        await activity_env.run(
+            by_size.slice, BlobSliceInput(tenant="acme", ref=ref, offset=0, size=1)
+        )
+    assert store.reads == {first[BLOB_KEY]: 4, second[BLOB_KEY]: 2}
+
+    items = [f"late-{i}" for i in range(500)]
+    missing = await offload(store, "acme", items, threshold=1024)
+    path = next(p for p in store.root.rglob(missing["sha256"]))
+    payload = path.read_bytes()
+    path.unlink()
+    request = BlobSliceInput(tenant="acme", ref=missing, offset=0, size=2)
+    with pytest.raises(ApplicationError) as caught:
+        await activity_env.run(blobs.slice, request)
+    assert caught.value.type == "BlobNotFound"
+    path.write_bytes(payload)  # another worker's put lands: the next batch finds it
+    assert await activity_env.run(blobs.slice, request) == items[:2]
 
 
 async def test_items_over_stored_values_are_bounded_outside_the_workflow_too(
