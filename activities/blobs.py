@@ -310,7 +310,7 @@ class BlobActivities:
         if kept is None:
             size = max(ref["size"], 0)
             kept = self._lists[key] = (asyncio.ensure_future(load(self.store, tenant, ref)), size)
-            self._forget_beyond_bounds(key)
+            self._forget_beyond_bounds()
         else:
             self._lists.move_to_end(key)
         reading = kept[0]
@@ -321,12 +321,10 @@ class BlobActivities:
                 del self._lists[key]
             raise
 
-    def _forget_beyond_bounds(self, newest: tuple[str, str]) -> None:
+    def _forget_beyond_bounds(self) -> None:
+        """Drop the least recently sliced beyond the bounds; the newest always stays."""
         while len(self._lists) > 1 and (
             len(self._lists) > self.kept_lists
             or sum(size for _reading, size in self._lists.values()) > self.kept_bytes
         ):
-            oldest = next(iter(self._lists))
-            if oldest == newest:
-                break
-            del self._lists[oldest]
+            del self._lists[next(iter(self._lists))]
